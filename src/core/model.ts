@@ -1,0 +1,152 @@
+/**
+ * The run model shared by every backend, the store, the poller, the CLI and the extension.
+ * One normalized state, with the raw facts each backend reported kept beside it.
+ */
+
+/** What the server returns once a run ends (the ws `returned_type`). */
+export type ReturnedType = 'stdout' | 'stdout.txt' | 'run.zip';
+export const RETURNED_TYPES: readonly ReturnedType[] = ['stdout', 'stdout.txt', 'run.zip'];
+
+/** Which way a profile reaches a cluster (or this machine). */
+export type BackendKind = 'ws' | 'ssh' | 'local';
+
+/**
+ * The normalized state of a run.
+ * - `submitting`: recorded locally, the backend has not answered with a key yet.
+ * - `waiting`: accepted, pending or running.
+ * - `ok` / `failed` / `cancelled`: ended.
+ * - `unknown`: the backend answered something we could not map, or the run was lost.
+ */
+export type RunState = 'submitting' | 'waiting' | 'ok' | 'failed' | 'cancelled' | 'unknown';
+
+export const FINAL_STATES: ReadonlySet<RunState> = new Set<RunState>(['ok', 'failed', 'cancelled']);
+
+/** True when the run will not change any more (polling can stop for it). */
+export function isFinal(state: RunState): boolean {
+  return FINAL_STATES.has(state);
+}
+
+/** The raw facts a backend reported, kept so that nothing is lost by normalizing. */
+export interface RawFacts {
+  /** ws `report.cr`: WAIT, OK, NOK (or anything else the server says). */
+  cr?: string;
+  /** ws `process.latest_cr`: IN_PROGRESS, ENDED_OK, ENDED_NOK, ... */
+  latestCr?: string;
+  /** Slurm state as reported (ws `process.latest_state`, sacct `State`). */
+  slurmState?: string;
+  /** Slurm job id (ws `process.job_id`, `sbatch --parsable`). */
+  jobId?: string;
+  /** Slurm job name (ws `process.jobname`). */
+  jobName?: string;
+  /** Process / job exit code, when known. */
+  exitCode?: number;
+  /** Signal that ended the process (local runner), when known. */
+  signal?: string;
+  /** Slurm extras: node list, elapsed, pending reason. */
+  node?: string;
+  elapsed?: string;
+  reason?: string;
+  /** Free text from the server (`msg`). */
+  message?: string;
+}
+
+/** A state as read from a backend at one moment. */
+export interface StateReport {
+  state: RunState;
+  raw: RawFacts;
+  /** The whole answer, for "show the state report" (JSON-serializable). */
+  report?: unknown;
+  /** When the backend says the run started/ended, ISO strings. */
+  startedAt?: string;
+  endedAt?: string;
+}
+
+/** An input file of a run: where it is here, and the name it gets in the run folder. */
+export interface InputFile {
+  /** Absolute path on this machine. */
+  path: string;
+  /** Name in the run folder (a relative path with `/`; a plain file name for ws). */
+  name: string;
+}
+
+/** Everything a user asks for when submitting (the ws run parameters). */
+export interface SubmitRequest {
+  software: string;
+  cmd: string;
+  cmdOption?: string;
+  files?: InputFile[];
+  /** File names in the order they are copied (and unzipped) into the run folder. */
+  filesOrder?: string[];
+  returnedType?: ReturnedType;
+  toDownload?: boolean;
+  sbatchList?: string[];
+  moduleList?: string[];
+}
+
+/** The durable record of one run. */
+export interface Run {
+  /** Local id, created before submitting (a uuid). */
+  id: string;
+  /** Name of the profile the run was submitted through. */
+  profile: string;
+  backend: BackendKind;
+  software: string;
+  /** The backend's key (ws run key, ssh run folder key, local run key); absent while submitting. */
+  key?: string;
+  request: {
+    cmd: string;
+    cmdOption: string;
+    files: string[];
+    filesOrder: string[];
+    returnedType: ReturnedType;
+    toDownload: boolean;
+    sbatchList: string[];
+    moduleList: string[];
+  };
+  /** A label for humans: the script name, for instance. */
+  label?: string;
+  state: RunState;
+  raw: RawFacts;
+  /** Where the backend keeps the run (ws state URL, remote run folder, local run folder). */
+  location?: string;
+  /** A `download/?key=` key received for this run's results. */
+  downloadKey?: string;
+  /** Set when the local runner ran the command without a container. */
+  noContainer?: boolean;
+  createdAt: string;
+  updatedAt: string;
+  submittedAt?: string;
+  endedAt?: string;
+  /** Last error met while following the run (network, server), for display. */
+  lastError?: string;
+}
+
+/** What `results` produced. */
+export type ResultOutcome =
+  | { kind: 'stdout'; text: string }
+  | { kind: 'file'; path: string; bytes: number }
+  | { kind: 'downloadKey'; key: string; url: string; message?: string };
+
+/** A software the backend can run. */
+export interface SoftwareInfo {
+  name: string;
+  description?: string;
+  shortName?: string;
+  urls?: Record<string, string>;
+  keywords?: string[];
+}
+
+/** Fill the defaults of a submit request, as the ws documents them. */
+export function normalizeRequest(req: SubmitRequest): Run['request'] {
+  const files = (req.files ?? []).map((f) => f.name);
+  return {
+    cmd: req.cmd ?? '',
+    cmdOption: req.cmdOption ?? '',
+    files,
+    filesOrder: req.filesOrder ?? files,
+    returnedType: req.returnedType ?? 'stdout',
+    toDownload: req.toDownload ?? false,
+    sbatchList: req.sbatchList ?? [],
+    moduleList: req.moduleList ?? [],
+  };
+}
