@@ -1,8 +1,37 @@
-import { Command } from 'commander';
+/** Entry point of the `muse` CLI (bundled to dist/cli.js). */
+import { runCli } from './program';
 
-const program = new Command('muse');
-program.description('Run software on the Muse cluster (web API, SSH/Slurm) or locally.').version('0.1.0');
-program.parseAsync(process.argv).catch((e: unknown) => {
-  console.error(e instanceof Error ? e.message : String(e));
-  process.exit(1);
+const ac = new AbortController();
+let interrupts = 0;
+process.on('SIGINT', () => {
+  interrupts++;
+  if (interrupts > 1) {
+    process.stderr.write('\nmuse: interrupted.\n');
+    process.exit(130);
+  }
+  ac.abort();
+  // The operation stops on the signal; if something does not, do not hang on Ctrl-C.
+  setTimeout(() => {
+    process.stderr.write('\nmuse: interrupted.\n');
+    process.exit(130);
+  }, 5000).unref();
 });
+
+runCli(process.argv.slice(2), {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  stdin: process.stdin,
+  env: process.env,
+  cwd: process.cwd(),
+  signal: ac.signal,
+}).then(
+  (code) => {
+    process.exitCode = code;
+    // A lingering handle (keep-alive socket, stdin) must not keep a finished command alive.
+    setTimeout(() => process.exit(code), 200).unref();
+  },
+  (e: unknown) => {
+    process.stderr.write(`muse: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = 3;
+  },
+);

@@ -142,6 +142,14 @@ export async function refreshRuns(backend: Backend, store: RunStore, runs: Run[]
   const withKey = runs.filter((r) => r.key !== undefined);
   if (withKey.length === 0) return runs;
   const answers = await backend.states(withKey.map(runRef), opts);
+  return applyStates(store, runs, answers);
+}
+
+/**
+ * Stores what one `backend.states` call answered (for callers that also want to look at the
+ * errors themselves): changed state, raw facts, endedAt, lastError. Returns the runs as now.
+ */
+export async function applyStates(store: RunStore, runs: Run[], answers: Map<string, StateReport | Error>): Promise<Run[]> {
   const out: Run[] = [];
   for (const run of runs) {
     const a = answers.get(run.id);

@@ -1,0 +1,145 @@
+/** `muse runs`, `muse state`, `muse cancel`, `muse remove`: the run list and one run's life. */
+import type { Command } from 'commander';
+import { MuseError, errorMessage } from '../core/errors';
+import { isFinal } from '../core/model';
+import type { Run } from '../core/model';
+import { applyStates, refreshRuns, runRef } from '../core/runs';
+import type { CliContext } from './context';
+import { runAndBackend, shortKey } from './resultCommands';
+
+/** One line per run, for humans. */
+export function formatRunTable(runs: Run[]): string {
+  const rows = runs.map((r) => [
+    shortKey(r),
+    r.state,
+    r.profile,
+    r.software,
+    r.createdAt.replace('T', ' ').slice(0, 19),
+    r.label ?? r.request.cmd.slice(0, 40),
+  ]);
+  const head = ['KEY', 'STATE', 'PROFILE', 'SOFTWARE', 'CREATED (UTC)', 'LABEL / CMD'];
+  const all = [head, ...rows];
+  const widths = head.map((_, i) => Math.max(...all.map((r) => r[i].length)));
+  return all.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n');
+}
+
+/** Several lines about one run, for humans. */
+export function formatRunDetails(r: Run): string {
+  const lines: [string, string | undefined][] = [
+    ['key', r.key],
+    ['id', r.id],
+    ['state', r.state],
+    ['profile', `${r.profile} (${r.backend})`],
+    ['software', r.software],
+    ['command', r.request.cmd],
+    ['files', r.request.files.length ? r.request.files.join(', ') : undefined],
+    ['returned', `${r.request.returnedType}${r.request.toDownload ? ' (to download)' : ''}`],
+    ['label', r.label],
+    ['server state', [r.raw.cr, r.raw.latestCr, r.raw.slurmState].filter(Boolean).join(' / ') || undefined],
+    ['job', [r.raw.jobId, r.raw.jobName].filter(Boolean).join(' ') || undefined],
+    ['exit code', r.raw.exitCode !== undefined ? String(r.raw.exitCode) : undefined],
+    ['location', r.location],
+    ['download key', r.downloadKey],
+    ['created', r.createdAt],
+    ['ended', r.endedAt],
+    ['last error', r.lastError],
+  ];
+  return lines.filter(([, v]) => v !== undefined && v !== '').map(([k, v]) => `${(k + ':').padEnd(14)}${v}`).join('\n');
+}
+
+/** Refreshes the runs that have not ended, one batched call per profile; problems become warnings. */
+async function refreshActive(ctx: CliContext, runs: Run[]): Promise<void> {
+  const store = await ctx.store();
+  const byProfile = new Map<string, Run[]>();
+  for (const r of runs) {
+    if (isFinal(r.state) || !r.key) continue;
+    byProfile.set(r.profile, [...(byProfile.get(r.profile) ?? []), r]);
+  }
+  for (const [name, rs] of byProfile) {
+    try {
+      await refreshRuns(ctx.backend(ctx.profileForRun(rs[0])), store, rs, { signal: ctx.signal });
+    } catch (e) {
+      ctx.warn(`could not refresh the runs of "${name}": ${errorMessage(e)}`);
+    }
+  }
+}
+
+export function registerRunCommands(program: Command, ctxOf: (cmd: Command) => CliContext): void {
+  program
+    .command('runs')
+    .description('list the runs (newest first; the 20 newest unless --all), refreshing those not ended')
+    .option('--all', 'list every run')
+    .option('--no-refresh', 'do not ask the backends for fresh states')
+    .action(async (o: { all?: boolean; refresh: boolean }, cmd: Command) => {
+      const ctx = ctxOf(cmd);
+      const store = await ctx.store();
+      let runs = o.all ? store.list() : store.list().slice(0, 20);
+      if (o.refresh) {
+        await refreshActive(ctx, runs);
+        const ids = new Set(runs.map((r) => r.id));
+        runs = store.list().filter((r) => ids.has(r.id));
+      }
+      ctx.json(runs);
+      if (runs.length === 0) ctx.info('No runs yet. Submit one with: muse submit SOFTWARE --cmd "..."');
+      else ctx.out(formatRunTable(runs));
+      const hidden = store.list().length - runs.length;
+      if (hidden > 0) ctx.info(`(${hidden} older run(s) not shown: muse runs --all)`);
+    });
+
+  program
+    .command('state')
+    .description('ask the backend for the state of a run, and show it')
+    .argument('<key>', 'run id, backend key, or a unique prefix')
+    .action(async (key: string, _o: unknown, cmd: Command) => {
+      const ctx = ctxOf(cmd);
+      const store = await ctx.store();
+      let { run, backend } = await runAndBackend(ctx, key);
+      if (!run.key) {
+        ctx.info('This run has no key: the submit did not get an answer.');
+      } else {
+        const answers = await backend.states([runRef(run)], { signal: ctx.signal });
+        const a = answers.get(run.id);
+        [run] = await applyStates(store, [run], answers);
+        if (a instanceof Error) throw a;
+      }
+      ctx.json(run);
+      ctx.out(formatRunDetails(run));
+    });
+
+  program
+    .command('cancel')
+    .description('cancel a run that has not ended (where the backend can)')
+    .argument('<key>', 'run id, backend key, or a unique prefix')
+    .action(async (key: string, _o: unknown, cmd: Command) => {
+      const ctx = ctxOf(cmd);
+      const store = await ctx.store();
+      const { run, backend } = await runAndBackend(ctx, key);
+      if (isFinal(run.state)) throw new MuseError('usage', `The run ${run.key ?? run.id} has already ended (${run.state}).`);
+      if (!backend.cancel || !backend.capabilities.cancel) {
+        throw new MuseError(
+          'unsupported',
+          backend.kind === 'ws'
+            ? 'The Muse web API has no way to cancel a run: it goes on until it ends. (Over SSH, "muse cancel" can.)'
+            : `The ${backend.kind} backend cannot cancel runs.`,
+        );
+      }
+      if (!run.key) throw new MuseError('usage', 'This run has no key (the submit got no answer): there is nothing to cancel.');
+      await backend.cancel(runRef(run), { signal: ctx.signal });
+      const [now] = await refreshRuns(backend, store, [run], { signal: ctx.signal }).catch(() => [run]);
+      ctx.info(`Cancel asked for ${run.key}; it is now ${now.state}.`);
+      ctx.json(now);
+    });
+
+  program
+    .command('remove')
+    .description('forget runs from the list (the runs themselves are left where they are)')
+    .argument('<keys...>', 'run ids, backend keys, or unique prefixes')
+    .action(async (keys: string[], _o: unknown, cmd: Command) => {
+      const ctx = ctxOf(cmd);
+      const store = await ctx.store();
+      const runs = keys.map((k) => store.resolve(k));
+      await store.remove(runs.map((r) => r.id));
+      for (const r of runs) ctx.info(`Removed ${r.key ?? r.id} from the list.`);
+      ctx.json({ removed: runs.map((r) => r.id) });
+    });
+}

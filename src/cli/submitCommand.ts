@@ -1,0 +1,177 @@
+/** `muse submit`: send a run, print its key at once, and with --wait follow it to its results. */
+import type { Command } from 'commander';
+import * as fs from 'fs';
+import * as path from 'path';
+import type { Backend } from '../core/backend';
+import { MuseError, errorMessage, isMuseError } from '../core/errors';
+import { RETURNED_TYPES, isFinal } from '../core/model';
+import type { InputFile, ReturnedType, Run, SubmitRequest } from '../core/model';
+import type { Profile } from '../core/profiles';
+import { applyStates, isClearRefusal, runRef, submitErrorText, submitRun } from '../core/runs';
+import type { CliContext } from './context';
+import { endedNotOkText, fetchResults, shortKey } from './resultCommands';
+import { sleep } from './terminal';
+
+export interface SubmitOptions {
+  cmd?: string;
+  file: string[];
+  filesOrder?: string;
+  cmdOption?: string;
+  returnedType?: string;
+  todownload?: boolean;
+  sbatch: string[];
+  module: string[];
+  label?: string;
+  wait?: boolean;
+  output?: string;
+}
+
+/** Builds the request from the command line (and the profile's defaults); usage errors for bad input. */
+export function buildRequest(ctx: Pick<CliContext, 'resolvePath'>, profile: Profile, software: string | undefined, o: SubmitOptions): SubmitRequest {
+  const sw = software ?? profile.defaultSoftware;
+  if (!sw) throw new MuseError('usage', 'Which software? Give it as the first argument (see "muse software").');
+  if (o.cmd === undefined) throw new MuseError('usage', 'Give the command to run with --cmd (for instance --cmd "python /add.py 4 5").');
+  const files: InputFile[] = [];
+  const names = new Set<string>();
+  for (const f of o.file) {
+    const abs = ctx.resolvePath(f);
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(abs);
+    } catch {
+      throw new MuseError('usage', `--file ${f}: no such file.`);
+    }
+    if (!st.isFile()) throw new MuseError('usage', `--file ${f}: not a regular file (send a folder as a zip).`);
+    const name = path.basename(abs);
+    if (names.has(name)) throw new MuseError('usage', `--file: two files are named "${name}"; the run folder holds one file per name.`);
+    names.add(name);
+    files.push({ path: abs, name });
+  }
+  let filesOrder: string[] | undefined;
+  if (o.filesOrder !== undefined) {
+    filesOrder = o.filesOrder.split(',').map((s) => s.trim()).filter(Boolean);
+    for (const n of filesOrder) if (!names.has(n)) throw new MuseError('usage', `--files-order names "${n}", which is not one of the --file names (${[...names].join(', ') || 'none'}).`);
+  }
+  let returnedType: ReturnedType | undefined = profile.returnedType;
+  if (o.returnedType !== undefined) {
+    if (!RETURNED_TYPES.includes(o.returnedType as ReturnedType)) {
+      throw new MuseError('usage', `--returned-type must be one of ${RETURNED_TYPES.join(', ')} (got "${o.returnedType}").`);
+    }
+    returnedType = o.returnedType as ReturnedType;
+  }
+  if (o.todownload && (returnedType ?? 'stdout') === 'stdout') {
+    throw new MuseError('usage', '--todownload works with --returned-type stdout.txt or run.zip only.');
+  }
+  const req: SubmitRequest = { software: sw, cmd: o.cmd, files };
+  if (o.cmdOption !== undefined) req.cmdOption = o.cmdOption;
+  if (filesOrder) req.filesOrder = filesOrder;
+  if (returnedType) req.returnedType = returnedType;
+  if (o.todownload) req.toDownload = true;
+  const sbatch = o.sbatch.length > 0 ? o.sbatch : profile.sbatchList;
+  const modules = o.module.length > 0 ? o.module : profile.moduleList;
+  if (sbatch?.length) req.sbatchList = sbatch;
+  if (modules?.length) req.moduleList = modules;
+  return req;
+}
+
+/** Transient errors the wait loop rides out (a few times in a row) instead of giving up. */
+function isTransient(e: unknown): boolean {
+  return isMuseError(e, 'network') || isMuseError(e, 'malformed') || (isMuseError(e, 'server') && (e.details.status ?? 500) >= 500);
+}
+
+/** Polls the run with a backoff until it ends. Ctrl-C stops the waiting, not the run. */
+export async function waitForEnd(ctx: CliContext, backend: Backend, run: Run): Promise<Run> {
+  const store = await ctx.store();
+  let delay = backend.kind === 'local' ? 200 : 1000;
+  const maxDelay = backend.kind === 'local' ? 2000 : 15000;
+  let errorsInARow = 0;
+  let lastState = run.state;
+  for (;;) {
+    let answer: Error | undefined;
+    try {
+      const answers = await backend.states([runRef(run)], { signal: ctx.signal });
+      [run] = await applyStates(store, [run], answers);
+      const a = answers.get(run.id);
+      if (a instanceof Error) answer = a;
+    } catch (e) {
+      answer = e as Error;
+    }
+    if (answer) {
+      if (isMuseError(answer, 'cancelled') || !isTransient(answer) || ++errorsInARow >= 6) throw answer;
+      ctx.info(`(still waiting: ${errorMessage(answer)})`);
+    } else {
+      errorsInARow = 0;
+    }
+    if (isFinal(run.state)) return run;
+    if (run.state !== lastState) {
+      ctx.info(`${run.key}: ${run.state}${run.raw.slurmState ? ` (${run.raw.slurmState})` : ''}`);
+      lastState = run.state;
+    }
+    await sleep(delay, ctx.signal);
+    delay = Math.min(maxDelay, Math.round(delay * 1.5));
+  }
+}
+
+export function registerSubmitCommand(program: Command, ctxOf: (cmd: Command) => CliContext): void {
+  const collect = (v: string, prev: string[]): string[] => [...prev, v];
+  program
+    .command('submit')
+    .description('submit a run; prints its key at once (--wait: follow it and fetch the results)')
+    .argument('[software]', 'software name (see "muse software"); default: the profile\'s defaultSoftware')
+    .option('--cmd <command>', 'command run inside the container (quote it)')
+    .option('--file <path>', 'input file copied into the run folder (a zip is also unzipped); repeatable', collect, [])
+    .option('--files-order <a,b>', 'order in which the files are copied (and unzipped)')
+    .option('--cmd-option <options>', 'singularity options, e.g. "--bind /data:/data"')
+    .option('--returned-type <type>', `what the run returns: ${RETURNED_TYPES.join(', ')} (default stdout)`)
+    .option('--todownload', 'keep the results on the server for later (stdout.txt, run.zip): prints a download key')
+    .option('--sbatch <option>', 'Slurm option (e.g. --sbatch mail-user=me@x.org); repeatable', collect, [])
+    .option('--module <name>', 'environment module to load; repeatable', collect, [])
+    .option('--label <text>', 'a label shown in "muse runs"')
+    .option('--wait', 'wait for the run to end, then fetch its results')
+    .option('-o, --output <path>', 'with --wait: where result files go (file or folder; default: the current folder)')
+    .action(async (software: string | undefined, o: SubmitOptions, cmd: Command) => {
+      const ctx = ctxOf(cmd);
+      const profile = ctx.profile();
+      const request = buildRequest(ctx, profile, software, o);
+      const backend = ctx.backend(profile);
+      const store = await ctx.store();
+      const op = ctx.op();
+      let run: Run;
+      try {
+        run = await submitRun(
+          {
+            backend,
+            store,
+            profile,
+            request,
+            label: o.label,
+            onRecorded: (r) => {
+              ctx.interruptNote = `The submit was already sent: a run may have been created on the server. It is recorded as ${r.id.slice(0, 8)} in "muse runs".`;
+            },
+          },
+          op,
+        );
+      } catch (e) {
+        op.end();
+        // Say here too what the record says: whether the run may exist on the server.
+        if (isMuseError(e, 'cancelled') || isClearRefusal(e)) throw e;
+        throw new MuseError(isMuseError(e) ? e.code : 'network', submitErrorText(e), isMuseError(e) ? e.details : { cause: e });
+      }
+      op.end();
+      ctx.interruptNote = `The run goes on: follow it with "muse state ${shortKey(run)}".`;
+      ctx.out(run.key ?? run.id);
+      ctx.info(`Submitted ${run.software} on "${profile.name}": ${run.key}${run.noContainer ? ' (no container image for it: ran the plain command)' : ''}`);
+      if (!o.wait) {
+        ctx.info(`Follow it with: muse state ${shortKey(run)}`);
+        ctx.json({ run });
+        return;
+      }
+      run = await waitForEnd(ctx, backend, run);
+      ctx.interruptNote = undefined;
+      if (run.state !== 'ok') {
+        ctx.json({ run });
+        throw new MuseError('runFailed', `${endedNotOkText(run)} See its run folder with "muse content ${shortKey(run)}".`);
+      }
+      await fetchResults(ctx, backend, run, o.output);
+    });
+}
