@@ -48,8 +48,8 @@ export interface ExecOptions {
   signal?: AbortSignal;
   /** Sent to the command's standard input, then closed. */
   stdin?: string | Buffer;
-  /** Called with each chunk of standard output instead of collecting it. */
-  onStdout?: (chunk: Buffer) => void;
+  /** Standard output is piped here (with back-pressure) instead of being collected. */
+  stdoutTo?: NodeJS.WritableStream;
 }
 
 /** Error codes of Node sockets that mean "the network", not "the server said no". */
@@ -424,7 +424,8 @@ export class SshConnection {
               code = c;
               sig = s ?? undefined;
             });
-            ch.on('data', (d: Buffer) => (opts.onStdout ? opts.onStdout(d) : out.push(d)));
+            if (opts.stdoutTo) ch.pipe(opts.stdoutTo, { end: false });
+            else ch.on('data', (d: Buffer) => out.push(d));
             ch.stderr.on('data', (d: Buffer) => err.push(d));
             ch.on('close', () => finish(() => resolve({ code, signal: sig, stdout: Buffer.concat(out), stderr: Buffer.concat(err) })));
             if (opts.stdin !== undefined) ch.end(opts.stdin);
