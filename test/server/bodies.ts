@@ -92,10 +92,10 @@ export async function parseBody(req: IncomingMessage, uploadDir: string): Promis
         const dir = path.join(uploadDir, String(uploads.length));
         const upload: Upload = { name, path: path.join(dir, name), bytes: 0 };
         uploads.push(upload);
-        stream.on('data', (c: Buffer) => (upload.bytes += c.length));
-        writes.push(
-          fs.promises.mkdir(dir, { recursive: true }).then(() => pipeline(stream, fs.createWriteStream(upload.path))),
-        );
+        // Synchronous mkdir: the file stream must be piped at once, or its first chunks are lost.
+        fs.mkdirSync(dir, { recursive: true });
+        const out = fs.createWriteStream(upload.path);
+        writes.push(pipeline(stream, out).then(() => void (upload.bytes = out.bytesWritten)));
       });
       bb.on('error', (e) => reject(new BadBody(`Multipart form parse error - ${(e as Error).message}`)));
       bb.on('close', () => {

@@ -11,6 +11,7 @@ import type { AddressInfo } from 'net';
 import { RETURNED_TYPES, isFinal } from '../../src/core/model';
 import type { ReturnedType, StateReport, SubmitRequest } from '../../src/core/model';
 import type { RunRef } from '../../src/core/backend';
+import { isMuseError } from '../../src/core/errors';
 import { BadBody, addQuery, fieldList, fieldString, parseBody, recordFields } from './bodies';
 import type { FieldValue, ParsedBody } from './bodies';
 import { FaultSet } from './faults';
@@ -36,6 +37,8 @@ export interface MuseServerOptions {
   /** The `singularity` command (default `singularity` on PATH). */
   singularityCommand?: string;
 }
+
+type Json = Record<string, unknown>;
 
 /** One request as the server saw it (for assertions: counts, fields sent, files sent). */
 export interface RecordedRequest {
@@ -285,22 +288,22 @@ export async function startMuseServer(opts: MuseServerOptions): Promise<MuseTest
 
   /** The runner's state in the documented words. */
   function crOf(s: StateReport): { cr: string; latestCr: string; latestState: string } {
+    // The local runner reports Slurm-like states already; the defaults cover runners that do not.
+    const slurm = s.raw.slurmState;
     switch (s.state) {
       case 'submitting':
         return { cr: 'WAIT', latestCr: 'IN_PROGRESS', latestState: 'PENDING' };
-      case 'waiting': {
-        const slurm = s.raw.slurmState === 'PENDING' ? 'PENDING' : 'RUNNING';
-        return { cr: 'WAIT', latestCr: 'IN_PROGRESS', latestState: slurm };
-      }
+      case 'waiting':
+        return { cr: 'WAIT', latestCr: 'IN_PROGRESS', latestState: slurm ?? 'RUNNING' };
       case 'ok':
-        return { cr: 'OK', latestCr: 'ENDED_OK', latestState: 'COMPLETED' };
+        return { cr: 'OK', latestCr: 'ENDED_OK', latestState: slurm ?? 'COMPLETED' };
       case 'cancelled':
-        return { cr: 'NOK', latestCr: 'ENDED_NOK', latestState: 'CANCELLED' };
+        return { cr: 'NOK', latestCr: 'ENDED_NOK', latestState: slurm ?? 'CANCELLED' };
       case 'failed':
       case 'unknown':
       default:
         // A run the runner lost ended for the client too: waiting forever helps nobody.
-        return { cr: 'NOK', latestCr: 'ENDED_NOK', latestState: 'FAILED' };
+        return { cr: 'NOK', latestCr: 'ENDED_NOK', latestState: slurm ?? 'FAILED' };
     }
   }
 
@@ -381,7 +384,8 @@ export async function startMuseServer(opts: MuseServerOptions): Promise<MuseTest
   async function submit(name: string, body: ParsedBody, user: string): Promise<WsRun> {
     if (!softwareNames().includes(name)) throw unknownSoftware(name);
     const { req, echo } = runRequest(name, body);
-    const submitted = await engine.submit(req);
+    // The server keeps todownload to itself (its own download keys): the runner only makes bytes.
+    const submitted = await engine.submit({ ...req, toDownload: false });
     const key = crypto.randomUUID();
     jobCounter += 1;
     const run: WsRun = {
@@ -395,7 +399,6 @@ export async function startMuseServer(opts: MuseServerOptions): Promise<MuseTest
         id: key,
         key: submitted.key,
         software: name,
-        // The server keeps todownload to itself: the runner only produces the bytes.
         request: {
           cmd: req.cmd,
           cmdOption: req.cmdOption ?? '',
@@ -540,7 +543,14 @@ export async function startMuseServer(opts: MuseServerOptions): Promise<MuseTest
       await new Promise((r) => setTimeout(r, SYNC_POLL_MS));
       s = await stateOf(run);
     }
-    await answerResults(ctx, run, reportOf(run, s, 'localhost'));
+    const report = reportOf(run, s, 'localhost');
+    if (report.cr !== 'OK') {
+      const stderr = await engine.tail?.(run.ref, 'stderr', 2000).catch(() => '');
+      throw new HttpError(400, `The run ended with errors (${String((report.process as Json).latest_state)}).`, 'RunFailed', (stderr ?? '').split('\n').filter(Boolean), {
+        info: { report },
+      });
+    }
+    await answerResults(ctx, run, report);
   }
 
   async function state(ctx: Ctx, name: string, key: string): Promise<void> {
@@ -715,7 +725,9 @@ export async function startMuseServer(opts: MuseServerOptions): Promise<MuseTest
           ? e
           : e instanceof BadBody
             ? new HttpError(400, e.message, 'ParseError')
-            : new HttpError(500, `Server error: ${(e as Error)?.message ?? String(e)}`, 'ServerError');
+            : isMuseError(e) && (e.code === 'usage' || e.code === 'refused')
+              ? new HttpError(400, e.message, 'ParseError')
+              : new HttpError(500, `Server error: ${(e as Error)?.message ?? String(e)}`, 'ServerError');
       if (res.headersSent) res.socket?.destroy();
       else if (!res.destroyed) sendError(ctx, err);
     } finally {

@@ -8,7 +8,8 @@ import { spawn } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import * as yazl from 'yazl';
+import { stageInputs } from '../../src/core/transfer/stage';
+import { zipDirectory } from '../../src/core/transfer/zip';
 import type { ResultOutcome, StateReport, SubmitRequest } from '../../src/core/model';
 import type { RunRef, SubmitResult } from '../../src/core/backend';
 
@@ -18,6 +19,8 @@ export interface RunEngine {
   states(runs: RunRef[]): Promise<Map<string, StateReport | Error>>;
   results(run: RunRef, destFile: string): Promise<ResultOutcome>;
   content(run: RunRef, destFile: string): Promise<{ path: string; bytes: number }>;
+  /** The last `maxBytes` of an output stream, when the runner offers it. */
+  tail?(run: RunRef, stream: 'stdout' | 'stderr', maxBytes: number): Promise<string>;
 }
 
 export interface StandInOptions {
@@ -31,23 +34,7 @@ function shQuote(s: string): string {
 }
 
 async function zipDir(dir: string, dest: string): Promise<number> {
-  const zip = new yazl.ZipFile();
-  const walk = async (rel: string): Promise<void> => {
-    for (const e of await fs.promises.readdir(path.join(dir, rel), { withFileTypes: true })) {
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) await walk(r);
-      else if (e.isFile()) zip.addFile(path.join(dir, r), r);
-    }
-  };
-  await walk('');
-  zip.end();
-  await new Promise<void>((resolve, reject) => {
-    const out = fs.createWriteStream(dest);
-    out.on('close', resolve);
-    out.on('error', reject);
-    zip.outputStream.on('error', reject).pipe(out);
-  });
-  return (await fs.promises.stat(dest)).size;
+  return (await zipDirectory(dir, dest)).bytes;
 }
 
 export class StandInRunner implements RunEngine {
@@ -57,16 +44,12 @@ export class StandInRunner implements RunEngine {
     const key = crypto.randomUUID();
     const dir = path.join(this.opts.root, key);
     await fs.promises.mkdir(dir, { recursive: true });
-    const order = req.filesOrder ?? (req.files ?? []).map((f) => f.name);
-    for (const name of order) {
-      const f = [...(req.files ?? [])].reverse().find((x) => x.name === name);
-      if (f) await fs.promises.copyFile(f.path, path.join(dir, name));
-    }
+    await stageInputs(req.files ?? [], req.filesOrder, dir);
     const image = this.opts.images?.[req.software];
     const line = image
       ? `${shQuote(this.opts.singularityCommand ?? 'singularity')} exec ${req.cmdOption ?? ''} ${shQuote(image)} ${req.cmd}`
       : req.cmd;
-    const script = `${line} >__WS__stdout.txt 2>__WS__stderr.txt; echo $? >.exit.tmp; mv .exit.tmp .exit`;
+    const script = `( ${line} ) >__WS__stdout.txt 2>__WS__stderr.txt; echo $? >.exit.tmp; mv .exit.tmp .exit`;
     const child = spawn('sh', ['-c', script], { cwd: dir, detached: true, stdio: 'ignore' });
     child.unref();
     return { key, location: dir, noContainer: !image };
