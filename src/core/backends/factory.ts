@@ -6,6 +6,8 @@ import type { Backend } from '../backend';
 import { MuseError } from '../errors';
 import type { Profile } from '../profiles';
 import type { SshPrompts } from './slurm/prompts';
+import { SlurmBackend } from './slurm/slurmBackend';
+import { WsBackend } from './ws/wsBackend';
 
 export interface BackendDeps {
   /** The ws token of a profile (secret storage, token file, env), undefined when signed out. */
@@ -16,12 +18,16 @@ export interface BackendDeps {
 
 /** A new backend for `profile`. Throws an `unsupported` MuseError for a kind not available. */
 export function createBackend(profile: Profile, deps: BackendDeps): Backend {
-  void deps;
   switch (profile.kind) {
-    case 'ws':
-    case 'local':
+    case 'ws': {
+      const name = profile.name;
+      return new WsBackend({ baseUrl: profile.url, getToken: () => deps.getToken(name), timeoutMs: profile.timeoutMs });
+    }
     case 'ssh':
-      throw new MuseError('unsupported', `Profile "${profile.name}": the ${profile.kind} backend is not available in this build yet.`);
+      if (!deps.sshPrompts) throw new MuseError('unsupported', `Profile "${profile.name}": SSH needs a way to ask for passphrases and host keys here.`);
+      return new SlurmBackend(profile, deps.sshPrompts);
+    case 'local':
+      throw new MuseError('unsupported', `Profile "${profile.name}": the local backend is not available in this build yet.`);
     default:
       throw new MuseError('usage', `Profile "${(profile as Profile).name}" has an unknown kind "${(profile as { kind: string }).kind}".`);
   }
