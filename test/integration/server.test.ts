@@ -86,9 +86,15 @@ describe('ws test server', function () {
   /** A server without images: commands run directly on this machine. */
   let plain: MuseTestServer;
   let plainData: string;
+  let singularityLog: string;
+  let savedLog: string | undefined;
 
   before(async function () {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'muse-server-test-'));
+    // The stand-in logs each call's arguments here, so tests see what the server asked for.
+    singularityLog = path.join(tmp, 'singularity.log');
+    savedLog = process.env.MUSE_SINGULARITY_LOG;
+    process.env.MUSE_SINGULARITY_LOG = singularityLog;
     const image = path.join(tmp, 'image');
     execFileSync('bash', [BUILD_IMAGE, image], { stdio: 'pipe' });
     imaged = await startMuseServer({
@@ -103,6 +109,8 @@ describe('ws test server', function () {
   after(async function () {
     await imaged?.close();
     await plain?.close();
+    if (savedLog === undefined) delete process.env.MUSE_SINGULARITY_LOG;
+    else process.env.MUSE_SINGULARITY_LOG = savedLog;
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 
@@ -143,6 +151,21 @@ describe('ws test server', function () {
       assert.strictEqual(results.status, 200);
       assert.strictEqual(results.json.info.stdout, '9.0');
       assert.deepStrictEqual(results.json.info.report, report);
+    });
+
+    it('runs the cmd as `singularity exec {cmd_option} {image} {cmd}` in the image', async function () {
+      const { stateUrl } = await submit(imaged, { cmd: 'python /add.py 2 3', cmd_option: '--cleanenv' });
+      const state = await waitEnd(stateUrl);
+      assert.strictEqual((await getJson(state.url)).json.info.stdout, '5.0');
+      const calls = fs
+        .readFileSync(singularityLog, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { argv: string[] });
+      const call = calls.find((c) => c.argv.join(' ').endsWith('python /add.py 2 3'));
+      assert.ok(call, `no singularity call for the command in ${JSON.stringify(calls)}`);
+      assert.deepStrictEqual(call.argv.slice(0, 2), ['exec', '--cleanenv']);
+      assert.strictEqual(call.argv[2], path.join(tmp, 'image'));
     });
 
     it('A without an image: a plain command runs directly and gives its stdout', async function () {
@@ -189,6 +212,35 @@ describe('ws test server', function () {
       assert.ok(names.some((n) => /stdout/.test(n)), `no stdout file in run.zip: ${names.join(', ')}`);
     });
 
+    it('B: run.zip answers the zipped run folder, stdout file included', async function () {
+      const { stateUrl } = await submit(imaged, { cmd: 'python /add.py 4 55', returned_type: 'run.zip', todownload: 'no' });
+      const state = await waitEnd(stateUrl);
+      const res = await fetch(state.url);
+      assert.strictEqual(res.status, 200);
+      assert.strictEqual(res.headers.get('content-type'), 'application/zip');
+      const zip = path.join(tmp, 'b.zip');
+      fs.writeFileSync(zip, Buffer.from(await res.arrayBuffer()));
+      assert.ok((await listZip(zip)).some((e) => e.name === '__WS__stdout.txt'));
+    });
+
+    it('files_order: copied in that order, a zip unzipped where it lands, later files overwrite', async function () {
+      const send = async (order: string[]): Promise<string> => {
+        const form = new FormData();
+        form.append('file', new Blob([fs.readFileSync(path.join(FIXTURES, 'data.zip'))]), 'data.zip'); // holds stdin.txt = "1 2"
+        form.append('file', new Blob([fs.readFileSync(path.join(FIXTURES, 'stdin.txt'))]), 'stdin.txt'); // 10 20 40
+        form.append('files_order', JSON.stringify(order));
+        form.append('cmd', 'python /add.py');
+        form.append('jwt', imaged.issueToken('alice'));
+        const res = await fetch(`${imaged.url}software/muse/run/sw_example/`, { method: 'POST', body: form });
+        assert.strictEqual(res.status, 200);
+        const state = await waitEnd(((await res.json()) as Json).url);
+        assert.deepStrictEqual(state.info.report.request.ordered_filename_list, order);
+        return (await getJson(state.url)).json.info.stdout;
+      };
+      assert.strictEqual(await send(['data.zip', 'stdin.txt']), '70.0');
+      assert.strictEqual(await send(['stdin.txt', 'data.zip']), '3.0');
+    });
+
     it('E: a multipart upload of stdin.txt is staged in the run folder (70.0)', async function () {
       const form = new FormData();
       form.append('file', new Blob([fs.readFileSync(path.join(FIXTURES, 'stdin.txt'))]), 'stdin.txt');
@@ -211,6 +263,17 @@ describe('ws test server', function () {
       assert.strictEqual(status, 200, JSON.stringify(json));
       assert.strictEqual(json.info.stdout, '3.0');
       assert.strictEqual(json.info.report.cr, 'OK');
+    });
+
+    it('software/run on a failing command answers an error body with its stderr', async function () {
+      const { status, json } = await postJson(`${plain.url}software/run/sw_example/`, {
+        cmd: 'echo "no such input" >&2; exit 4',
+        jwt: plain.issueToken('alice'),
+      });
+      assert.ok(status >= 400, String(status));
+      assert.strictEqual(typeof json.error, 'string');
+      assert.strictEqual(typeof json.type, 'string');
+      assert.ok(json.more.includes('no such input'), JSON.stringify(json.more));
     });
 
     it('software/list names sw_example with its description, urls and keywords', async function () {
