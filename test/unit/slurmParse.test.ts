@@ -1,0 +1,94 @@
+import * as assert from 'assert';
+import { readFileSync } from 'fs';
+import * as path from 'path';
+import {
+  FIELD_DELIMITER,
+  groupByJob,
+  mapSlurmState,
+  parseExitCode,
+  parseSacct,
+  parseSqueue,
+  stateFromRows,
+} from '../../src/core/backends/slurm/slurmParse';
+import { parseSbatchOutput } from '../../src/core/backends/slurm/slurmBackend';
+
+/** Fixtures are written with `|` for readability; the backend asks for the unit separator. */
+function fixture(name: string): string {
+  return readFileSync(path.join(__dirname, '..', 'fixtures', 'slurm', name), 'utf8').replace(/\|/g, FIELD_DELIMITER);
+}
+
+function stateOf(text: string, id: string, source: 'sacct' | 'squeue' = 'sacct') {
+  const rows = (source === 'sacct' ? parseSacct(text) : parseSqueue(text)).filter((r) => r.baseId === id);
+  return stateFromRows(id, rows, source);
+}
+
+describe('sacct / squeue parsing', () => {
+  const sacct = fixture('sacct-mixed.txt');
+
+  it('maps every Slurm state to the shared states', () => {
+    const want: Record<string, string> = {
+      '101': 'ok', '102': 'failed', '103': 'cancelled', '104': 'waiting', '105': 'waiting', '106': 'failed',
+      '107': 'failed', '108': 'failed', '109': 'failed', '110': 'failed', '111': 'waiting', '112': 'waiting',
+      '113': 'waiting', '114': 'failed', '115': 'waiting', '116': 'unknown',
+    };
+    for (const [id, state] of Object.entries(want)) assert.strictEqual(stateOf(sacct, id).state, state, `job ${id}`);
+  });
+
+  it('keeps the raw state, exit code, node, elapsed and reason', () => {
+    const failed = stateOf(sacct, '102');
+    assert.deepStrictEqual(
+      { ...failed.raw },
+      { jobId: '102', jobName: 'muse-sw_example-b', slurmState: 'FAILED', node: 'node1', elapsed: '00:00:01', reason: 'NonZeroExitCode', exitCode: 3 },
+    );
+    assert.strictEqual(failed.endedAt, new Date('2026-11-27T10:00:01').toISOString());
+    const cancelled = stateOf(sacct, '103');
+    assert.strictEqual(cancelled.raw.slurmState, 'CANCELLED by 1000');
+    assert.strictEqual(cancelled.raw.signal, '15');
+    const pending = stateOf(sacct, '104');
+    assert.strictEqual(pending.raw.node, undefined);
+    assert.strictEqual(pending.raw.reason, 'Resources');
+    assert.strictEqual(pending.startedAt, undefined);
+  });
+
+  it('reads exit codes', () => {
+    assert.deepStrictEqual(parseExitCode('3:0'), { code: 3, signal: 0 });
+    assert.deepStrictEqual(parseExitCode('0:15'), { code: 0, signal: 15 });
+    assert.deepStrictEqual(parseExitCode(''), {});
+    assert.strictEqual(mapSlurmState('CANCELLED by 0'), 'cancelled');
+    assert.strictEqual(mapSlurmState('RUNNING+'), 'waiting');
+  });
+
+  it('shows a job array per task and sums it up', () => {
+    const arr = stateOf(sacct, '120');
+    assert.strictEqual(arr.state, 'waiting'); // tasks 3-4 still pending
+    const tasks = (arr.report as { tasks: { jobId: string; state: string; exitCode?: number }[] }).tasks;
+    assert.deepStrictEqual(tasks.map((t) => [t.jobId, t.state]), [['120_1', 'ok'], ['120_2', 'failed'], ['120_[3-4]', 'waiting']]);
+    assert.strictEqual(arr.raw.exitCode, 2);
+    const done = stateOf(sacct, '121');
+    assert.strictEqual(done.state, 'ok');
+    assert.strictEqual(done.endedAt, new Date('2026-11-27T10:00:03').toISOString());
+    assert.strictEqual(groupByJob(parseSacct(sacct)).get('121')?.length, 2);
+  });
+
+  it('reads squeue lines (no exit code there)', () => {
+    const sq = fixture('squeue-running.txt');
+    const run = stateOf(sq, '130', 'squeue');
+    assert.strictEqual(run.state, 'waiting');
+    assert.strictEqual(run.raw.slurmState, 'RUNNING');
+    assert.strictEqual(run.raw.exitCode, undefined);
+    assert.strictEqual(stateOf(sq, '131', 'squeue').raw.reason, 'Priority');
+    assert.strictEqual(stateOf(sq, '131', 'squeue').raw.node, undefined);
+    assert.strictEqual(stateOf(sq, '132', 'squeue').state, 'waiting');
+  });
+
+  it('skips warnings, job steps and lines of the wrong shape', () => {
+    const text = ['sacct: warning: something', `5.batch${FIELD_DELIMITER}batch`, ['5', 'n', 'RUNNING', '0:0', 'x', '1', 'None', 'Unknown', 'Unknown'].join(FIELD_DELIMITER), ''].join('\n');
+    assert.deepStrictEqual(parseSacct(text).map((r) => r.jobId), ['5']);
+  });
+
+  it('reads sbatch --parsable output, with or without a cluster name', () => {
+    assert.strictEqual(parseSbatchOutput('12345\n'), '12345');
+    assert.strictEqual(parseSbatchOutput('12345;musetest\n'), '12345');
+    assert.strictEqual(parseSbatchOutput('sbatch: error: x\n'), undefined);
+  });
+});

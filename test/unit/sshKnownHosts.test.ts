@@ -1,0 +1,84 @@
+import * as assert from 'assert';
+import { execFileSync } from 'child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import {
+  appendKnownHost,
+  checkKnownHosts,
+  fingerprintSha256,
+  keyTypeOfBlob,
+  knownHostsName,
+} from '../../src/core/backends/slurm/knownHosts';
+
+/** A real key pair from ssh-keygen: the blob (as a server sends it) and its public line. */
+function makeKey(dir: string, name: string): { blob: Buffer; line: string; fp: string } {
+  const file = path.join(dir, name);
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', file]);
+  const pub = readFileSync(`${file}.pub`, 'utf8').trim().split(/\s+/);
+  const fp = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${file}.pub`]).toString().split(/\s+/)[1];
+  return { blob: Buffer.from(pub[1], 'base64'), line: `${pub[0]} ${pub[1]}`, fp };
+}
+
+describe('known_hosts', () => {
+  let dir: string;
+  let a: ReturnType<typeof makeKey>;
+  let b: ReturnType<typeof makeKey>;
+  before(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'muse-kh-'));
+    a = makeKey(dir, 'a');
+    b = makeKey(dir, 'b');
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('computes the fingerprint ssh-keygen prints, and the key type', () => {
+    assert.strictEqual(fingerprintSha256(a.blob), a.fp);
+    assert.strictEqual(keyTypeOfBlob(a.blob), 'ssh-ed25519');
+  });
+
+  it('names non-22 ports [host]:port', () => {
+    assert.strictEqual(knownHostsName('h', 22), 'h');
+    assert.strictEqual(knownHostsName('h', 2222), '[h]:2222');
+  });
+
+  it('matches plain entries, lists, wildcards, and refuses negated ones', () => {
+    assert.deepStrictEqual(checkKnownHosts(`# c\nother ${b.line}\nfoo,[cluster.example]:2222 ${a.line}\n`, ['[cluster.example]:2222'], a.blob), { status: 'match', line: 3 });
+    assert.strictEqual(checkKnownHosts(`*.example ${a.line}\n`, ['login.example'], a.blob).status, 'match');
+    assert.strictEqual(checkKnownHosts(`*.example,!login.example ${a.line}\n`, ['login.example'], a.blob).status, 'unknown');
+    assert.strictEqual(checkKnownHosts(`cluster ${a.line}\n`, ['[cluster]:2222'], a.blob).status, 'unknown');
+    assert.strictEqual(checkKnownHosts('', ['x'], a.blob).status, 'unknown');
+  });
+
+  it('matches hashed entries made by ssh-keygen -H', () => {
+    const file = path.join(dir, 'hashed');
+    writeFileSync(file, `[cluster.example]:2222 ${a.line}\nplain.example ${a.line}\n`);
+    execFileSync('ssh-keygen', ['-H', '-f', file], { stdio: 'ignore' });
+    const text = readFileSync(file, 'utf8');
+    assert.ok(text.startsWith('|1|'), 'ssh-keygen hashed the file');
+    assert.deepStrictEqual(checkKnownHosts(text, ['[cluster.example]:2222'], a.blob), { status: 'match', line: 1 });
+    assert.strictEqual(checkKnownHosts(text, ['plain.example'], a.blob).status, 'match');
+    assert.strictEqual(checkKnownHosts(text, ['cluster.example'], a.blob).status, 'unknown');
+    const m = checkKnownHosts(text, ['[cluster.example]:2222'], b.blob);
+    assert.deepStrictEqual(m, { status: 'mismatch', line: 1, recordedFingerprint: a.fp });
+  });
+
+  it('reports a mismatch with the recorded line and fingerprint, and a match wins over a stale line', () => {
+    assert.deepStrictEqual(checkKnownHosts(`h ${a.line}\n`, ['h'], b.blob), { status: 'mismatch', line: 1, recordedFingerprint: a.fp });
+    assert.strictEqual(checkKnownHosts(`h ${a.line}\nh ${b.line}\n`, ['h'], b.blob).status, 'match');
+  });
+
+  it('honours @revoked and skips @cert-authority', () => {
+    assert.deepStrictEqual(checkKnownHosts(`@revoked * ${a.line}\nh ${a.line}\n`, ['h'], a.blob), { status: 'revoked', line: 1 });
+    assert.strictEqual(checkKnownHosts(`@cert-authority h ${a.line}\n`, ['h'], a.blob).status, 'unknown');
+  });
+
+  it('appends an accepted key in a form OpenSSH reads, creating the file 0600', async () => {
+    const file = path.join(dir, 'sub', 'known_hosts');
+    await appendKnownHost(file, '[127.0.0.1]:2222', a.blob);
+    assert.strictEqual(statSync(file).mode & 0o777, 0o600);
+    assert.strictEqual(checkKnownHosts(readFileSync(file, 'utf8'), ['[127.0.0.1]:2222'], a.blob).status, 'match');
+    // ssh-keygen -F finds it: the line is in OpenSSH's format.
+    const found = execFileSync('ssh-keygen', ['-F', '[127.0.0.1]:2222', '-f', file]).toString();
+    assert.match(found, /ssh-ed25519/);
+  });
+});
