@@ -147,8 +147,10 @@ export function registerProfileCommands(program: Command, ctxOf: (cmd: Command) 
     .option('--force', 'replace a profile of the same name')
     .action(async (name: string, o: AddOptions & { container?: boolean }, cmd: Command) => {
       const ctx = ctxOf(cmd);
+      // --url is also a global option, which takes it wherever it is written.
+      const url = o.url ?? ctx.globals.url;
       // commander turns --no-container into container=false.
-      const p = profileFromOptions(name, { ...o, noContainer: o.container === false }, (x) => ctx.resolvePath(x));
+      const p = profileFromOptions(name, { ...o, url, noContainer: o.container === false }, (x) => ctx.resolvePath(x));
       const cfg = loadConfig(ctx.env);
       const i = cfg.profiles.findIndex((x) => x.name === name);
       if (i >= 0 && !o.force) throw new MuseError('usage', `A profile named "${name}" exists; give --force to replace it.`);

@@ -4,7 +4,9 @@
  */
 import type { Backend } from '../backend';
 import { MuseError } from '../errors';
+import { localRunsDir } from '../paths';
 import type { Profile } from '../profiles';
+import { LocalBackend } from './local/localBackend';
 import type { SshPrompts } from './slurm/prompts';
 import { SlurmBackend } from './slurm/slurmBackend';
 import { WsBackend } from './ws/wsBackend';
@@ -27,7 +29,8 @@ export function createBackend(profile: Profile, deps: BackendDeps): Backend {
       if (!deps.sshPrompts) throw new MuseError('unsupported', `Profile "${profile.name}": SSH needs a way to ask for passphrases and host keys here.`);
       return new SlurmBackend(profile, deps.sshPrompts);
     case 'local':
-      throw new MuseError('unsupported', `Profile "${profile.name}": the local backend is not available in this build yet.`);
+      // The CLI and extension fill `root` (resolveProfile); the fallback keeps a bare profile usable.
+      return new LocalBackend({ root: profile.root ?? localRunsDir(), images: profile.images, singularityCommand: profile.singularityCommand });
     default:
       throw new MuseError('usage', `Profile "${(profile as Profile).name}" has an unknown kind "${(profile as { kind: string }).kind}".`);
   }
