@@ -15,7 +15,10 @@ import { buildRawZip } from '../fixtures/zips/rawZip';
 /** The repository root (tests run from sources with tsx, or compiled under out/). */
 function repoRoot(): string {
   let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, 'package.json')) || path.basename(dir) === 'out') dir = path.dirname(dir);
+  while (!fs.existsSync(path.join(dir, 'package.json')) || path.basename(dir) === 'out') {
+    if (path.dirname(dir) === dir) throw new Error(`no package.json above ${__dirname}`);
+    dir = path.dirname(dir);
+  }
   return dir;
 }
 const ROOT = repoRoot();
@@ -138,6 +141,17 @@ describe('LocalBackend (real child processes)', function () {
     await backend.cancel(run); // cancelling an ended run is harmless
   });
 
+  it('kills with SIGKILL after the grace period a command that ignores SIGTERM', async () => {
+    const quick = new LocalBackend({ root, cancelGraceMs: 500 });
+    const { run } = await submit({ cmd: `trap '' TERM; echo ready; sleep 300` }, quick);
+    await waitFor('the command to start', async () => (await quick.tail(run, 'stdout', 100)) === 'ready\n');
+    await quick.cancel(run);
+    const s = await ended(run, quick);
+    assert.strictEqual(s.state, 'cancelled');
+    const launch = JSON.parse(await fsp.readFile(path.join(root, run.key!, '__MUSE__state.json'), 'utf8'));
+    assert.ok(!(await isSameProcessAlive(launch.pid, launch.procStart)), 'the wrapper is gone');
+  });
+
   it('says failed, not waiting forever, when the process vanished without an exit record', async () => {
     const { run } = await submit({ cmd: 'sleep 300' });
     const launch = JSON.parse(await waitFor('the launch record', () => fsp.readFile(path.join(root, run.key!, '__MUSE__state.json'), 'utf8')));
@@ -149,12 +163,15 @@ describe('LocalBackend (real child processes)', function () {
   });
 
   it('keeps runs going after the submitting process exits; a new instance follows them', async () => {
+    // The same module as this test uses: the .ts source under tsx, the compiled .js under out/.
+    const modulePath = path.join(__dirname, '..', '..', 'src', 'core', 'backends', 'local', 'localBackend');
     const script = `
-      const { LocalBackend } = require(${JSON.stringify(path.join(ROOT, 'src/core/backends/local/localBackend.ts'))});
+      const { LocalBackend } = require(${JSON.stringify(modulePath)});
       new LocalBackend({ root: ${JSON.stringify(root)} })
         .submit({ software: 'sw_example', cmd: 'sleep 2; echo detached' })
         .then((r) => { process.stdout.write(r.key); process.exit(0); });`;
-    const key = execFileSync(process.execPath, ['--require', 'tsx/cjs', '-e', script], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const nodeArgs = __filename.endsWith('.ts') ? ['--require', 'tsx/cjs'] : [];
+    const key = execFileSync(process.execPath, [...nodeArgs, '-e', script], { cwd: ROOT, encoding: 'utf8' }).trim();
     const other = new LocalBackend({ root });
     const run = ref(key);
     const first = await stateOf(run, other);
