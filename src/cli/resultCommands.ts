@@ -103,7 +103,7 @@ export async function fetchResults(ctx: CliContext, backend: Backend, run: Run, 
       break;
     case 'downloadKey':
       if (run.downloadKey !== outcome.key) run = await store.update(run.id, { downloadKey: outcome.key });
-      ctx.info(`The results are kept on the server for later. Get them with: muse download ${outcome.key}`);
+      ctx.info(`The results are kept for later. Get them with: muse download ${outcome.key}`);
       ctx.out(outcome.key);
       ctx.json({ run, result: outcome });
       break;
