@@ -17,8 +17,7 @@ import type { FieldValue, ParsedBody } from './bodies';
 import { FaultSet } from './faults';
 import type { Fault } from './faults';
 import { TokenIssuer } from './jwt';
-import { StandInRunner } from './standInRunner';
-import type { RunEngine } from './standInRunner';
+import { LocalBackend } from '../../src/core/backends/local/localBackend';
 
 export type { Fault, FaultKind } from './faults';
 
@@ -126,17 +125,6 @@ const NAME_RE = '[A-Za-z0-9_.-]+';
 const DOWNLOAD_KEY_RE = /^\d{8}_\d{6}_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const SYNC_POLL_MS = 100;
 
-/** The runner: the real local runner once it exists, else the stand-in kept beside this file. */
-function createEngine(opts: { root: string; images?: Record<string, string>; singularityCommand?: string }): RunEngine {
-  const local = path.join(__dirname, '..', '..', 'src', 'core', 'backends', 'local', 'localBackend');
-  if (fs.existsSync(`${local}.ts`) || fs.existsSync(`${local}.js`)) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const mod = require(local) as { LocalBackend: new (o: typeof opts) => RunEngine };
-    return new mod.LocalBackend(opts);
-  }
-  return new StandInRunner(opts);
-}
-
 function stamp(d = new Date()): string {
   const p = (n: number) => String(n).padStart(2, '0');
   return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}_${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
@@ -175,7 +163,8 @@ export async function startMuseServer(opts: MuseServerOptions): Promise<MuseTest
   const tokens = new TokenIssuer();
   const faults = new FaultSet();
   const requests: RecordedRequest[] = [];
-  const engine = createEngine({ root: dirs.local, images: opts.images, singularityCommand: opts.singularityCommand });
+  // Runs go through the real local runner: the same run folders, states and outputs as `muse` locally.
+  const engine = new LocalBackend({ root: dirs.local, images: opts.images, singularityCommand: opts.singularityCommand });
   const runs = new Map<string, WsRun>();
   let jobCounter = 114 + (await fs.promises.readdir(dirs.runs)).length;
   let closed = false;
@@ -280,6 +269,7 @@ export async function startMuseServer(opts: MuseServerOptions): Promise<MuseTest
   async function stateOf(run: WsRun): Promise<StateReport> {
     const got = (await engine.states([run.ref])).get(run.ref.id);
     if (!got) throw new HttpError(500, `No state for run "${run.key}".`, 'ServerError');
+    if (isMuseError(got, 'notFound')) throw new HttpError(404, got.message, 'NotFound', [`key=${run.key}`]);
     if (got instanceof Error) {
       throw new HttpError(500, `Cannot read the state of run "${run.key}": ${got.message}`, 'ServerError');
     }
@@ -545,7 +535,7 @@ export async function startMuseServer(opts: MuseServerOptions): Promise<MuseTest
     }
     const report = reportOf(run, s, 'localhost');
     if (report.cr !== 'OK') {
-      const stderr = await engine.tail?.(run.ref, 'stderr', 2000).catch(() => '');
+      const stderr = await engine.tail(run.ref, 'stderr', 2000).catch(() => '');
       throw new HttpError(400, `The run ended with errors (${String((report.process as Json).latest_state)}).`, 'RunFailed', (stderr ?? '').split('\n').filter(Boolean), {
         info: { report },
       });
@@ -727,7 +717,9 @@ export async function startMuseServer(opts: MuseServerOptions): Promise<MuseTest
             ? new HttpError(400, e.message, 'ParseError')
             : isMuseError(e) && (e.code === 'usage' || e.code === 'refused')
               ? new HttpError(400, e.message, 'ParseError')
-              : new HttpError(500, `Server error: ${(e as Error)?.message ?? String(e)}`, 'ServerError');
+              : isMuseError(e, 'notFound')
+                ? new HttpError(404, e.message, 'NotFound')
+                : new HttpError(500, `Server error: ${(e as Error)?.message ?? String(e)}`, 'ServerError');
       if (res.headersSent) res.socket?.destroy();
       else if (!res.destroyed) sendError(ctx, err);
     } finally {
