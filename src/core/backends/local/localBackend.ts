@@ -157,6 +157,7 @@ export class LocalBackend implements Backend {
 
     const key = crypto.randomUUID();
     await fsp.mkdir(this.root, { recursive: true });
+    await this.removeStaleStaging();
     // Staged under a hidden name: the key never names a half-made run folder.
     const staging = path.join(this.root, `.staging-${key}`);
     const dir = this.runDir(key);
@@ -330,6 +331,17 @@ export class LocalBackend implements Backend {
 
   async listSoftware(): Promise<SoftwareInfo[]> {
     return Object.entries(this.images).map(([name, image]) => ({ name, description: `Container image ${image}` }));
+  }
+
+  /** Removes staging folders a crashed submit left behind (older than a day: never a live one). */
+  private async removeStaleStaging(): Promise<void> {
+    const names = await fsp.readdir(this.root).catch(() => [] as string[]);
+    for (const n of names) {
+      if (!n.startsWith('.staging-')) continue;
+      const p = path.join(this.root, n);
+      const st = await fsp.stat(p).catch(() => undefined);
+      if (st && Date.now() - st.mtimeMs > 24 * 3600_000) await fsp.rm(p, { recursive: true, force: true }).catch(() => undefined);
+    }
   }
 
   /** The runs in this root (keys), for tools that clean up or list. */
