@@ -151,6 +151,17 @@ export class Poller {
     this.schedule();
   }
 
+  /** Changes the base interval (the `muse.pollInterval` setting); the cap is at least the base. */
+  setBaseInterval(ms: number): void {
+    this.opts.baseIntervalMs = Math.max(1, ms);
+    this.opts.maxIntervalMs = Math.max(this.opts.maxIntervalMs, this.opts.baseIntervalMs);
+    for (const st of this.profiles.values()) {
+      st.intervalMs = this.opts.baseIntervalMs;
+      st.quiet = 0;
+    }
+    this.schedule();
+  }
+
   /** Tells the poller whether the window is focused; polls at once when a poll is overdue. */
   setFocused(focused: boolean): void {
     if (this.focused === focused) return;

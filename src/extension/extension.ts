@@ -1,10 +1,145 @@
-import type * as vscode from 'vscode';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { errorMessage, isMuseError } from '../core/errors';
+import type { Run } from '../core/model';
+import { runStorePath } from '../core/paths';
+import { Poller } from '../core/poller';
+import { RunStore } from '../core/store';
+import { Auth } from './auth';
+import { Backends } from './backends';
+import { registerCommands } from './commands/registerCommands';
+import { componentLog, createLogChannel } from './log';
+import { ResultsFolders } from './resultsFolders';
+import { RunDocuments } from './runDocuments';
+import { RunNotifier } from './runNotifier';
+import { RunsView } from './runsView';
+import { Secrets } from './secrets';
+import type { Services } from './services';
+import { Settings } from './settings';
+import { vscodeSshPrompts } from './sshPrompts';
+import { RunsStatusBar } from './statusBar';
+import { ZipFileSystem } from './zipFileSystem';
+
+/** What the extension exports (for tests and the bench). */
+export interface MuseExtensionApi {
+  readonly store: RunStore;
+  readonly poller: Poller;
+  /** Time `activate()` took, in ms. */
+  readonly activationMs: number;
+}
 
 /** Wiring only: logger -> settings -> secrets -> backends -> store -> poller -> views -> commands. */
-export function activate(_context: vscode.ExtensionContext): void {
-  // Filled in by the extension issue.
+export async function activate(context: vscode.ExtensionContext): Promise<MuseExtensionApi> {
+  const started = performance.now();
+  const subs = context.subscriptions;
+
+  // Logger
+  const channel = createLogChannel();
+  subs.push(channel);
+  const log = (component: string) => componentLog(channel, component);
+
+  // Settings
+  const settings = new Settings();
+  subs.push(settings);
+  for (const p of settings.problems) log('settings').warn(p);
+
+  // Secrets
+  const secrets = new Secrets(context.secrets);
+  subs.push(secrets);
+  const auth = new Auth(secrets, log('auth'));
+
+  // Backends (loaded lazily, on first use)
+  const backends = new Backends(settings, secrets, vscodeSshPrompts(), log('backend'));
+  subs.push(backends);
+
+  // Run store, shared with the CLI and other windows
+  const store = new RunStore(runStorePath());
+  await store.load().catch((e: unknown) => log('store').error(`cannot read ${store.file}: ${errorMessage(e)}`));
+  for (const w of store.warnings) log('store').warn(w);
+  subs.push(store.watch());
+
+  // Poller: one batched refresh per profile per cycle
+  const pollLog = log('poller');
+  const poller = new Poller({
+    runs: () => store.list(),
+    baseIntervalMs: settings.pollIntervalMs,
+    refresh: async (profileName, runs, signal) => {
+      const { refreshRuns } = await import('../core/runs.js');
+      const backend = await backends.get(profileName);
+      const profile = settings.profile(profileName);
+      const op = () => refreshRuns(backend, store, runs, { signal });
+      // Background polls renew a token silently at most once; they never open a dialog.
+      return profile?.kind === 'ws' ? auth.withAuth(profile, false, op) : op();
+    },
+    onError: (profile, e, n) => {
+      pollLog.warn(`profile "${profile}": ${errorMessage(e)} (${n} in a row)`);
+      if (isMuseError(e, 'auth')) updateContext();
+    },
+    onPolled: (profile, changed, next) => {
+      pollLog.debug(`profile "${profile}": ${changed ? 'changed' : 'no change'}, next in ${Math.round(next / 1000)} s`);
+      runsView.refresh();
+    },
+  });
+  subs.push({ dispose: () => poller.dispose() });
+  poller.setFocused(vscode.window.state.focused);
+  subs.push(vscode.window.onDidChangeWindowState((e) => poller.setFocused(e.focused)));
+  subs.push(settings.onDidChange(() => poller.setBaseInterval(settings.pollIntervalMs)));
+
+  // Views and documents
+  const results = new ResultsFolders(settings, context.globalStorageUri);
+  const zipFs = new ZipFileSystem((runId) => {
+    const run = store.get(runId);
+    if (!run) return undefined;
+    const candidates = [results.contentZip(run), path.join(results.dirFor(run), 'run.zip')];
+    return candidates.find((f) => fs.existsSync(f));
+  });
+  subs.push(vscode.workspace.registerFileSystemProvider(ZipFileSystem.scheme, zipFs, { isReadonly: true, isCaseSensitive: true }));
+  const documents = new RunDocuments(store, backends, results);
+  subs.push(vscode.workspace.registerTextDocumentContentProvider(RunDocuments.scheme, documents));
+  const runsView = new RunsView(store, settings, backends);
+  subs.push(runsView);
+  const statusBar = new RunsStatusBar(store);
+  subs.push(statusBar);
+  const notifier = new RunNotifier(store.list());
+
+  const lastState = new Map<string, Run['state']>(store.list().map((r) => [r.id, r.state]));
+  const offStore = store.onDidChange((runs) => {
+    runsView.refresh();
+    statusBar.update();
+    notifier.update(runs);
+    for (const r of runs) {
+      if (lastState.get(r.id) !== r.state) documents.changed(r);
+      lastState.set(r.id, r.state);
+    }
+    poller.wake();
+    updateContext();
+  });
+  subs.push({ dispose: offStore });
+
+  // Context keys for the welcome views and menus
+  const updateContext = (): void => {
+    void (async () => {
+      const active = settings.activeProfile;
+      for (const p of settings.profiles) if (p.kind === 'ws') runsView.setSignedIn(p.name, await auth.isSignedIn(p));
+      const state = settings.noProfileConfigured ? 'none' : active.kind === 'ws' && !(await auth.isSignedIn(active)) ? 'signedOut' : 'ready';
+      await vscode.commands.executeCommand('setContext', 'muse:profileState', state);
+      await vscode.commands.executeCommand('setContext', 'muse:hasRuns', store.list().length > 0);
+    })().catch((e: unknown) => log('context').warn(errorMessage(e)));
+  };
+  subs.push(settings.onDidChange(updateContext), secrets.onDidChange(updateContext));
+
+  // Commands
+  const services: Services = { context, channel, log, settings, auth, backends, store, poller, runsView, documents, zipFs, results };
+  subs.push(...registerCommands(services, updateContext));
+
+  updateContext();
+  poller.wake();
+  const activationMs = performance.now() - started;
+  log('activate').info(`activated in ${activationMs.toFixed(1)} ms, ${store.list().length} runs in ${store.file}`);
+  return { store, poller, activationMs };
 }
 
 export function deactivate(): void {
-  // Nothing to release yet.
+  // Everything is in context.subscriptions.
 }

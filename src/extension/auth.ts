@@ -1,0 +1,132 @@
+import * as vscode from 'vscode';
+import { errorMessage, isMuseError } from '../core/errors';
+import type { WsProfile } from '../core/profiles';
+import type { Log } from './log';
+import type { Secrets } from './secrets';
+
+/**
+ * Signing in to ws profiles (`jwt/obtain`) and renewing an expired token: at most one renewal
+ * per expired token, silent with a remembered password, else one question. Never a loop.
+ */
+export class Auth {
+  /** Profiles whose current token already failed and could not be renewed: no more attempts. */
+  private readonly gaveUp = new Set<string>();
+  private readonly inFlight = new Map<string, Promise<boolean>>();
+
+  constructor(
+    private readonly secrets: Secrets,
+    private readonly log: Log,
+  ) {
+    // A new token (this window or another) deserves a fresh chance.
+    secrets.onDidChange((name) => this.gaveUp.delete(name));
+  }
+
+  private async obtain(profile: WsProfile, username: string, password: string): Promise<string> {
+    const { WsClient } = await import('../core/backends/ws/wsClient.js');
+    const client = new WsClient({ baseUrl: profile.url, timeoutMs: profile.timeoutMs });
+    try {
+      return await client.obtainToken(username, password);
+    } finally {
+      await client.close();
+    }
+  }
+
+  /** True when the profile has a token that is not known to be expired. */
+  async isSignedIn(profile: WsProfile): Promise<boolean> {
+    const token = await this.secrets.getToken(profile.name);
+    if (!token) return false;
+    const { isJwtExpired } = await import('../core/backends/ws/wsParse.js');
+    return !isJwtExpired(token) || !!(await this.secrets.getPassword(profile.name));
+  }
+
+  /** Asks for the username and password, obtains a token and stores it. */
+  async signIn(profile: WsProfile): Promise<boolean> {
+    const username = await vscode.window.showInputBox({
+      title: `Muse: sign in to ${profile.name}`,
+      prompt: `Username on ${profile.url}`,
+      value: profile.username ?? '',
+      ignoreFocusOut: true,
+    });
+    if (!username) return false;
+    const password = await vscode.window.showInputBox({
+      title: `Muse: sign in to ${profile.name}`,
+      prompt: `Password of ${username}`,
+      password: true,
+      ignoreFocusOut: true,
+    });
+    if (!password) return false;
+    const token = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `Signing in to ${profile.name}...` },
+      () => this.obtain(profile, username, password),
+    );
+    await this.secrets.setToken(profile.name, token);
+    this.gaveUp.delete(profile.name);
+    this.log.info(`signed in to "${profile.name}" as ${username}`);
+    const remember = 'Remember Password';
+    const pick = await vscode.window.showInformationMessage(
+      `Signed in to ${profile.name} as ${username}. Remember the password (in the system keychain) to renew the token when it expires?`,
+      remember,
+      'No',
+    );
+    if (pick === remember) {
+      await this.secrets.setPassword(profile.name, password);
+      await this.secrets.setUsername(profile.name, username);
+    }
+    return true;
+  }
+
+  async signOut(profile: WsProfile): Promise<void> {
+    await this.secrets.clear(profile.name);
+    this.log.info(`signed out of "${profile.name}"`);
+  }
+
+  /**
+   * After an `auth` error: renews the token once. With a remembered password, silently;
+   * otherwise, when `interactive`, by asking the user to sign in. Resolves true when a new token
+   * is stored; once it has failed for a token, it answers false until the token changes.
+   */
+  renew(profile: WsProfile, interactive: boolean): Promise<boolean> {
+    if (this.gaveUp.has(profile.name) && !interactive) return Promise.resolve(false);
+    const running = this.inFlight.get(profile.name);
+    if (running) return running;
+    const p = this.renewOnce(profile, interactive).finally(() => this.inFlight.delete(profile.name));
+    this.inFlight.set(profile.name, p);
+    return p;
+  }
+
+  private async renewOnce(profile: WsProfile, interactive: boolean): Promise<boolean> {
+    const password = await this.secrets.getPassword(profile.name);
+    const username = (await this.secrets.getUsername(profile.name)) ?? profile.username;
+    if (password && username) {
+      try {
+        const token = await this.obtain(profile, username, password);
+        await this.secrets.setToken(profile.name, token);
+        this.log.info(`renewed the token of "${profile.name}"`);
+        return true;
+      } catch (e) {
+        this.log.warn(`could not renew the token of "${profile.name}": ${errorMessage(e)}`);
+        if (isMuseError(e, 'auth')) await this.secrets.clear(profile.name);
+      }
+    }
+    this.gaveUp.add(profile.name);
+    if (!interactive) return false;
+    const signIn = 'Sign In';
+    const pick = await vscode.window.showWarningMessage(`Your session on ${profile.name} has expired.`, signIn);
+    if (pick !== signIn) return false;
+    return this.signIn(profile);
+  }
+
+  /**
+   * Runs `op`; on an `auth` error renews once (see `renew`) and runs it once more.
+   * A second `auth` error is thrown as it is.
+   */
+  async withAuth<T>(profile: WsProfile, interactive: boolean, op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (e) {
+      if (!isMuseError(e, 'auth')) throw e;
+      if (!(await this.renew(profile, interactive))) throw e;
+      return op();
+    }
+  }
+}

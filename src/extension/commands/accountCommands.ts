@@ -1,0 +1,51 @@
+import * as vscode from 'vscode';
+import { MuseError } from '../../core/errors';
+import type { WsProfile } from '../../core/profiles';
+import type { Services } from '../services';
+import { command } from './register';
+
+/** The ws profile a sign-in command is about: the clicked profile node, the active one, or a pick. */
+async function wsProfile(s: Services, arg: unknown): Promise<WsProfile | undefined> {
+  const ws = s.settings.profiles.filter((p): p is WsProfile => p.kind === 'ws');
+  if (ws.length === 0) throw new MuseError('usage', 'No ws profile is configured: add one to the muse.profiles setting (kind "ws", url ".../api/").');
+  const named = arg && typeof arg === 'object' && (arg as { type?: string }).type === 'profile' ? (arg as { name: string }).name : undefined;
+  const direct = ws.find((p) => p.name === (named ?? s.settings.activeProfile.name));
+  if (direct) return direct;
+  if (ws.length === 1) return ws[0];
+  const picked = await vscode.window.showQuickPick(ws.map((p) => ({ label: p.name, description: p.url, p })), { placeHolder: 'Profile' });
+  return picked?.p;
+}
+
+/** Sign in / out, select profile, show log. */
+export function registerAccountCommands(s: Services, onAuthChanged: () => void): vscode.Disposable[] {
+  return [
+    command(s, 'muse.signIn', async (arg?: unknown) => {
+      const p = await wsProfile(s, arg);
+      if (p && (await s.auth.signIn(p))) {
+        onAuthChanged();
+        s.poller.wake();
+      }
+    }),
+    command(s, 'muse.signOut', async (arg?: unknown) => {
+      const p = await wsProfile(s, arg);
+      if (!p) return;
+      await s.auth.signOut(p);
+      onAuthChanged();
+      void vscode.window.showInformationMessage(`Signed out of ${p.name}.`);
+    }),
+    command(s, 'muse.selectProfile', async (name?: unknown) => {
+      if (typeof name === 'string') return s.settings.setActiveProfile(name);
+      const active = s.settings.activeProfile.name;
+      const picked = await vscode.window.showQuickPick(
+        s.settings.profiles.map((p) => ({
+          label: p.name,
+          description: `${p.kind}${p.name === active ? ' · active' : ''}`,
+          detail: p.kind === 'ws' ? p.url : p.kind === 'ssh' ? p.host : 'this machine',
+        })),
+        { placeHolder: 'Profile new runs go to' },
+      );
+      if (picked) await s.settings.setActiveProfile(picked.label);
+    }),
+    command(s, 'muse.showLog', () => s.channel.show()),
+  ];
+}

@@ -1,0 +1,27 @@
+import * as vscode from 'vscode';
+import { errorMessage, isMuseError } from '../../core/errors';
+import type { Services } from '../services';
+
+/**
+ * Registers a command whose errors become one clear message (and a log line), not an
+ * unhandled rejection. A cancelled operation is not an error.
+ */
+export function command(s: Services, id: string, fn: (...args: any[]) => unknown): vscode.Disposable {
+  const log = s.log('commands');
+  return vscode.commands.registerCommand(id, async (...args: unknown[]) => {
+    try {
+      return await fn(...args);
+    } catch (e) {
+      if (isMuseError(e, 'cancelled')) {
+        log.info(`${id}: cancelled`);
+        return undefined;
+      }
+      log.error(`${id}: ${errorMessage(e)}`);
+      const showLog = 'Show Log';
+      void vscode.window.showErrorMessage(errorMessage(e), showLog).then((p) => {
+        if (p === showLog) s.channel.show(true);
+      });
+      return undefined;
+    }
+  });
+}

@@ -1,0 +1,186 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { MuseError } from '../../core/errors';
+import type { Run } from '../../core/model';
+import { runRef } from '../../core/runs';
+import { runDocumentUri } from '../runDocuments';
+import { runLabel } from '../runTreeModel';
+import { safeFileName } from '../resultPaths';
+import type { Services } from '../services';
+import { toZipUri } from '../uris';
+import { command } from './register';
+import { hasKey, isDone, runFromArgs } from './runArgs';
+import { withTransferProgress } from './transferProgress';
+
+/** Options for callers that must not be asked anything (tests, automation). */
+interface ContentOptions {
+  /** Skip the "Browse / Extract" question. */
+  quiet?: boolean;
+}
+
+async function openDocument(run: Run, kind: 'stdout' | 'stderr' | 'report'): Promise<vscode.TextDocument> {
+  const doc = await vscode.workspace.openTextDocument(runDocumentUri(run, kind));
+  await vscode.window.showTextDocument(doc, { preview: false });
+  return doc;
+}
+
+/** Downloads the run-folder zip into the run's results folder (once), and returns its path. */
+async function ensureContentZip(s: Services, run: Run, force = false): Promise<string> {
+  const dest = s.results.contentZip(run);
+  if (!force && fs.existsSync(dest)) return dest;
+  const backend = await s.backends.get(run.profile);
+  await s.results.ensureDir(run);
+  await withTransferProgress(`Muse: downloading the run folder of ${runLabel(run)}`, (o) => backend.content(runRef(run), dest, o));
+  s.zipFs.invalidate(run.id);
+  return dest;
+}
+
+/** The `muse-zip:` root of a run's content. */
+function zipRoot(run: Run): vscode.Uri {
+  return vscode.Uri.from(toZipUri(run.id));
+}
+
+/** Adds the zip as a workspace folder and reveals it in the explorer. */
+async function browseInExplorer(run: Run): Promise<void> {
+  const root = zipRoot(run);
+  const folders = vscode.workspace.workspaceFolders ?? [];
+  if (!folders.some((f) => f.uri.toString() === root.toString())) {
+    vscode.workspace.updateWorkspaceFolders(folders.length, 0, { uri: root, name: `Muse: ${runLabel(run)}` });
+  }
+  await vscode.commands.executeCommand('workbench.view.explorer');
+  await vscode.commands.executeCommand('revealInExplorer', root).then(undefined, () => undefined);
+}
+
+/** Extracts the content zip (safely: nothing can land outside the target) and offers to reveal it. */
+async function extract(s: Services, run: Run, zip: string): Promise<string> {
+  const dest = path.join(s.results.dirFor(run), 'content');
+  const { extractZip } = await import('../../core/transfer/zip.js');
+  const files = await withTransferProgress(`Muse: extracting the run folder of ${runLabel(run)}`, (o) => extractZip(zip, dest, o));
+  s.log('results').info(`extracted ${files.length} files to ${dest}`);
+  const reveal = 'Reveal in Explorer';
+  void vscode.window.showInformationMessage(`Extracted ${files.length} files to ${dest}.`, reveal).then(async (p) => {
+    if (p !== reveal) return;
+    const uri = vscode.Uri.file(dest);
+    if (vscode.workspace.getWorkspaceFolder(uri)) await vscode.commands.executeCommand('revealInExplorer', uri);
+    else await vscode.commands.executeCommand('revealFileInOS', uri);
+  });
+  return dest;
+}
+
+async function openContent(s: Services, run: Run, opts: ContentOptions): Promise<vscode.Uri> {
+  const zip = await ensureContentZip(s, run);
+  const root = zipRoot(run);
+  if (!opts.quiet) {
+    const browse = 'Browse in Explorer';
+    const doExtract = 'Extract';
+    const openFile = 'Open a File...';
+    void vscode.window.showInformationMessage(`The run folder of ${runLabel(run)} is ready (${zip}).`, browse, openFile, doExtract).then(async (p) => {
+      if (p === browse) await browseInExplorer(run);
+      else if (p === doExtract) await extract(s, run, zip);
+      else if (p === openFile) await openEntry(root);
+    });
+  }
+  return root;
+}
+
+/** Quick pick of the zip's files, opening the one chosen (no extraction). */
+async function openEntry(root: vscode.Uri): Promise<void> {
+  const names: string[] = [];
+  const walk = async (dir: vscode.Uri, prefix: string): Promise<void> => {
+    for (const [name, type] of await vscode.workspace.fs.readDirectory(dir)) {
+      if (type === vscode.FileType.Directory) await walk(vscode.Uri.joinPath(dir, name), `${prefix}${name}/`);
+      else names.push(`${prefix}${name}`);
+    }
+  };
+  await walk(root, '');
+  const picked = await vscode.window.showQuickPick(names, { placeHolder: 'File of the run folder to open' });
+  if (picked) await vscode.window.showTextDocument(vscode.Uri.joinPath(root, ...picked.split('/')), { preview: true });
+}
+
+async function saveTarget(defaultPath: string, filters?: Record<string, string[]>): Promise<string | undefined> {
+  const uri = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(defaultPath), filters });
+  return uri?.fsPath;
+}
+
+async function downloadResults(s: Services, run: Run): Promise<string | undefined> {
+  const isZip = run.request.returnedType === 'run.zip';
+  const dest = await saveTarget(path.join(s.results.dirFor(run), isZip ? 'run.zip' : 'stdout.txt'));
+  if (!dest) return undefined;
+  await fs.promises.mkdir(path.dirname(dest), { recursive: true });
+  const backend = await s.backends.get(run.profile);
+  const outcome = await withTransferProgress(`Muse: downloading the results of ${runLabel(run)}`, (o) => backend.results(runRef(run), dest, o));
+  if (outcome.kind === 'stdout') await fs.promises.writeFile(dest, outcome.text);
+  if (outcome.kind === 'downloadKey') {
+    if (!backend.download) throw new MuseError('unsupported', `The results are kept under the key ${outcome.key} (${outcome.url}).`);
+    await withTransferProgress(`Muse: downloading ${outcome.key}`, (o) => backend.download!(outcome.key, dest, o));
+    await s.store.update(run.id, { downloadKey: outcome.key }).catch(() => undefined);
+  }
+  void vscode.window.showInformationMessage(`Saved the results to ${dest}.`);
+  return dest;
+}
+
+async function downloadContent(s: Services, run: Run): Promise<string | undefined> {
+  const dest = await saveTarget(path.join(s.results.dirFor(run), `${safeFileName(runLabel(run))}-content.zip`), { Zip: ['zip'] });
+  if (!dest) return undefined;
+  await fs.promises.mkdir(path.dirname(dest), { recursive: true });
+  const backend = await s.backends.get(run.profile);
+  await withTransferProgress(`Muse: downloading the run folder of ${runLabel(run)}`, (o) => backend.content(runRef(run), dest, o));
+  void vscode.window.showInformationMessage(`Saved the run folder to ${dest}.`);
+  return dest;
+}
+
+async function downloadByKey(s: Services): Promise<string | undefined> {
+  const key = (await vscode.window.showInputBox({ title: 'Muse: download by key', prompt: 'Download key (as in .../download/?key=...)', ignoreFocusOut: true }))?.trim();
+  if (!key) return undefined;
+  if (!/^[\w.-]+$/.test(key)) throw new MuseError('usage', 'A download key is made of letters, digits, "_", "-" and ".".');
+  const profile = s.settings.activeProfile;
+  const backend = await s.backends.get(profile);
+  if (!backend.download) throw new MuseError('unsupported', `The profile ${profile.name} (${profile.kind}) has no download by key; select a ws profile.`);
+  const root = s.results.root();
+  const dest = await saveTarget(path.join(root, safeFileName(key)));
+  if (!dest) return undefined;
+  await fs.promises.mkdir(path.dirname(dest), { recursive: true });
+  await withTransferProgress(`Muse: downloading ${key}`, (o) => backend.download!(key, dest, o));
+  void vscode.window.showInformationMessage(`Saved ${key} to ${dest}.`);
+  return dest;
+}
+
+/** Open results / stderr / report / content, reveal, downloads. */
+export function registerResultCommands(s: Services): vscode.Disposable[] {
+  return [
+    command(s, 'muse.openResults', async (arg?: unknown) => {
+      const run = await runFromArgs(s, arg, { accept: isDone, placeHolder: 'Run whose results to open' });
+      if (!run) return undefined;
+      if (run.request.returnedType === 'run.zip') return openContent(s, run, {});
+      return openDocument(run, 'stdout');
+    }),
+    command(s, 'muse.openStderr', async (arg?: unknown) => {
+      const run = await runFromArgs(s, arg, { accept: hasKey, placeHolder: 'Run whose standard error to open' });
+      return run && openDocument(run, 'stderr');
+    }),
+    command(s, 'muse.showReport', async (arg?: unknown) => {
+      const run = await runFromArgs(s, arg, { placeHolder: 'Run whose state report to show' });
+      return run && openDocument(run, 'report');
+    }),
+    command(s, 'muse.openContent', async (arg?: unknown, opts?: ContentOptions) => {
+      const run = await runFromArgs(s, arg, { accept: hasKey, placeHolder: 'Run whose folder to open' });
+      return run && openContent(s, run, opts ?? {});
+    }),
+    command(s, 'muse.revealContent', async (arg?: unknown) => {
+      const run = await runFromArgs(s, arg, { accept: hasKey, placeHolder: 'Run whose folder to show in the explorer' });
+      if (!run) return;
+      await ensureContentZip(s, run);
+      await browseInExplorer(run);
+    }),
+    command(s, 'muse.downloadResults', async (arg?: unknown) => {
+      const run = await runFromArgs(s, arg, { accept: isDone, placeHolder: 'Run whose results to download' });
+      return run && downloadResults(s, run);
+    }),
+    command(s, 'muse.downloadContent', async (arg?: unknown) => {
+      const run = await runFromArgs(s, arg, { accept: hasKey, placeHolder: 'Run whose folder to download' });
+      return run && downloadContent(s, run);
+    }),
+    command(s, 'muse.downloadByKey', () => downloadByKey(s)),
+  ];
+}

@@ -1,0 +1,267 @@
+import * as path from 'path';
+import * as vscode from 'vscode';
+import type { Backend, Progress } from '../../core/backend';
+import { MuseError, cancelledError } from '../../core/errors';
+import type { InputFile, ReturnedType, Run, SubmitRequest } from '../../core/model';
+import { RETURNED_TYPES } from '../../core/model';
+import type { Profile } from '../../core/profiles';
+import { commandFor } from '../commandTemplate';
+import { formatBytes } from '../fileSelection';
+import type { Services } from '../services';
+import { command } from './register';
+import { runFromArgs } from './runArgs';
+
+/** Options a caller (a test, another extension, a keybinding) may pass to skip the questions. */
+export interface RunOptions {
+  profile?: string;
+  software?: string;
+  cmd?: string;
+  cmdOption?: string;
+  returnedType?: ReturnedType;
+  /** Ask "Run?" with the summary first (default true). */
+  confirm?: boolean;
+}
+
+function isRunOptions(x: unknown): x is RunOptions {
+  return !!x && typeof x === 'object' && !(x instanceof vscode.Uri) && !Array.isArray(x);
+}
+
+/** The files the user means: explorer selection, the clicked file, or the active editor's. */
+async function scriptsFrom(uri: unknown, uris: unknown): Promise<vscode.Uri[]> {
+  let list: vscode.Uri[] = [];
+  if (Array.isArray(uris) && uris.length > 0 && uris.every((u) => u instanceof vscode.Uri)) list = uris as vscode.Uri[];
+  else if (uri instanceof vscode.Uri) list = [uri];
+  else if (vscode.window.activeTextEditor) list = [vscode.window.activeTextEditor.document.uri];
+  if (list.length === 0) throw new MuseError('usage', 'Open a script (or select files in the explorer) to run it on Muse.');
+  for (const u of list) {
+    if (u.scheme !== 'file') throw new MuseError('usage', `Only files on disk can be run (${u.scheme}: is not).`);
+    // Run what the user sees: save unsaved changes first.
+    const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === u.toString());
+    if (doc?.isDirty && !(await doc.save())) throw new MuseError('usage', `Could not save ${path.basename(u.fsPath)} before running it.`);
+  }
+  return list;
+}
+
+async function pickSoftware(s: Services, profile: Profile, backend: Backend, always: boolean): Promise<string> {
+  if (!always && profile.defaultSoftware) return profile.defaultSoftware;
+  let names: { label: string; description?: string }[] = [];
+  if (backend.listSoftware) {
+    const list = await vscode.window.withProgress(
+      { location: { viewId: 'muse.runs' }, title: 'Listing software' },
+      () => backend.listSoftware!(),
+    );
+    names = list.map((sw) => ({ label: sw.name, description: sw.description }));
+  } else if ('images' in profile && profile.images) {
+    names = Object.keys(profile.images).map((n) => ({ label: n, description: profile.images![n] }));
+  }
+  if (names.length === 1 && !always) return names[0].label;
+  if (names.length === 0) {
+    const typed = await vscode.window.showInputBox({
+      title: `Muse: software on ${profile.name}`,
+      prompt: 'Name of the software (container image) to run. Set "images" or "defaultSoftware" in the profile to skip this question.',
+      value: profile.defaultSoftware ?? '',
+      ignoreFocusOut: true,
+    });
+    if (!typed) throw cancelledError('Run');
+    return typed.trim();
+  }
+  const picked = await vscode.window.showQuickPick(names, { title: `Muse: software on ${profile.name}`, placeHolder: 'Software to run the script with' });
+  if (!picked) throw cancelledError('Run');
+  s.log('run').debug(`software ${picked.label}`);
+  return picked.label;
+}
+
+async function ensureSignedIn(s: Services, profile: Profile): Promise<void> {
+  if (profile.kind !== 'ws') return;
+  if (await s.auth.isSignedIn(profile)) return;
+  if (!(await s.auth.renew(profile, true))) throw new MuseError('auth', `Sign in to ${profile.name} first (Muse: Sign In).`);
+}
+
+/** The whole run flow: software, command, files, summary, upload, key stored at once. */
+export async function runFlow(s: Services, scripts: vscode.Uri[], opts: RunOptions, withOptions: boolean): Promise<Run | undefined> {
+  const profile = opts.profile ? s.settings.profile(opts.profile) : s.settings.activeProfile;
+  if (!profile) throw new MuseError('usage', `No profile named "${opts.profile}".`);
+  await ensureSignedIn(s, profile);
+  const backend = await s.backends.get(profile);
+
+  const software = opts.software ?? (await pickSoftware(s, profile, backend, withOptions));
+  const main = scripts[0];
+  const folder = vscode.workspace.getWorkspaceFolder(main);
+  const { selectFiles, summarizeSelection } = await import('../fileSelection.js');
+  const selection = await selectFiles({
+    root: folder?.uri.fsPath,
+    scripts: scripts.map((u) => u.fsPath),
+    include: profile.include,
+    exclude: profile.exclude,
+    flatten: profile.kind === 'ws',
+  });
+  let files: InputFile[] = selection.files;
+
+  const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === main.toString());
+  let cmd = opts.cmd ?? commandFor(profile.commandTemplates, doc?.languageId, files[0].name);
+  if (opts.cmd === undefined) {
+    const typed = await vscode.window.showInputBox({
+      title: `Muse: run ${path.basename(main.fsPath)} with ${software} on ${profile.name}`,
+      prompt: 'Command run in the run folder (inside the container)',
+      value: cmd,
+      ignoreFocusOut: true,
+    });
+    if (typed === undefined) throw cancelledError('Run');
+    cmd = typed;
+  }
+
+  let cmdOption = opts.cmdOption;
+  let returnedType = opts.returnedType ?? profile.returnedType;
+  if (withOptions) {
+    if (files.length > 1) {
+      const picked = await vscode.window.showQuickPick(
+        files.map((f, i) => ({ label: f.name, picked: true, alwaysShow: i === 0, file: f })),
+        { canPickMany: true, title: 'Muse: files sent with the run', placeHolder: 'Uncheck the files not to send' },
+      );
+      if (!picked) throw cancelledError('Run');
+      files = picked.map((p) => p.file);
+      if (files.length === 0) throw new MuseError('usage', 'No file left to send.');
+    }
+    if (cmdOption === undefined) {
+      cmdOption = await vscode.window.showInputBox({ title: 'Muse: container options', prompt: 'Singularity options (cmd_option), e.g. --bind /data:/data; empty for none', value: '', ignoreFocusOut: true });
+      if (cmdOption === undefined) throw cancelledError('Run');
+    }
+    if (opts.returnedType === undefined) {
+      const rt = await vscode.window.showQuickPick(
+        RETURNED_TYPES.map((t) => ({ label: t, description: t === 'stdout' ? 'standard output as text' : t === 'stdout.txt' ? 'standard output as a file' : 'the run folder, zipped' })),
+        { title: 'Muse: what the run returns' },
+      );
+      if (!rt) throw cancelledError('Run');
+      returnedType = rt.label as ReturnedType;
+    }
+  }
+
+  let totalBytes = selection.totalBytes;
+  if (files.length !== selection.files.length) {
+    const fs = await import('fs');
+    totalBytes = 0;
+    for (const f of files) totalBytes += (await fs.promises.stat(f.path)).size;
+  }
+  const summary = summarizeSelection({ files, totalBytes });
+  if (opts.confirm !== false) {
+    const go = 'Run';
+    const shown = files.slice(0, 12).map((f) => `  ${f.name}`).join('\n') + (files.length > 12 ? `\n  ... and ${files.length - 12} more` : '');
+    const answer = await vscode.window.showInformationMessage(
+      `Run ${path.basename(main.fsPath)} on ${profile.name}?`,
+      { modal: true, detail: `${software}: ${cmd}\n${summary}:\n${shown}` },
+      go,
+    );
+    if (answer !== go) throw cancelledError('Run');
+  }
+
+  const request: SubmitRequest = { software, cmd, files, filesOrder: files.map((f) => f.name) };
+  if (cmdOption) request.cmdOption = cmdOption;
+  if (returnedType) request.returnedType = returnedType;
+  if (profile.sbatchList) request.sbatchList = profile.sbatchList;
+  if (profile.moduleList) request.moduleList = profile.moduleList;
+  return submitWithProgress(s, profile, backend, request, path.basename(main.fsPath), summary);
+}
+
+/** Submits under a cancellable notification that shows the bytes sent; the key is stored at once. */
+export async function submitWithProgress(s: Services, profile: Profile, backend: Backend, request: SubmitRequest, label: string, summary: string): Promise<Run> {
+  const { submitRun } = await import('../../core/runs.js');
+  const log = s.log('run');
+  log.info(`submitting ${label} (${request.software}: ${request.cmd}) to "${profile.name}", ${summary}`);
+  const run = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Muse: sending ${label} to ${profile.name}`, cancellable: true },
+    async (progress, token) => {
+      const ctl = new AbortController();
+      const sub = token.onCancellationRequested(() => ctl.abort());
+      let lastPct = 0;
+      const onProgress = (p: Progress): void => {
+        const text = p.total ? `${formatBytes(p.done)} of ${formatBytes(p.total)}` : formatBytes(p.done);
+        const pct = p.total ? Math.floor((100 * p.done) / p.total) : lastPct;
+        progress.report({ message: `${p.phase}${p.file ? ` ${p.file}` : ''}: ${text}`, increment: Math.max(0, pct - lastPct) });
+        lastPct = pct;
+      };
+      try {
+        return await submitRun(
+          { backend, store: s.store, profile, request, label, onRecorded: (r) => void s.runsView.reveal(r.id) },
+          { signal: ctl.signal, onProgress },
+        );
+      } finally {
+        sub.dispose();
+      }
+    },
+  );
+  log.info(`submitted ${label}: key ${run.key}`);
+  s.poller.wake();
+  void s.runsView.reveal(run.id);
+  const copy = 'Copy Key';
+  void vscode.window.showInformationMessage(`Muse: ${label} submitted to ${profile.name} (key ${run.key}).`, copy).then((p) => {
+    if (p === copy && run.key) void vscode.env.clipboard.writeText(run.key);
+  });
+  return run;
+}
+
+/** Rerun: the same request, with the files found again under the workspace folder. */
+async function rerun(s: Services, run: Run): Promise<Run | undefined> {
+  const profile = s.settings.profile(run.profile);
+  if (!profile) throw new MuseError('usage', `The profile "${run.profile}" of this run is no longer configured.`);
+  await ensureSignedIn(s, profile);
+  const root = vscode.workspace.workspaceFolders?.find((f) => f.uri.scheme === 'file')?.uri.fsPath;
+  const files: InputFile[] = [];
+  const missing: string[] = [];
+  const fs = await import('fs');
+  for (const name of run.request.files) {
+    const abs = root ? path.join(root, ...name.split('/')) : undefined;
+    if (abs && fs.existsSync(abs)) files.push({ path: abs, name });
+    else missing.push(name);
+  }
+  if (missing.length) throw new MuseError('notFound', `Cannot rerun: ${missing.join(', ')} not found in the workspace folder.`);
+  const backend = await s.backends.get(profile);
+  const r = run.request;
+  const request: SubmitRequest = {
+    software: run.software, cmd: r.cmd, cmdOption: r.cmdOption, files, filesOrder: r.filesOrder,
+    returnedType: r.returnedType, toDownload: r.toDownload, sbatchList: r.sbatchList, moduleList: r.moduleList,
+  };
+  return submitWithProgress(s, profile, backend, request, run.label ?? run.software, `${files.length} file(s)`);
+}
+
+async function browseSoftware(s: Services): Promise<void> {
+  const profile = s.settings.activeProfile;
+  const backend = await s.backends.get(profile);
+  if (!backend.listSoftware) {
+    const images = 'images' in profile ? Object.keys(profile.images ?? {}) : [];
+    void vscode.window.showInformationMessage(
+      images.length ? `${profile.name} runs: ${images.join(', ')} (the profile's images).` : `${profile.name} does not list its software; set "images" in the profile.`,
+    );
+    return;
+  }
+  const list = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Listing the software of ${profile.name}` }, () => backend.listSoftware!());
+  const picked = await vscode.window.showQuickPick(
+    list.map((sw) => ({ label: sw.name, description: sw.shortName, detail: [sw.description, sw.keywords?.join(', ')].filter(Boolean).join(' · '), sw })),
+    { title: `Muse: software on ${profile.name}`, matchOnDetail: true },
+  );
+  if (!picked) return;
+  const run = 'Run Active File with It';
+  const docs = Object.entries(picked.sw.urls ?? {});
+  const choice = await vscode.window.showInformationMessage(`${picked.sw.name}: ${picked.sw.description ?? ''}`, run, ...docs.map(([k]) => k));
+  if (choice === run) await vscode.commands.executeCommand('muse.runActiveFile', undefined, undefined, { software: picked.sw.name });
+  const url = docs.find(([k]) => k === choice)?.[1];
+  if (url) await vscode.env.openExternal(vscode.Uri.parse(url));
+}
+
+/** Run active file / selected files / with options, rerun, browse software. */
+export function registerRunCommands(s: Services): vscode.Disposable[] {
+  // Arguments: (uri, uris) from menus, or (undefined, undefined, RunOptions) from code.
+  const run = (withOptions: boolean) => async (uri?: unknown, uris?: unknown, opts?: unknown) => {
+    const o = isRunOptions(opts) ? opts : isRunOptions(uri) ? uri : {};
+    return runFlow(s, await scriptsFrom(isRunOptions(uri) ? undefined : uri, uris), o, withOptions);
+  };
+  return [
+    command(s, 'muse.runActiveFile', run(false)),
+    command(s, 'muse.runSelectedFiles', run(false)),
+    command(s, 'muse.runWithOptions', run(true)),
+    command(s, 'muse.rerun', async (arg?: unknown) => {
+      const r = await runFromArgs(s, arg, { placeHolder: 'Run to submit again' });
+      return r ? rerun(s, r) : undefined;
+    }),
+    command(s, 'muse.browseSoftware', () => browseSoftware(s)),
+  ];
+}

@@ -1,0 +1,41 @@
+import * as vscode from 'vscode';
+import { isFinal } from '../core/model';
+import type { Run } from '../core/model';
+import { runLabel } from './runTreeModel';
+
+/**
+ * A notification when a run this window saw active ends, with "Open Results" / "Open Content".
+ * Runs already ended when first seen are not announced (no storm on activation).
+ */
+export class RunNotifier {
+  private readonly last = new Map<string, Run['state']>();
+
+  constructor(initial: Run[]) {
+    for (const r of initial) this.last.set(r.id, r.state);
+  }
+
+  update(runs: Run[]): void {
+    for (const r of runs) {
+      const before = this.last.get(r.id);
+      this.last.set(r.id, r.state);
+      if (before !== undefined && !isFinal(before) && isFinal(r.state)) void this.announce(r);
+    }
+  }
+
+  private async announce(run: Run): Promise<void> {
+    const node = { type: 'run', id: run.id };
+    const label = runLabel(run);
+    const actions = run.state === 'ok' ? ['Open Results', 'Open Content'] : ['Open Content', 'Show Report'];
+    const text =
+      run.state === 'ok'
+        ? `Muse run ${label} finished.`
+        : run.state === 'failed'
+          ? `Muse run ${label} failed${run.raw.exitCode !== undefined ? ` (exit code ${run.raw.exitCode})` : ''}.`
+          : `Muse run ${label} was cancelled.`;
+    const show = run.state === 'failed' ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
+    const pick = await show(text, ...actions);
+    if (pick === 'Open Results') await vscode.commands.executeCommand('muse.openResults', node);
+    else if (pick === 'Open Content') await vscode.commands.executeCommand('muse.openContent', node);
+    else if (pick === 'Show Report') await vscode.commands.executeCommand('muse.showReport', node);
+  }
+}

@@ -1,0 +1,161 @@
+import * as vscode from 'vscode';
+import type { Run } from '../core/model';
+import type { RunStore } from '../core/store';
+import type { Backends } from './backends';
+import type { Settings } from './settings';
+import {
+  countActive,
+  groupRunsByProfile,
+  profileContextValue,
+  runContextValue,
+  runDescription,
+  runIcon,
+  runLabel,
+  runTooltipMarkdown,
+} from './runTreeModel';
+import type { RunAbilities } from './runTreeModel';
+
+export type RunsNode = { type: 'profile'; name: string } | { type: 'run'; id: string };
+
+/** Until a profile's backend is loaded, what its kind usually offers. */
+const ABILITIES_BY_KIND: Record<string, RunAbilities> = {
+  ws: { cancel: false, output: false },
+  ssh: { cancel: true, output: true },
+  local: { cancel: true, output: true },
+};
+
+/** The "Runs" tree: runs grouped by profile, newest first. */
+export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Disposable {
+  static readonly viewId = 'muse.runs';
+  private readonly emitter = new vscode.EventEmitter<RunsNode | undefined>();
+  readonly onDidChangeTreeData = this.emitter.event;
+  readonly treeView: vscode.TreeView<RunsNode>;
+  private readonly abilities = new Map<string, RunAbilities>();
+  private readonly profileNodes = new Map<string, RunsNode>();
+  private readonly runNodes = new Map<string, RunsNode>();
+  private readonly signedIn = new Map<string, boolean>();
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(
+    private readonly store: RunStore,
+    private readonly settings: Settings,
+    private readonly backends: Backends,
+  ) {
+    this.treeView = vscode.window.createTreeView(RunsView.viewId, {
+      treeDataProvider: this,
+      showCollapseAll: true,
+      canSelectMany: true,
+    });
+    this.disposables.push(this.treeView, this.emitter);
+    this.updateBadge();
+  }
+
+  /** Redraws the tree (store changed, a poll happened: elapsed times move). */
+  refresh(): void {
+    this.updateBadge();
+    this.emitter.fire(undefined);
+  }
+
+  /** Whether a ws profile has a token, for its node's context value. */
+  setSignedIn(profile: string, value: boolean): void {
+    if (this.signedIn.get(profile) === value) return;
+    this.signedIn.set(profile, value);
+    this.emitter.fire(undefined);
+  }
+
+  private updateBadge(): void {
+    const n = countActive(this.store.list());
+    this.treeView.badge = n > 0 ? { value: n, tooltip: `${n} active run${n === 1 ? '' : 's'}` } : undefined;
+  }
+
+  private abilitiesOf(profile: string, kind: string): RunAbilities {
+    const known = this.abilities.get(profile);
+    if (known) return known;
+    this.abilities.set(profile, ABILITIES_BY_KIND[kind] ?? { cancel: false, output: false });
+    // Learn the real abilities once the backend is loaded, then redraw.
+    if (this.settings.profile(profile)) {
+      this.backends.get(profile).then(
+        (b) => {
+          this.abilities.set(profile, { cancel: b.capabilities.cancel && !!b.cancel, output: typeof b.output === 'function' });
+          this.emitter.fire(undefined);
+        },
+        () => undefined,
+      );
+    }
+    return this.abilities.get(profile)!;
+  }
+
+  getChildren(node?: RunsNode): RunsNode[] {
+    const runs = this.store.list();
+    if (!node) {
+      const groups = groupRunsByProfile(runs, this.settings.profiles.map((p) => p.name));
+      return groups.map((g) => this.profileNode(g.profile));
+    }
+    if (node.type === 'profile') {
+      return runs.filter((r) => r.profile === node.name).map((r) => this.runNode(r.id));
+    }
+    return [];
+  }
+
+  getParent(node: RunsNode): RunsNode | undefined {
+    if (node.type === 'profile') return undefined;
+    const run = this.store.get(node.id);
+    return run ? this.profileNode(run.profile) : undefined;
+  }
+
+  getTreeItem(node: RunsNode): vscode.TreeItem {
+    const now = Date.now();
+    if (node.type === 'profile') {
+      const p = this.settings.profile(node.name);
+      const item = new vscode.TreeItem(node.name, vscode.TreeItemCollapsibleState.Expanded);
+      item.id = `profile:${node.name}`;
+      item.iconPath = new vscode.ThemeIcon(p?.kind === 'ws' ? 'globe' : p?.kind === 'ssh' ? 'remote' : 'vm');
+      const active = this.store.list().filter((r) => r.profile === node.name);
+      item.description = p ? `${p.kind}${node.name === this.settings.activeProfile.name ? ' · active' : ''}` : 'profile no longer configured';
+      if (countActive(active)) item.description += ` · ${countActive(active)} running`;
+      item.contextValue = p ? profileContextValue(p, this.signedIn.get(node.name)) : 'profile;missing';
+      return item;
+    }
+    const run = this.store.get(node.id);
+    if (!run) return new vscode.TreeItem('(removed)');
+    return this.runItem(run, now);
+  }
+
+  private runItem(run: Run, now: number): vscode.TreeItem {
+    const item = new vscode.TreeItem(runLabel(run), vscode.TreeItemCollapsibleState.None);
+    item.id = run.id;
+    item.description = runDescription(run, now);
+    const icon = runIcon(run.state);
+    item.iconPath = new vscode.ThemeIcon(icon.id, icon.color ? new vscode.ThemeColor(icon.color) : undefined);
+    const md = new vscode.MarkdownString(runTooltipMarkdown(run, now), true);
+    md.isTrusted = false;
+    item.tooltip = md;
+    item.contextValue = runContextValue(run, this.abilitiesOf(run.profile, run.backend));
+    // A click opens what is most useful: results when done, the state report otherwise.
+    if (run.state === 'ok') item.command = { command: 'muse.openResults', title: 'Open Results', arguments: [{ type: 'run', id: run.id }] };
+    else if (run.key) item.command = { command: 'muse.showReport', title: 'Show State Report', arguments: [{ type: 'run', id: run.id }] };
+    return item;
+  }
+
+  private profileNode(name: string): RunsNode {
+    let n = this.profileNodes.get(name);
+    if (!n) this.profileNodes.set(name, (n = { type: 'profile', name }));
+    return n;
+  }
+
+  private runNode(id: string): RunsNode {
+    let n = this.runNodes.get(id);
+    if (!n) this.runNodes.set(id, (n = { type: 'run', id }));
+    return n;
+  }
+
+  /** Shows a run in the tree (after a submit), if the view is visible. */
+  async reveal(runId: string): Promise<void> {
+    if (!this.treeView.visible) return;
+    await this.treeView.reveal(this.runNode(runId), { select: true, focus: false }).then(undefined, () => undefined);
+  }
+
+  dispose(): void {
+    for (const d of this.disposables) d.dispose();
+  }
+}

@@ -1,0 +1,72 @@
+import * as vscode from 'vscode';
+import type { Profile } from '../core/profiles';
+import { readProfiles, resolveActiveProfile } from './profileSettings';
+
+/** The `muse.*` settings, read in one place and typed. */
+export class Settings implements vscode.Disposable {
+  private readonly emitter = new vscode.EventEmitter<void>();
+  /** Fires when any `muse.*` setting changed. */
+  readonly onDidChange = this.emitter.event;
+  private readonly sub: vscode.Disposable;
+  private cache: ReturnType<typeof readProfiles> | undefined;
+
+  constructor() {
+    this.sub = vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('muse')) {
+        this.cache = undefined;
+        this.emitter.fire();
+      }
+    });
+  }
+
+  private get config(): vscode.WorkspaceConfiguration {
+    return vscode.workspace.getConfiguration('muse');
+  }
+
+  private read(): ReturnType<typeof readProfiles> {
+    this.cache ??= readProfiles(this.config.get<unknown>('profiles'));
+    return this.cache;
+  }
+
+  /** Valid profiles (the local runner is always there). */
+  get profiles(): Profile[] {
+    return this.read().profiles;
+  }
+
+  /** True when the user configured no profile (runs go to the local runner). */
+  get noProfileConfigured(): boolean {
+    return this.read().none;
+  }
+
+  /** Entries of `muse.profiles` that were skipped, and why. */
+  get problems(): string[] {
+    return this.read().problems;
+  }
+
+  get activeProfile(): Profile {
+    return resolveActiveProfile(this.profiles, this.config.get<string>('activeProfile'));
+  }
+
+  profile(name: string): Profile | undefined {
+    return this.profiles.find((p) => p.name === name);
+  }
+
+  async setActiveProfile(name: string): Promise<void> {
+    await this.config.update('activeProfile', name, vscode.ConfigurationTarget.Global);
+  }
+
+  /** Base poll interval in ms (setting in seconds, at least 1 s). */
+  get pollIntervalMs(): number {
+    const s = this.config.get<number>('pollInterval') ?? 5;
+    return Math.max(1, Number.isFinite(s) ? s : 5) * 1000;
+  }
+
+  get resultsFolder(): string {
+    return this.config.get<string>('resultsFolder') ?? '.muse';
+  }
+
+  dispose(): void {
+    this.sub.dispose();
+    this.emitter.dispose();
+  }
+}
