@@ -8,7 +8,7 @@ import { runScriptName } from './runTreeModel';
 
 /** A folder name made only of safe characters. */
 export function safeFileName(text: string): string {
-  const s = text.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._]+/, '').slice(0, 60);
+  const s = text.replace(/\.{2,}/g, '').replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._]+/, '').slice(0, 60);
   return s || 'run';
 }
 

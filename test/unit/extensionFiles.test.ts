@@ -1,0 +1,82 @@
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { isMuseError } from '../../src/core/errors';
+import { formatBytes, selectFiles, summarizeSelection } from '../../src/extension/fileSelection';
+
+/** Makes a folder tree from `{ 'a/b.txt': 'content' }`. */
+function tree(files: Record<string, string>): string {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'muse-sel-'));
+  for (const [name, content] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(root, name)), { recursive: true });
+    fs.writeFileSync(path.join(root, name), content);
+  }
+  return root;
+}
+
+describe('extension: file selection', () => {
+  let root: string;
+  afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  it('sends the script alone when no include glob is set', async () => {
+    root = tree({ 'src/add.py': 'print(9.0)\n', 'data.txt': '1 2' });
+    const sel = await selectFiles({ root, scripts: [path.join(root, 'src/add.py')] });
+    assert.deepStrictEqual(sel.files.map((f) => f.name), ['src/add.py']);
+    assert.strictEqual(sel.totalBytes, 11);
+  });
+
+  it('adds the files the globs choose, script first, honouring .gitignore (nested too) and excludes', async () => {
+    root = tree({
+      'main.py': 'x',
+      'data/a.txt': 'aa',
+      'data/b.csv': 'bbb',
+      'data/big.bin': '0',
+      'data/secret.txt': 's',
+      'data/.gitignore': 'secret.txt\n',
+      '.gitignore': '*.bin\nbuild/\n',
+      'build/out.txt': 'o',
+      '.git/config': 'c',
+      'node_modules/m/x.txt': 'm',
+      '.muse/old/stdout.txt': 'r',
+    });
+    const sel = await selectFiles({ root, scripts: [path.join(root, 'main.py')], include: ['**/*.txt', '**/*.csv', '**/*.bin', 'main.py'], exclude: ['**/*.csv'] });
+    assert.deepStrictEqual(sel.files.map((f) => f.name), ['main.py', 'data/a.txt']);
+    assert.strictEqual(summarizeSelection(sel), '2 files, 3 B');
+  });
+
+  it('flattens names for ws and refuses two files with one name', async () => {
+    root = tree({ 'main.py': 'x', 'a/in.txt': '1', 'b/in.txt': '2' });
+    await assert.rejects(
+      selectFiles({ root, scripts: [path.join(root, 'main.py')], include: ['**/*.txt'], flatten: true }),
+      (e: unknown) => isMuseError(e, 'usage') && /both be named "in.txt"/.test(e.message),
+    );
+    const ok = await selectFiles({ root, scripts: [path.join(root, 'main.py')], include: ['a/*.txt'], flatten: true });
+    assert.deepStrictEqual(ok.files.map((f) => f.name), ['main.py', 'in.txt']);
+  });
+
+  it('does not follow symlinks out of the workspace', async () => {
+    root = tree({ 'main.py': 'x' });
+    fs.symlinkSync('/etc', path.join(root, 'etc'));
+    const sel = await selectFiles({ root, scripts: [path.join(root, 'main.py')], include: ['**'] });
+    assert.deepStrictEqual(sel.files.map((f) => f.name), ['main.py']);
+  });
+
+  it('stops with a clear message when the globs match too much', async () => {
+    root = tree(Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`f${i}.txt`, 'x'])));
+    await assert.rejects(
+      selectFiles({ root, scripts: [], include: ['*.txt'], maxFiles: 10 }),
+      (e: unknown) => isMuseError(e, 'usage') && /More than 10 files/.test(e.message),
+    );
+  });
+
+  it('keeps the base name of a script outside the workspace', async () => {
+    root = tree({ 'x/tool.sh': 'echo' });
+    const sel = await selectFiles({ root: path.join(root, 'other'), scripts: [path.join(root, 'x/tool.sh')] });
+    assert.deepStrictEqual(sel.files.map((f) => f.name), ['tool.sh']);
+  });
+
+  it('formats sizes', () => {
+    assert.deepStrictEqual([512, 2048, 12.4 * 1024 * 1024].map(formatBytes), ['512 B', '2.0 KB', '12 MB']);
+  });
+});
