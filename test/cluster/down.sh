@@ -26,6 +26,10 @@ wait_gone() { # pid, seconds
 }
 
 [ -d "$C/pids" ] || { say "nothing to stop (no $C/pids)"; exit 0; }
+if [ -z "${MUSE_CLUSTER_LOCKED:-}" ]; then # up.sh, which calls us, holds the lock already
+  exec 9>"$C/.lock"
+  flock -w 600 9 || { say "another up.sh/down.sh holds $C/.lock"; exit 1; }
+fi
 
 if pid_of slurmctld >/dev/null && [ -f "$SLURM_CONF" ]; then
   jobs=$(squeue -h -o %A 2>/dev/null | sort -u | tr '\n' ' ')

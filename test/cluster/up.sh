@@ -19,9 +19,15 @@ skip() { printf '\n\033[1;33m!!! test/cluster/up.sh: %s\n!!! The cluster tier ne
 [ "$(id -u)" = 0 ] || skip "not root: cannot install or start Slurm, MariaDB and sshd here"
 command -v apt-get >/dev/null || skip "no apt-get: this is not a Debian machine"
 
+C=$ROOT/.cache/cluster
+mkdir -p "$C"
+# One up.sh or down.sh at a time (several test runs may start the cluster at once).
+exec 9>"$C/.lock"
+flock -w 600 9 || { echo "up.sh: another up.sh/down.sh holds $C/.lock" >&2; exit 1; }
+export MUSE_CLUSTER_LOCKED=1 # down.sh, called from here, must not wait for our own lock
+
 bash "$ROOT/test/cluster/install.sh"
 
-C=$ROOT/.cache/cluster
 PUB_BASE=/opt/muse-test
 PUB=$PUB_BASE/cluster-$(printf '%s' "$C" | sha1sum | cut -c1-10) # one per checkout
 TEST_USER=museuser
@@ -146,16 +152,36 @@ install -d -m 755 -o "$TEST_USER" -g "$TEST_USER" "$HOME_DIR/muse-runs"
 refresh_shared_files
 
 # --- configs ------------------------------------------------------------------------------------
-read -r P_MARIADB P_SLURMDBD P_SLURMCTLD P_SLURMD P_SSHD < <(/usr/bin/python3 - <<'EOF'
-import socket
-socks = []
-for _ in range(5):
+# Ports: the previous run's when they are still free (so a restart keeps the address tests
+# and developers know), else fresh ones from the kernel.
+read -r P_MARIADB P_SLURMDBD P_SLURMCTLD P_SLURMD P_SSHD < <(/usr/bin/python3 - "$C/etc/ports" <<'EOF'
+import socket, sys
+def free(port):
     s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do (TIME_WAIT is fine)
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+try:
+    old = [int(p) for p in open(sys.argv[1]).read().split()]
+except (OSError, ValueError):
+    old = []
+if len(old) == 5 and len(set(old)) == 5 and all(free(p) for p in old):
+    print(" ".join(map(str, old)))
+else:
+    socks = []
+    for _ in range(5):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+    print(" ".join(str(s.getsockname()[1]) for s in socks))
 EOF
 )
+echo "$P_MARIADB $P_SLURMDBD $P_SLURMCTLD $P_SLURMD $P_SSHD" >"$C/etc/ports"
 echo "$P_SSHD" >"$C/etc/sshd-port"
 CPUS=$(nproc)
 MEM=$(slurmd -C | sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p')
@@ -178,7 +204,7 @@ echo "[127.0.0.1]:$P_SSHD $(cut -d' ' -f1,2 "$C/ssh/ssh_host_ed25519_key.pub")" 
 # --- start, in order, each waited for on a real condition -------------------------------------
 start() { # service, command...: detached (own session), PID recorded
   local name=$1; shift
-  setsid "$@" </dev/null >>"$C/log/$name.out" 2>&1 &
+  setsid "$@" </dev/null >>"$C/log/$name.out" 2>&1 9>&- & # 9>&-: daemons must not hold the lock
   echo $! >"$C/pids/$name.pid"
 }
 
