@@ -23,6 +23,7 @@ export function registerAccountCommands(program: Command, ctxOf: (cmd: Command) 
     .option('--password-stdin', 'read the password from standard input')
     .action(async (o: { username?: string; passwordStdin?: boolean }, cmd: Command) => {
       const ctx = ctxOf(cmd);
+      ctx.noAuthHint = true;
       const p = wsProfile(ctx, 'muse login');
       const client = new WsClient({ baseUrl: p.url, timeoutMs: p.timeoutMs });
       try {

@@ -37,6 +37,8 @@ export class CliContext {
   interruptNote?: string;
   /** The profile last used, for hints ("muse login --profile X"). */
   lastProfile?: Profile;
+  /** Set by "muse login": its own auth errors need no "sign in with" hint. */
+  noAuthHint = false;
 
   constructor(
     readonly io: CliIo,

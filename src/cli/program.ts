@@ -49,7 +49,7 @@ export function errorLine(e: unknown, ctx: CliContext | undefined): string {
   if (isMuseError(e)) {
     const se = e.details.serverError;
     if (se && !msg.includes(se)) msg += ` (server: ${se})`;
-    if (e.code === 'auth' && !/muse login/.test(msg)) {
+    if (e.code === 'auth' && !ctx?.noAuthHint && !/muse login/.test(msg)) {
       const p = ctx?.lastProfile;
       msg += ` Sign in with: muse login${p && p.name !== 'adhoc' ? ` --profile ${p.name}` : ''}${ctx?.globals.url ? ` --url ${ctx.globals.url}` : ''}`;
     }

@@ -1,0 +1,373 @@
+/**
+ * The built `muse` CLI as a real child process, against the ws test server and the local
+ * runner (both running the sw_example image through the singularity stand-in): the seed page's
+ * examples A-F on both, then bad input: each fault switch, unknown keys, expired tokens, a
+ * refused login, a download cut short, Ctrl-C. Each gives one clear line and its exit code
+ * (MUSE_TEST_SHOW_STDERR=1 prints them),
+ * and the run list stays whole.
+ */
+import * as assert from 'assert';
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { startMuseServer } from '../server/museServer';
+import type { MuseTestServer } from '../server/museServer';
+import { listZip } from '../../src/core/transfer/zip';
+import { buildCli, repoRoot, runMuse, spawnMuse, until } from '../support/museCli';
+import type { MuseResult } from '../support/museCli';
+
+const ROOT = repoRoot();
+const IMAGE = path.join(ROOT, '.cache', 'images', 'sw_example');
+const STANDIN = path.join(ROOT, 'test', 'fixtures', 'singularity', 'singularity');
+
+describe('muse CLI (built, as a child process)', function () {
+  this.timeout(120000);
+  let tmp: string;
+  let server: MuseTestServer;
+  let env: NodeJS.ProcessEnv;
+  let workDir: string;
+  let n = 0;
+
+  /** A fresh folder for a command's outputs. */
+  function freshDir(): string {
+    const d = path.join(tmp, 'work', String(++n));
+    fs.mkdirSync(d, { recursive: true });
+    return d;
+  }
+
+  function muse(args: string[], o: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<MuseResult> {
+    return runMuse(args, { env: o.env ?? env, cwd: o.cwd ?? workDir, input: o.input });
+  }
+
+  function expectOk(r: MuseResult, what: string): void {
+    assert.strictEqual(r.code, 0, `${what}: exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  }
+
+  /** One line on stderr (plus nothing that looks like a stack trace). */
+  function expectClearError(r: MuseResult, code: number, msg: RegExp): void {
+    assert.strictEqual(r.code, code, `exit ${r.code}, expected ${code}\nstderr: ${r.stderr}`);
+    assert.match(r.stderr, msg);
+    assert.doesNotMatch(r.stderr, /\n\s+at .+\(.+:\d+:\d+\)/, 'no stack trace');
+    if (process.env.MUSE_TEST_SHOW_STDERR) console.log('      stderr:', r.stderr.trim());
+  }
+
+  function storeFile(): string {
+    return path.join(env.MUSE_DATA_DIR as string, 'runs.json');
+  }
+
+  function storedRuns(): { id: string; key?: string; state: string; lastError?: string; downloadKey?: string }[] {
+    return JSON.parse(fs.readFileSync(storeFile(), 'utf8')).runs;
+  }
+
+  /** The run list still holds every run it held, and nothing half-written lies beside it. */
+  function expectStoreIntact(idsBefore: string[]): void {
+    const ids = new Set(storedRuns().map((r) => r.id));
+    for (const id of idsBefore) assert.ok(ids.has(id), `run ${id} still listed`);
+    const stray = fs.readdirSync(path.dirname(storeFile())).filter((f) => f.startsWith('runs.json') && f !== 'runs.json');
+    assert.deepStrictEqual(stray, [], 'no temp, lock or corrupt file beside runs.json');
+  }
+
+  before(async function () {
+    this.timeout(300000);
+    buildCli();
+    if (!fs.existsSync(path.join(IMAGE, 'add.py'))) execFileSync('bash', [path.join(ROOT, 'test/integration/setup.sh')], { cwd: ROOT, stdio: 'pipe' });
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'muse-cli-it-'));
+    server = await startMuseServer({ dataDir: path.join(tmp, 'server'), images: { sw_example: IMAGE }, singularityCommand: STANDIN });
+    env = { ...process.env, MUSE_DATA_DIR: path.join(tmp, 'data'), MUSE_CONFIG_DIR: path.join(tmp, 'config') };
+    delete env.MUSE_JWT;
+    delete env.MUSE_PROFILE;
+    delete env.MUSE_DEBUG;
+    workDir = freshDir();
+    expectOk(await muse(['profiles', 'add', 'ws', '--kind', 'ws', '--url', server.url, '--username', 'alice', '--default']), 'add ws profile');
+    expectOk(await muse(['profiles', 'add', 'loc', '--kind', 'local', '--image', `sw_example=${IMAGE}`, '--singularity-command', STANDIN]), 'add local profile');
+    const login = await muse(['login', '--password-stdin'], { input: 'secret\n' });
+    expectOk(login, 'login');
+    assert.doesNotMatch(login.stdout + login.stderr, /eyJ/, 'the token is never printed');
+    const tokenFile = path.join(env.MUSE_CONFIG_DIR as string, 'tokens', 'ws.jwt');
+    assert.strictEqual(fs.statSync(tokenFile).mode & 0o777, 0o600);
+  });
+
+  after(async () => {
+    await server?.close();
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('shows the exit codes in --help', async () => {
+    const r = await muse(['--help']);
+    expectOk(r, 'help');
+    assert.match(r.stdout, /Exit codes:[\s\S]*130\s+interrupted/);
+  });
+
+  it('lists the software of the API', async () => {
+    const r = await muse(['software']);
+    expectOk(r, 'software');
+    assert.match(r.stdout, /^sw_example\b/m);
+  });
+
+  for (const profile of ['ws', 'loc']) {
+    describe(`seed examples through the ${profile === 'ws' ? 'web API' : 'local runner'}`, () => {
+      const p = ['--profile', profile];
+
+      it('A: stdout is printed (python /add.py 4 5 -> 9.0), the key printed first', async () => {
+        const r = await muse([...p, 'submit', 'sw_example', '--cmd', 'python /add.py 4 5', '--wait']);
+        expectOk(r, 'A');
+        const lines = r.stdout.trim().split('\n');
+        assert.match(lines[0], /^[0-9a-f-]{36}$/, 'the key comes first');
+        assert.strictEqual(lines[lines.length - 1], '9.0');
+        const run = storedRuns().find((x) => x.key === lines[0]);
+        assert.strictEqual(run?.state, 'ok');
+      });
+
+      it('B: run.zip is saved to -o, holding the run folder', async () => {
+        const dir = freshDir();
+        const r = await muse([...p, 'submit', 'sw_example', '--cmd', 'python /add.py 4 55', '--returned-type', 'run.zip', '--wait', '-o', 'res.zip'], { cwd: dir });
+        expectOk(r, 'B');
+        const zip = path.join(dir, 'res.zip');
+        assert.strictEqual(r.stdout.trim().split('\n').pop(), zip);
+        const names = (await listZip(zip)).map((e) => e.name);
+        assert.ok(names.includes('__WS__stdout.txt'), names.join(', '));
+        assert.deepStrictEqual(fs.readdirSync(dir), ['res.zip'], 'nothing else written');
+      });
+
+      it('C: stdout.txt is saved in the current folder', async () => {
+        const dir = freshDir();
+        const r = await muse([...p, 'submit', 'sw_example', '--cmd', 'python /add.py 4 55', '--returned-type', 'stdout.txt', '--wait'], { cwd: dir });
+        expectOk(r, 'C');
+        const saved = r.stdout.trim().split('\n').pop() as string;
+        assert.strictEqual(path.dirname(saved), dir);
+        assert.strictEqual(fs.readFileSync(saved, 'utf8').trim(), '59.0');
+      });
+
+      it('D: --todownload prints a download key, and "muse download" fetches it', async () => {
+        const dir = freshDir();
+        const r = await muse([...p, 'submit', 'sw_example', '--cmd', 'python /add.py 4 55', '--returned-type', 'run.zip', '--todownload', '--wait'], { cwd: dir });
+        expectOk(r, 'D');
+        const dk = r.stdout.trim().split('\n').pop() as string;
+        assert.match(dk, /^\d{8}_\d{6}_[0-9a-f-]{36}$/);
+        assert.match(r.stderr, new RegExp(`muse download ${dk}`));
+        assert.deepStrictEqual(fs.readdirSync(dir), [], 'nothing downloaded yet');
+        const d = await muse(['download', dk, '-o', 'later.zip'], { cwd: dir });
+        expectOk(d, 'download');
+        const names = (await listZip(path.join(dir, 'later.zip'))).map((e) => e.name);
+        assert.ok(names.includes('__WS__stdout.txt'), names.join(', '));
+      });
+
+      it('E: a stdin.txt file without files_order -> 70.0', async () => {
+        const dir = freshDir();
+        fs.writeFileSync(path.join(dir, 'stdin.txt'), '10 20\n40\n');
+        const r = await muse([...p, 'submit', 'sw_example', '--cmd', 'python /add.py', '--file', 'stdin.txt', '--wait'], { cwd: dir });
+        expectOk(r, 'E');
+        assert.strictEqual(r.stdout.trim().split('\n').pop(), '70.0');
+      });
+
+      it('F: files with files_order and a usrcmd.sh script', async () => {
+        const dir = freshDir();
+        fs.writeFileSync(path.join(dir, 'stdin.txt'), '10 20\n40\n');
+        fs.writeFileSync(path.join(dir, 'usrcmd.sh'), '#!/bin/sh\npython /add.py\n', { mode: 0o755 });
+        if (profile === 'ws') server.requests.length = 0;
+        const r = await muse(
+          [...p, 'submit', 'sw_example', '--cmd', 'sh usrcmd.sh', '--file', 'usrcmd.sh', '--file', 'stdin.txt', '--files-order', 'stdin.txt,usrcmd.sh', '--wait'],
+          { cwd: dir },
+        );
+        expectOk(r, 'F');
+        assert.strictEqual(r.stdout.trim().split('\n').pop(), '70.0');
+        if (profile === 'ws') {
+          const post = server.requests.find((q) => q.method === 'POST' && q.path.includes('/software/muse/run/'));
+          assert.deepStrictEqual(post?.files, ['usrcmd.sh', 'stdin.txt']);
+          assert.deepStrictEqual(JSON.parse(String(post?.fields.files_order)), ['stdin.txt', 'usrcmd.sh']);
+        }
+      });
+
+      it('a run that ends not OK exits 1 with its state, and its content can be fetched', async () => {
+        const dir = freshDir();
+        const r = await muse([...p, 'submit', 'sw_example', '--cmd', 'python /add.py four', '--wait'], { cwd: dir });
+        expectClearError(r, 1, /ended failed.*muse content/);
+        const key = r.stdout.trim().split('\n')[0];
+        const c = await muse(['content', key.slice(0, 8), '-o', 'c.zip'], { cwd: dir });
+        expectOk(c, 'content');
+        const names = (await listZip(path.join(dir, 'c.zip'))).map((e) => e.name);
+        assert.ok(names.includes('__WS__stderr.txt'), names.join(', '));
+      });
+
+      it('state, results and runs work on a stored run (key prefix)', async () => {
+        const s = await muse([...p, 'submit', 'sw_example', '--cmd', 'python /add.py 1 2', '--wait']);
+        expectOk(s, 'submit');
+        const key = s.stdout.trim().split('\n')[0];
+        const st = await muse(['state', key.slice(0, 10)]);
+        expectOk(st, 'state');
+        assert.match(st.stdout, /^state:\s+ok$/m);
+        const res = await muse(['results', key]);
+        expectOk(res, 'results');
+        assert.strictEqual(res.stdout.trim(), '3.0');
+        const js = await muse(['runs', '--all', '--json', '--no-refresh']);
+        expectOk(js, 'runs --json');
+        assert.ok((JSON.parse(js.stdout) as { key?: string }[]).some((x) => x.key === key));
+      });
+    });
+  }
+
+  describe('bad input', () => {
+    let finished: { key: string; id: string }; // a finished stdout run on ws
+    let zipRun: string; // a finished run.zip run on ws
+    let idsBefore: string[];
+
+    before(async () => {
+      server.faults.clear();
+      const a = await muse(['submit', 'sw_example', '--cmd', 'python /add.py 4 5', '--wait']);
+      expectOk(a, 'setup A');
+      const key = a.stdout.trim().split('\n')[0];
+      finished = { key, id: storedRuns().find((r) => r.key === key)!.id };
+      const b = await muse(['submit', 'sw_example', '--cmd', 'python /add.py 4 55', '--returned-type', 'run.zip', '--label', 'zip']);
+      expectOk(b, 'setup B');
+      zipRun = b.stdout.trim();
+      const w = await muse(['state', zipRun]);
+      expectOk(w, 'state B');
+      // Wait (by polling the CLI) for B to end.
+      for (let i = 0; i < 100 && !/^state:\s+ok$/m.test((await muse(['state', zipRun])).stdout); i++) await new Promise((r) => setTimeout(r, 200));
+      idsBefore = storedRuns().map((r) => r.id);
+    });
+    afterEach(() => {
+      server.faults.clear();
+      expectStoreIntact(idsBefore);
+    });
+
+    it('an unknown key: exit 5', async () => {
+      expectClearError(await muse(['state', 'nosuchkey']), 5, /No run matches "nosuchkey"/);
+      expectClearError(await muse(['results', 'ffffffff']), 5, /No run matches/);
+    });
+
+    it('an unknown download key: exit 5', async () => {
+      expectClearError(await muse(['download', '20200101_000000_5d3f8a7e-1111-4222-8333-944445555666', '-o', 'x.zip']), 5, /muse: .*[Nn]ot found/);
+      assert.ok(!fs.existsSync(path.join(workDir, 'x.zip')));
+    });
+
+    it('fault status500 on the state: exit 3, the server status said', async () => {
+      server.faults.set({ kind: 'status500', path: /\/state\// });
+      expectClearError(await muse(['state', finished.key]), 3, /500/);
+    });
+
+    it('fault errorBody: exit 3 with the server\'s text', async () => {
+      server.faults.set({ kind: 'errorBody', path: /\/state\// });
+      expectClearError(await muse(['state', finished.key]), 3, /Injected failure: the service could not process the request\./);
+    });
+
+    it('fault malformed: exit 3, says the answer could not be read', async () => {
+      server.faults.set({ kind: 'malformed', path: /\/state\// });
+      const r = await muse(['state', finished.key]);
+      expectClearError(r, 3, /muse: .+/);
+      assert.strictEqual(r.stderr.trim().split('\n').length, 1, r.stderr);
+    });
+
+    it('fault reset: exit 3, a network error', async () => {
+      server.faults.set({ kind: 'reset', path: /\/state\// });
+      expectClearError(await muse(['state', finished.key]), 3, /muse: .+/);
+    });
+
+    it('fault delay beyond the profile timeout: exit 3', async () => {
+      const cfgFile = path.join(env.MUSE_CONFIG_DIR as string, 'config.json');
+      const cfg = JSON.parse(fs.readFileSync(cfgFile, 'utf8'));
+      cfg.profiles.push({ name: 'slow', kind: 'ws', url: server.url, timeoutMs: 300 });
+      fs.writeFileSync(cfgFile, JSON.stringify(cfg));
+      server.faults.set({ kind: 'delay', delayMs: 2000, path: /software\/list/ });
+      expectClearError(await muse(['--profile', 'slow', 'software']), 3, /muse: .+/);
+    });
+
+    it('a server that closes mid-download (truncate): exit 3, nothing left beside -o', async () => {
+      const dir = freshDir();
+      server.faults.set({ kind: 'truncate', path: /\/software\/muse\/run\// });
+      expectClearError(await muse(['results', zipRun, '-o', 'res.zip'], { cwd: dir }), 3, /muse: .+/);
+      assert.deepStrictEqual(fs.readdirSync(dir), [], 'no file, no .part');
+      server.faults.clear();
+      expectOk(await muse(['results', zipRun, '-o', 'res.zip'], { cwd: dir }), 'results after the fault');
+      assert.deepStrictEqual(fs.readdirSync(dir), ['res.zip']);
+    });
+
+    it('fault status500 on submit: exit 3, says a run may have been created, and the record says so', async () => {
+      server.faults.set({ kind: 'status500', path: /\/software\/muse\/run\// });
+      const r = await muse(['submit', 'sw_example', '--cmd', 'python /add.py 1 1', '--label', 'maybe']);
+      expectClearError(r, 3, /may have been created/);
+      const rec = storedRuns().find((x) => x.state === 'unknown' && /may have been created/.test(x.lastError ?? ''));
+      assert.ok(rec, 'the unknown run is kept with the warning');
+      idsBefore.push(rec.id);
+    });
+
+    it('an expired token: exit 4, says to log in', async () => {
+      expectOk(await muse(['profiles', 'add', 'wsexp', '--kind', 'ws', '--url', server.url]), 'add wsexp');
+      const tokDir = path.join(env.MUSE_CONFIG_DIR as string, 'tokens');
+      fs.writeFileSync(path.join(tokDir, 'wsexp.jwt'), server.issueToken('alice', -60), { mode: 0o600 });
+      expectClearError(await muse(['--profile', 'wsexp', 'submit', 'sw_example', '--cmd', 'python /add.py 1']), 4, /muse login --profile wsexp/);
+    });
+
+    it('no token at all: exit 4', async () => {
+      expectOk(await muse(['profiles', 'add', 'wsnone', '--kind', 'ws', '--url', server.url]), 'add wsnone');
+      expectClearError(await muse(['--profile', 'wsnone', 'submit', 'sw_example', '--cmd', 'python /add.py 1']), 4, /[Nn]ot signed in.*muse login --profile wsnone/);
+    });
+
+    it('a refused login: exit 4, and no token kept', async () => {
+      const r = await muse(['--profile', 'wsnone', 'login', '--username', 'alice', '--password-stdin'], { input: 'wrong\n' });
+      expectClearError(r, 4, /muse: .+/);
+      assert.doesNotMatch(r.stderr, /wrong/, 'the password is not echoed back');
+      assert.ok(!fs.existsSync(path.join(env.MUSE_CONFIG_DIR as string, 'tokens', 'wsnone.jwt')));
+    });
+
+    it('a token file readable by others is refused with the fix', async () => {
+      const f = path.join(env.MUSE_CONFIG_DIR as string, 'tokens', 'ws.jwt');
+      fs.chmodSync(f, 0o644);
+      try {
+        expectClearError(await muse(['submit', 'sw_example', '--cmd', 'python /add.py 1']), 2, /chmod 600/);
+      } finally {
+        fs.chmodSync(f, 0o600);
+      }
+    });
+
+    it('usage errors: exit 2', async () => {
+      expectClearError(await muse(['submit', 'sw_example']), 2, /--cmd/);
+      expectClearError(await muse(['submit', 'sw_example', '--cmd', 'x', '--returned-type', 'pdf']), 2, /--returned-type must be one of/);
+      expectClearError(await muse(['submit', 'sw_example', '--cmd', 'x', '--file', 'nope.txt']), 2, /--file nope\.txt: no such file/);
+      expectClearError(await muse(['--profile', 'nope', 'software']), 2, /No profile named "nope"/);
+      expectClearError(await muse(['frobnicate']), 2, /unknown command/);
+      expectClearError(await muse(['cancel', finished.key]), 2, /already ended/);
+    });
+
+    it('a corrupt run list is set aside with a warning, never emptied silently', async () => {
+      const text = fs.readFileSync(storeFile(), 'utf8');
+      fs.writeFileSync(storeFile(), text.slice(0, text.length / 2));
+      try {
+        const r = await muse(['runs', '--no-refresh']);
+        expectOk(r, 'runs');
+        assert.match(r.stderr, /warning: The run store .* was unreadable .*moved to .*runs\.json\.corrupt-/);
+      } finally {
+        // Put the list back for the other tests.
+        for (const f of fs.readdirSync(path.dirname(storeFile()))) if (f.startsWith('runs.json.corrupt-')) fs.rmSync(path.join(path.dirname(storeFile()), f));
+        fs.writeFileSync(storeFile(), text);
+      }
+    });
+
+    it('Ctrl-C while waiting: exit 130, the run goes on and stays listed', async () => {
+      const child = spawnMuse(['--profile', 'loc', 'submit', 'sw_example', '--cmd', 'python -c "import time; time.sleep(30)"', '--wait'], { env, cwd: workDir });
+      await until(() => /^[0-9a-f-]{36}$/m.test(child.out()), 'the key on stdout');
+      child.kill('SIGINT');
+      const r = await child.result;
+      expectClearError(r, 130, /interrupted\. The run goes on: follow it with "muse state/);
+      const key = r.stdout.trim();
+      const rec = storedRuns().find((x) => x.key === key);
+      assert.strictEqual(rec?.state, 'waiting');
+      idsBefore.push(rec.id);
+      expectOk(await muse(['cancel', key]), 'cancel the local run');
+    });
+
+    it('Ctrl-C after the submit was sent: exit 130, says the run may have been created', async () => {
+      server.faults.set({ kind: 'delay', delayMs: 5000, path: /\/software\/muse\/run\// });
+      server.requests.length = 0;
+      const child = spawnMuse(['submit', 'sw_example', '--cmd', 'python /add.py 2 2'], { env, cwd: workDir });
+      await until(() => server.requests.some((q) => q.method === 'POST'), 'the submit to reach the server');
+      child.kill('SIGINT');
+      const r = await child.result;
+      expectClearError(r, 130, /interrupted\. The submit was already sent: a run may have been created/);
+      const rec = storedRuns().find((x) => x.state === 'unknown' && /cancel/i.test(x.lastError ?? ''));
+      assert.ok(rec, `recorded as unknown: ${JSON.stringify(storedRuns().slice(-1))}`);
+      idsBefore.push(rec.id);
+    });
+  });
+});
