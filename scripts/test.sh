@@ -25,6 +25,8 @@ say "type-check, bundle, compile tests"
 npx tsc -p tsconfig.json --noEmit || exit 1
 node esbuild.js || exit 1
 rm -rf out && npx tsc -p tsconfig.test.json || exit 1
+# Fixture files (JSON, text, scripts) beside their compiled tests, so __dirname-relative paths work.
+cp -r test/fixtures/. out/test/fixtures/ || exit 1
 
 export MUSE_TALLY="$ROOT/out/tally.txt"
 : > "$MUSE_TALLY"
