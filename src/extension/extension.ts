@@ -8,6 +8,7 @@ import { Poller } from '../core/poller';
 import { RunStore } from '../core/store';
 import { Auth } from './auth';
 import { Backends } from './backends';
+import { lastCommandError } from './commands/register';
 import { registerCommands } from './commands/registerCommands';
 import { componentLog, createLogChannel } from './log';
 import { ResultsFolders } from './resultsFolders';
@@ -25,8 +26,12 @@ import { ZipFileSystem } from './zipFileSystem';
 export interface MuseExtensionApi {
   readonly store: RunStore;
   readonly poller: Poller;
+  /** The Runs tree's data (tests read what the tree shows). */
+  readonly runsView: RunsView;
   /** Time `activate()` took, in ms. */
   readonly activationMs: number;
+  /** The last error a command showed, for tests. */
+  lastCommandError(): string | undefined;
 }
 
 /** Wiring only: logger -> settings -> secrets -> backends -> store -> poller -> views -> commands. */
@@ -137,7 +142,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<MuseEx
   poller.wake();
   const activationMs = performance.now() - started;
   log('activate').info(`activated in ${activationMs.toFixed(1)} ms, ${store.list().length} runs in ${store.file}`);
-  return { store, poller, activationMs };
+  return { store, poller, runsView, activationMs, lastCommandError };
 }
 
 export function deactivate(): void {

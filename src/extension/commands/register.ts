@@ -2,6 +2,13 @@ import * as vscode from 'vscode';
 import { errorMessage, isMuseError } from '../../core/errors';
 import type { Services } from '../services';
 
+let lastError: string | undefined;
+
+/** The last error a command showed (tests read it to say why a command returned nothing). */
+export function lastCommandError(): string | undefined {
+  return lastError;
+}
+
 /**
  * Registers a command whose errors become one clear message (and a log line), not an
  * unhandled rejection. A cancelled operation is not an error.
@@ -16,7 +23,8 @@ export function command(s: Services, id: string, fn: (...args: any[]) => unknown
         log.info(`${id}: cancelled`);
         return undefined;
       }
-      log.error(`${id}: ${errorMessage(e)}`);
+      lastError = `${id}: ${errorMessage(e)}`;
+      log.error(lastError);
       const showLog = 'Show Log';
       void vscode.window.showErrorMessage(errorMessage(e), showLog).then((p) => {
         if (p === showLog) s.channel.show(true);
