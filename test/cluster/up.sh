@@ -147,7 +147,10 @@ id "$TEST_USER" >/dev/null 2>&1 || useradd -m -s /bin/bash "$TEST_USER"
 usermod -p '*' "$TEST_USER" # a locked account (useradd's '!') refuses even key logins
 HOME_DIR=$(getent passwd "$TEST_USER" | cut -d: -f6)
 install -d -m 700 -o "$TEST_USER" -g "$TEST_USER" "$HOME_DIR/.ssh"
-install -m 600 -o "$TEST_USER" -g "$TEST_USER" "$C/ssh/id_ed25519.pub" "$HOME_DIR/.ssh/authorized_keys"
+# Add our key, keep the others (another checkout's cluster may be using this user too).
+AK=$HOME_DIR/.ssh/authorized_keys
+grep -qxF "$(cat "$C/ssh/id_ed25519.pub")" "$AK" 2>/dev/null || cat "$C/ssh/id_ed25519.pub" >>"$AK"
+chown "$TEST_USER:$TEST_USER" "$AK"; chmod 600 "$AK"
 install -d -m 755 -o "$TEST_USER" -g "$TEST_USER" "$HOME_DIR/muse-runs"
 refresh_shared_files
 
