@@ -1,6 +1,7 @@
 /** `muse submit`: send a run, print its key at once, and with --wait follow it to its results. */
 import type { Command } from 'commander';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import type { Backend } from '../core/backend';
 import { MuseError, errorMessage, isMuseError } from '../core/errors';
@@ -112,6 +113,21 @@ export async function waitForEnd(ctx: CliContext, backend: Backend, run: Run): P
   }
 }
 
+/** The last lines of a failed run's stderr, as a hint before the error line (best effort). */
+async function showStderrTail(ctx: CliContext, backend: Backend, run: Run): Promise<void> {
+  if (ctx.globals.quiet || !backend.output) return;
+  const tmp = path.join(os.tmpdir(), `muse-stderr-${process.pid}-${run.id}.txt`);
+  try {
+    await backend.output(runRef(run), 'stderr', tmp, { signal: ctx.signal });
+    const lines = fs.readFileSync(tmp, 'utf8').trimEnd().split('\n').slice(-10);
+    if (lines.join('').trim()) ctx.info(`stderr of the run (last lines):\n  ${lines.join('\n  ')}`);
+  } catch {
+    // Only a hint: the error line and "muse content" remain.
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+}
+
 export function registerSubmitCommand(program: Command, ctxOf: (cmd: Command) => CliContext): void {
   const collect = (v: string, prev: string[]): string[] => [...prev, v];
   program
@@ -170,6 +186,7 @@ export function registerSubmitCommand(program: Command, ctxOf: (cmd: Command) =>
       ctx.interruptNote = undefined;
       if (run.state !== 'ok') {
         ctx.json({ run });
+        await showStderrTail(ctx, backend, run);
         throw new MuseError('runFailed', `${endedNotOkText(run)} See its run folder with "muse content ${shortKey(run)}".`);
       }
       await fetchResults(ctx, backend, run, o.output);

@@ -330,6 +330,21 @@ describe('muse CLI (built, as a child process)', function () {
       expectClearError(await muse(['cancel', finished.key]), 2, /already ended/);
     });
 
+    it('cancel on the web API: exit 2, says the API cannot cancel; the local runner can', async () => {
+      const w = await muse(['submit', 'sw_example', '--cmd', 'python -c "import time; time.sleep(3)"']);
+      expectOk(w, 'submit ws');
+      idsBefore.push(storedRuns().find((x) => x.key === w.stdout.trim())!.id);
+      expectClearError(await muse(['cancel', w.stdout.trim()]), 2, /Muse web API has no way to cancel a run/);
+      const l = await muse(['--profile', 'loc', '--json', 'submit', 'sw_example', '--cmd', 'python -c "import time; time.sleep(30)"']);
+      expectOk(l, 'submit loc --json');
+      const { run } = JSON.parse(l.stdout) as { run: { id: string; key: string; state: string } };
+      assert.strictEqual(run.state, 'waiting');
+      idsBefore.push(run.id);
+      const c = await muse(['--json', 'cancel', run.key]);
+      expectOk(c, 'cancel loc');
+      assert.strictEqual((JSON.parse(c.stdout) as { state: string }).state, 'cancelled');
+    });
+
     it('a corrupt run list is set aside with a warning, never emptied silently', async () => {
       const text = fs.readFileSync(storeFile(), 'utf8');
       fs.writeFileSync(storeFile(), text.slice(0, text.length / 2));

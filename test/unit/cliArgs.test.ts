@@ -4,6 +4,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { PassThrough, Readable } from 'stream';
 import { MuseError } from '../../src/core/errors';
+import { normalizeRequest } from '../../src/core/model';
+import { RunStore } from '../../src/core/store';
 import type { MuseErrorCode } from '../../src/core/errors';
 import type { Profile } from '../../src/core/profiles';
 import { EXIT, exitCodeFor } from '../../src/cli/exitCodes';
@@ -162,6 +164,23 @@ describe('muse CLI: arguments and exit codes', () => {
     assert.throws(() => profileFromOptions('w', { kind: 'ws', image: [] }, (x) => x), /needs --url/);
     assert.throws(() => profileFromOptions('w', { kind: 'ftp', image: [] }, (x) => x), /--kind must be ws, ssh or local/);
     assert.throws(() => profileFromOptions('l', { kind: 'local', image: ['noequals'] }, (x) => x), /--image wants SOFTWARE=PATH/);
+  });
+
+  it('removes runs from the list by key prefix, and lists them as JSON', async () => {
+    const store = new RunStore(path.join(env.MUSE_DATA_DIR as string, 'runs.json'));
+    await store.load();
+    const base = { profile: 'local', backend: 'local' as const, software: 'sw', request: normalizeRequest({ software: 'sw', cmd: 'x' }), state: 'ok' as const, raw: {} };
+    await store.add({ ...base, id: 'id-1', key: 'aaaa1111', createdAt: '2024-01-01T00:00:00Z', updatedAt: '2024-01-01T00:00:00Z' });
+    await store.add({ ...base, id: 'id-2', key: 'bbbb2222', createdAt: '2024-01-02T00:00:00Z', updatedAt: '2024-01-02T00:00:00Z' });
+    const l = await run(['runs', '--json']);
+    assert.strictEqual(l.code, 0);
+    assert.deepStrictEqual((JSON.parse(l.stdout) as { key: string }[]).map((r) => r.key), ['bbbb2222', 'aaaa1111']);
+    const r = await run(['remove', 'aaaa']);
+    assert.strictEqual(r.code, 0);
+    assert.match(r.stderr, /Removed aaaa1111/);
+    await store.reload();
+    assert.deepStrictEqual(store.list().map((x) => x.key), ['bbbb2222']);
+    assert.strictEqual((await run(['remove', 'aaaa'])).code, 5);
   });
 
   it('puts the server text and a sign-in hint in the error line', () => {
