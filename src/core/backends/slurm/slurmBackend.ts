@@ -37,6 +37,13 @@ const JOBID_FILE = '.muse-jobid';
 
 /** Connections shared by every backend of the same target, with how many backends use each. */
 const pool = new Map<string, { conn: SshConnection; users: number }>();
+const promptIds = new WeakMap<SshPrompts, number>();
+let nextPromptId = 1;
+function promptsId(p: SshPrompts): number {
+  let id = promptIds.get(p);
+  if (id === undefined) promptIds.set(p, (id = nextPromptId++));
+  return id;
+}
 
 /**
  * Checks the name a file gets in the run folder: a relative path with `/`, no `.`/`..`
@@ -118,7 +125,8 @@ export class SlurmBackend implements Backend {
   connection(): Promise<SshConnection> {
     this.connP ??= (async () => {
       const target = await resolveTarget(this.profile, this.options.resolve);
-      const key = targetKey(target);
+      // Same target and same prompts: one connection (prompts differ: the user's answers would not be theirs).
+      const key = `${targetKey(target)}#${promptsId(this.prompts)}`;
       let entry = pool.get(key);
       if (!entry) {
         entry = { conn: new SshConnection(target, this.prompts, this.options.connection), users: 0 };
@@ -531,12 +539,17 @@ export class SlurmBackend implements Backend {
       });
       counting.pipe(out);
       try {
-        // zip on the cluster, streamed back; exit 97 when zip is not installed there.
-        const r = await conn.exec(['sh', '-c', 'cd -- "$1" || exit 98; command -v zip >/dev/null 2>&1 || exit 97; exec zip -q -r - .', 'sh', dir], {
+        // zip on the cluster, streamed back. Info-ZIP zip does not flag UTF-8 names, so readers
+        // would show non-ASCII names garbled: those folders (95), and clusters without zip (97),
+        // are zipped here instead, from files streamed over SFTP.
+        const script =
+          'cd -- "$1" || exit 98; command -v zip >/dev/null 2>&1 || exit 97; ' +
+          "if LC_ALL=C find . -name '*[! -~]*' -print | head -n 1 | grep -q .; then exit 95; fi; exec zip -q -r - .";
+        const r = await conn.exec(['sh', '-c', script, 'sh', dir], {
           signal: opts.signal,
           stdoutTo: counting,
         });
-        if (r.code === 97) {
+        if (r.code === 97 || r.code === 95) {
           await this.zipLocally(conn, dir, counting, opts);
         } else if (r.code === 98) {
           throw new MuseError('notFound', `The run folder ${dir} is not on the cluster any more.`);

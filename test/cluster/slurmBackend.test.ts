@@ -1,0 +1,424 @@
+/**
+ * The Slurm backend against the real test cluster (sshd + Slurm 22.05 + the singularity
+ * stand-in), brought up by test/cluster/up.sh, described by .cache/cluster/env.json.
+ */
+import * as assert from 'assert';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync, existsSync } from 'fs';
+import { execFileSync } from 'child_process';
+import * as os from 'os';
+import * as path from 'path';
+import * as yauzl from 'yauzl';
+import type { RunRef } from '../../src/core/backend';
+import type { SshPrompts } from '../../src/core/backends/slurm/prompts';
+import { SlurmBackend } from '../../src/core/backends/slurm/slurmBackend';
+import type { SshConnection, SshEvent } from '../../src/core/backends/slurm/sshConnection';
+import { isMuseError } from '../../src/core/errors';
+import { isFinal, normalizeRequest } from '../../src/core/model';
+import type { StateReport, SubmitRequest } from '../../src/core/model';
+import type { SshProfile } from '../../src/core/profiles';
+
+interface ClusterEnv {
+  host: string;
+  port: number;
+  user: string;
+  identityFile: string;
+  knownHostsFile: string;
+  remoteRoot: string;
+  singularityCommand: string;
+  images: Record<string, string>;
+  sshdPid: number;
+}
+
+/** The checkout: the nearest folder above with a package.json (tests also run compiled, from out/). */
+function findRoot(): string {
+  let d = __dirname;
+  while (!existsSync(path.join(d, 'package.json')) || path.basename(d) === 'out') {
+    const up = path.dirname(d);
+    if (up === d) throw new Error('cannot find the checkout');
+    d = up;
+  }
+  return d;
+}
+const ROOT = findRoot();
+
+function loadEnv(): ClusterEnv {
+  const file = path.join(ROOT, '.cache', 'cluster', 'env.json');
+  if (!existsSync(file)) throw new Error(`No ${file}: run bash test/cluster/up.sh first.`);
+  return JSON.parse(readFileSync(file, 'utf8')) as ClusterEnv;
+}
+
+/** Prompts that fail the test if the layer asks anything unexpected. */
+function strictPrompts(over: Partial<SshPrompts> = {}): SshPrompts & { asked: string[] } {
+  const asked: string[] = [];
+  const no = (what: string) => async () => {
+    asked.push(what);
+    return undefined;
+  };
+  return {
+    asked,
+    passphrase: no('passphrase'),
+    password: no('password'),
+    keyboardInteractive: no('keyboardInteractive'),
+    unknownHostKey: async (...a) => {
+      asked.push(`hostkey ${a.join(' ')}`);
+      return false;
+    },
+    ...over,
+  };
+}
+
+async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** PIDs of the sshd processes serving connections (children of the listening sshd). */
+function sshdChildren(sshdPid: number): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === sshdPid) out.push(Number(d));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** Kills every sshd session process: the privileged child and the user's child under it. */
+function killSessions(sshdPid: number): number {
+  const pids = sshdChildren(sshdPid);
+  for (const p of [...pids]) pids.push(...sshdChildren(p));
+  for (const p of pids) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  return pids.length;
+}
+
+function zipNames(file: string): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    yauzl.open(file, { lazyEntries: true }, (err, zip) => {
+      if (err || !zip) return reject(err);
+      const names: string[] = [];
+      zip.on('entry', (e: yauzl.Entry) => {
+        names.push(e.fileName);
+        zip.readEntry();
+      });
+      zip.on('end', () => resolve(names));
+      zip.on('error', reject);
+      zip.readEntry();
+    });
+  });
+}
+
+describe('Slurm backend on the test cluster', function () {
+  this.timeout(180_000);
+  let env: ClusterEnv;
+  let tmp: string;
+  let profile: SshProfile;
+  let backend: SlurmBackend;
+  let conn: SshConnection;
+  let events: SshEvent[];
+  const extra: SlurmBackend[] = [];
+
+  before(async () => {
+    env = loadEnv();
+    tmp = mkdtempSync(path.join(os.tmpdir(), 'muse-cluster-'));
+    writeFileSync(path.join(tmp, 'ssh_config'), '');
+    profile = {
+      name: 'cluster',
+      kind: 'ssh',
+      host: env.host,
+      port: env.port,
+      user: env.user,
+      identityFile: env.identityFile,
+      knownHostsFile: env.knownHostsFile,
+      sshConfigFile: path.join(tmp, 'ssh_config'),
+      remoteRoot: env.remoteRoot,
+      singularityCommand: env.singularityCommand,
+      images: env.images,
+    };
+    backend = new SlurmBackend(profile, strictPrompts());
+    conn = await backend.connection();
+    events = [];
+    conn.onEvent((e) => events.push(e));
+  });
+  after(async () => {
+    await backend?.dispose();
+    for (const b of extra) await b.dispose();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  function ref(id: string, req: SubmitRequest, r: { key: string; location?: string; jobId?: string }): RunRef {
+    return { id, key: r.key, software: req.software, request: normalizeRequest(req), raw: { jobId: r.jobId }, location: r.location };
+  }
+
+  async function submit(req: SubmitRequest, b = backend): Promise<RunRef> {
+    const r = await b.submit(req);
+    assert.match(r.jobId ?? '', /^\d+$/);
+    return ref(`run-${r.key}`, req, r);
+  }
+
+  async function final(run: RunRef, b = backend): Promise<StateReport> {
+    return until(`run ${run.raw.jobId} to end`, 120_000, async () => {
+      const st = (await b.states([run])).get(run.id);
+      if (st instanceof Error) throw st;
+      return st && isFinal(st.state) ? st : undefined;
+    });
+  }
+
+  /** Slurm jobs with this name, as sacct and squeue list them (a submit must make exactly one). */
+  async function jobsNamed(jobName: string): Promise<string[]> {
+    const a = await conn.execOk(['sacct', '-X', '-n', '-P', '-S', 'now-1hours', `--name=${jobName}`, '--format=JobID']);
+    const q = await conn.execOk(['squeue', '-h', '-t', 'all', '-n', jobName, '-o', '%A']);
+    return [...new Set(`${a}\n${q}`.split('\n').map((l) => l.trim()).filter(Boolean))];
+  }
+
+  function input(name: string, content: string | Buffer): { path: string; name: string } {
+    const p = path.join(tmp, 'in', `${Math.random().toString(36).slice(2)}`);
+    mkdirSync(p, { recursive: true });
+    const file = path.join(p, 'f');
+    writeFileSync(file, content);
+    return { path: file, name };
+  }
+
+  it('runs python /add.py 4 5 in the image: ok, stdout 9.0, stdout.txt, run.zip and content', async () => {
+    const req: SubmitRequest = { software: 'sw_example', cmd: 'python /add.py 4 5' };
+    const run = await submit(req);
+    const st = await final(run);
+    assert.strictEqual(st.state, 'ok');
+    assert.strictEqual(st.raw.slurmState, 'COMPLETED');
+    assert.strictEqual(st.raw.exitCode, 0);
+    assert.ok(st.raw.node);
+    const res = await backend.results(run, path.join(tmp, 'r1'));
+    assert.deepStrictEqual(res.kind === 'stdout' && res.text.trim(), '9.0');
+    const txt = await backend.results({ ...run, request: { ...run.request, returnedType: 'stdout.txt' } }, path.join(tmp, 'r1.txt'));
+    assert.strictEqual(txt.kind, 'file');
+    assert.strictEqual(readFileSync(path.join(tmp, 'r1.txt'), 'utf8').trim(), '9.0');
+    const zip = await backend.results({ ...run, request: { ...run.request, returnedType: 'run.zip' } }, path.join(tmp, 'r1.zip'));
+    assert.strictEqual(zip.kind, 'file');
+    const names = await zipNames(path.join(tmp, 'r1.zip'));
+    assert.ok(names.includes('__WS__stdout.txt') && names.includes('__WS__stderr.txt') && names.includes('__MUSE__batch.sh'), names.join(','));
+    assert.strictEqual(await backend.tail(run, 'stdout', 3), '.0\n');
+  });
+
+  it('seed example E/F: an input zip unzipped in files_order, then python /add.py reads stdin.txt', async () => {
+    const zdir = path.join(tmp, 'zipsrc');
+    mkdirSync(zdir, { recursive: true });
+    writeFileSync(path.join(zdir, 'stdin.txt'), '1 2\n');
+    execFileSync('zip', ['-q', path.join(tmp, 'data.zip'), 'stdin.txt'], { cwd: zdir });
+    const req: SubmitRequest = {
+      software: 'sw_example',
+      cmd: 'python /add.py',
+      // data.zip brings stdin.txt (1 2), then the later stdin.txt overwrites it (30 40): 70.0.
+      files: [input('stdin.txt', '30 40\n'), { path: path.join(tmp, 'data.zip'), name: 'data.zip' }],
+      filesOrder: ['data.zip', 'stdin.txt'],
+    };
+    const run = await submit(req);
+    assert.strictEqual((await final(run)).state, 'ok');
+    const res = await backend.results(run, path.join(tmp, 'rE'));
+    assert.strictEqual(res.kind === 'stdout' && res.text.trim(), '70.0');
+  });
+
+  it('exit 3: failed, exit code 3, stderr readable', async () => {
+    const req: SubmitRequest = { software: 'sw_example', cmd: `python -c 'import sys; sys.stderr.write("boom on stderr\\n"); sys.exit(3)'` };
+    const run = await submit(req);
+    const st = await final(run);
+    assert.strictEqual(st.state, 'failed');
+    assert.strictEqual(st.raw.slurmState, 'FAILED');
+    assert.strictEqual(st.raw.exitCode, 3);
+    const out = await backend.output!(run, 'stderr', path.join(tmp, 'err.txt'));
+    assert.match(readFileSync(out.path, 'utf8'), /boom on stderr/);
+  });
+
+  it('cancels a running job', async () => {
+    const req: SubmitRequest = { software: 'sw_example', cmd: `python -c 'import time; print("started", flush=True); time.sleep(120)'` };
+    const run = await submit(req);
+    await until('the job to run', 60_000, async () => {
+      const st = (await backend.states([run])).get(run.id) as StateReport;
+      return st.raw.slurmState === 'RUNNING' ? true : undefined;
+    });
+    await backend.cancel!(run);
+    const st = await final(run);
+    assert.strictEqual(st.state, 'cancelled');
+    assert.match(st.raw.slurmState ?? '', /^CANCELLED/);
+  });
+
+  it('polls 20 jobs with exactly one sacct per cycle', async () => {
+    const req: SubmitRequest = { software: 'sw_example', cmd: 'python /add.py 1 1' };
+    const runs: RunRef[] = [];
+    for (let i = 0; i < 20; i++) runs.push(await submit(req));
+    let cycles = 0;
+    await until('20 jobs to end', 150_000, async () => {
+      const mark = events.length;
+      const states = await backend.states(runs);
+      const cmds = events.slice(mark).filter((e): e is Extract<SshEvent, { type: 'command' }> => e.type === 'command').map((e) => e.command);
+      assert.strictEqual(cmds.filter((c) => c.startsWith('sacct ')).length, 1, cmds.join('\n'));
+      assert.ok(cmds.every((c) => c.startsWith('sacct ') || c.startsWith('squeue ')), cmds.join('\n'));
+      cycles++;
+      return [...states.values()].every((s) => !(s instanceof Error) && isFinal(s.state)) ? states : undefined;
+    }).then((states) => {
+      for (const s of states.values()) assert.strictEqual((s as StateReport).state, 'ok');
+    });
+    assert.ok(cycles >= 1);
+  });
+
+  it('runs a job array and shows it per task', async () => {
+    const req: SubmitRequest = { software: 'sw_example', cmd: 'python /add.py 1 ${SLURM_ARRAY_TASK_ID}', sbatchList: ['--array=1-3'] };
+    const run = await submit(req);
+    const st = await final(run);
+    assert.strictEqual(st.state, 'ok');
+    const tasks = (st.report as { tasks: { jobId: string; state: string }[] }).tasks;
+    assert.deepStrictEqual(tasks.map((t) => t.jobId).sort(), [1, 2, 3].map((i) => `${run.raw.jobId}_${i}`));
+    assert.ok(tasks.every((t) => t.state === 'ok'));
+    const res = await backend.results(run, path.join(tmp, 'arr'));
+    assert.deepStrictEqual(res.kind === 'stdout' && res.text.trim().split('\n'), ['2.0', '3.0', '4.0']);
+  });
+
+  it('keeps hostile file names and commands intact, and refuses what cannot be carried', async () => {
+    const names = ['a b.txt', "it's.txt", '$(touch pwned).txt', '`touch pwned2`.txt', 'né 日本.txt', 'sub dir/in;ner.txt', '-rf'];
+    const files = names.map((n, i) => input(n, `content ${i}\n`));
+    const cmd = `python -c 'import sys; [sys.stdout.write(open(a).read()) for a in sys.argv[1:]]' ${names.map((n) => `'${n.replace(/'/g, `'\\''`)}'`).join(' ')}`;
+    const req: SubmitRequest = { software: 'sw_example', cmd, files };
+    const run = await submit(req);
+    const st = await final(run);
+    const err = await backend.output!(run, 'stderr', path.join(tmp, 'hostile-err.txt'));
+    assert.strictEqual(st.state, 'ok', readFileSync(err.path, 'utf8'));
+    const res = await backend.results(run, path.join(tmp, 'hostile'));
+    assert.strictEqual(res.kind === 'stdout' && res.text, names.map((_, i) => `content ${i}\n`).join(''));
+    await backend.content(run, path.join(tmp, 'hostile.zip'));
+    const inZip = await zipNames(path.join(tmp, 'hostile.zip'));
+    for (const n of names) assert.ok(inZip.includes(n) || inZip.includes(`./${n}`), `${n} in ${inZip.join(', ')}`);
+    assert.ok(!inZip.some((n) => /(^|\/)pwned2?$/.test(n)), 'no command ran from a file name');
+
+    const before = conn.commandCount;
+    await assert.rejects(backend.submit({ ...req, files: [input('bad\nname.txt', 'x')] }), (e: unknown) => isMuseError(e, 'refused') && /line break/.test((e as Error).message));
+    await assert.rejects(backend.submit({ ...req, files: [input('../escape.txt', 'x')] }), (e: unknown) => isMuseError(e, 'refused'));
+    await assert.rejects(backend.submit({ ...req, cmd: 'echo a\necho b' }), (e: unknown) => isMuseError(e, 'refused'));
+    await assert.rejects(backend.submit({ ...req, sbatchList: ['--comment=$(id)'] }), (e: unknown) => isMuseError(e, 'refused'));
+    assert.strictEqual(conn.commandCount, before, 'nothing was sent for refused input');
+  });
+
+  it('asks about an unknown host key: refused when declined, recorded on consent', async () => {
+    const kh = path.join(tmp, 'kh-unknown');
+    writeFileSync(kh, '');
+    const declined = strictPrompts();
+    const b1 = new SlurmBackend({ ...profile, knownHostsFile: kh }, declined);
+    extra.push(b1);
+    await assert.rejects(b1.states([{ id: 'x', software: 'sw_example', request: normalizeRequest({ software: 'sw_example', cmd: 'x' }), raw: { jobId: '1' } }]).then((m) => {
+      const v = m.get('x');
+      if (v instanceof Error) throw v;
+    }), (e: unknown) => isMuseError(e, 'refused') && /not accepted/.test((e as Error).message));
+    assert.strictEqual(declined.asked.length, 1);
+    assert.match(declined.asked[0], /^hostkey 127\.0\.0\.1 \d+ ssh-ed25519 SHA256:/);
+    assert.strictEqual(readFileSync(kh, 'utf8'), '');
+
+    const accepted = strictPrompts({ unknownHostKey: async () => true });
+    const b2 = new SlurmBackend({ ...profile, knownHostsFile: kh }, accepted);
+    extra.push(b2);
+    const run = await submit({ software: 'sw_example', cmd: 'python /add.py 2 2' }, b2);
+    assert.strictEqual((await final(run, b2)).state, 'ok');
+    const recorded = readFileSync(kh, 'utf8').trim().split(/\s+/).slice(0, 3).join(' ');
+    const expected = readFileSync(env.knownHostsFile, 'utf8').trim().split(/\s+/).slice(0, 3).join(' ');
+    assert.strictEqual(recorded, expected);
+  });
+
+  it('refuses a mismatched host key', async () => {
+    const kh = path.join(tmp, 'kh-mismatch');
+    const fake = path.join(tmp, 'fakehost');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', fake]);
+    writeFileSync(kh, `[${env.host}]:${env.port} ${readFileSync(`${fake}.pub`, 'utf8').split(/\s+/).slice(0, 2).join(' ')}\n`);
+    const prompts = strictPrompts({ unknownHostKey: async () => true });
+    const b = new SlurmBackend({ ...profile, knownHostsFile: kh }, prompts);
+    extra.push(b);
+    await assert.rejects(b.submit({ software: 'sw_example', cmd: 'python /add.py 1 1' }), (e: unknown) => isMuseError(e, 'refused') && /MISMATCH/.test((e as Error).message) && (e as Error).message.includes(`${kh} line 1`));
+    assert.deepStrictEqual(prompts.asked, []);
+  });
+
+  it('fails with an auth error for a wrong key', async () => {
+    const wrong = path.join(tmp, 'wrongkey');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', wrong]);
+    const b = new SlurmBackend({ ...profile, identityFile: wrong }, strictPrompts());
+    extra.push(b);
+    await assert.rejects(b.submit({ software: 'sw_example', cmd: 'python /add.py 1 1' }), (e: unknown) => isMuseError(e, 'auth') && (e as Error).message.includes(wrong));
+  });
+
+  it('reconnects when the connection is killed mid-poll, with the right states', async () => {
+    const req: SubmitRequest = { software: 'sw_example', cmd: 'python /add.py 2 3' };
+    const run = await submit(req);
+    await final(run);
+    const connects = conn.connectCount;
+    let killed = 0;
+    const off = conn.onEvent((e) => {
+      if (e.type === 'command' && e.command.startsWith('sacct ') && killed === 0) killed = killSessions(env.sshdPid);
+    });
+    try {
+      const st = (await backend.states([run])).get(run.id);
+      assert.ok(killed > 0, 'an sshd session was killed');
+      assert.ok(!(st instanceof Error), String(st));
+      assert.strictEqual(st?.state, 'ok');
+      assert.ok(conn.connectCount > connects, 'a new connection was made');
+    } finally {
+      off();
+    }
+  });
+
+  it('reconnects when the connection is killed mid-upload, and submits once', async () => {
+    const big = Buffer.alloc(30 * 1024 * 1024, 7);
+    const file = input('big.bin', big);
+    const req: SubmitRequest = { software: 'sw_example', cmd: `python -c 'import os; print(os.path.getsize("big.bin"))'`, files: [file] };
+    const mark = events.length;
+    let killed = 0;
+    const r = await backend.submit(req, {
+      onProgress: (p) => {
+        if (p.phase === 'upload' && p.done > 8 * 1024 * 1024 && killed === 0) killed = killSessions(env.sshdPid);
+      },
+    });
+    assert.ok(killed > 0, 'an sshd session was killed during the upload');
+    const trace = events.slice(mark).map((e) => JSON.stringify(e)).join('\n');
+    // The drop was met during the upload (a reconnect before the sbatch step), and one job exists.
+    const firstSbatch = events.slice(mark).findIndex((e) => e.type === 'command' && e.command.includes('sbatch --parsable'));
+    assert.ok(events.slice(mark, mark + firstSbatch).filter((e) => e.type === 'connect').length >= 1, trace);
+    assert.deepStrictEqual(await jobsNamed(`muse-sw_example-${r.key}`), [r.jobId], trace);
+    const run = ref('big', req, r);
+    assert.strictEqual((await final(run)).state, 'ok');
+    const res = await backend.results(run, path.join(tmp, 'big-out'));
+    assert.strictEqual(res.kind === 'stdout' && res.text.trim(), String(big.length));
+  });
+
+  it('never submits twice when the connection dies as sbatch runs', async () => {
+    const req: SubmitRequest = { software: 'sw_example', cmd: 'python /add.py 5 5' };
+    let killed = 0;
+    const off = conn.onEvent((e) => {
+      if (e.type === 'command' && e.command.includes('sbatch --parsable') && killed === 0) {
+        // Let the command reach the cluster, then cut the connection.
+        setTimeout(() => (killed = killSessions(env.sshdPid)), 5);
+      }
+    });
+    let r: Awaited<ReturnType<SlurmBackend['submit']>> | Error;
+    try {
+      r = await backend.submit(req).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+    } finally {
+      off();
+    }
+    // Either the job id was recovered, or the submit says plainly it did not resubmit.
+    if (r instanceof Error) {
+      assert.ok(isMuseError(r, 'network') && /not submitted again/.test(r.message), r.message);
+      return;
+    }
+    assert.deepStrictEqual(await jobsNamed(`muse-sw_example-${r.key}`), [r.jobId]);
+    assert.strictEqual((await final(ref('once', req, r))).state, 'ok');
+  });
+});
