@@ -17,6 +17,8 @@ interface AddOptions {
   identityFile?: string;
   proxyJump?: string;
   remoteRoot?: string;
+  knownHostsFile?: string;
+  sshConfigFile?: string;
   root?: string;
   image: string[];
   singularityCommand?: string;
@@ -62,6 +64,8 @@ export function profileFromOptions(name: string, o: AddOptions, resolvePath: (p:
       if (o.identityFile) p.identityFile = resolvePath(o.identityFile);
       if (o.proxyJump) p.proxyJump = o.proxyJump;
       if (o.remoteRoot) p.remoteRoot = o.remoteRoot;
+      if (o.knownHostsFile) p.knownHostsFile = resolvePath(o.knownHostsFile);
+      if (o.sshConfigFile) p.sshConfigFile = resolvePath(o.sshConfigFile);
       if (images) p.images = images;
       if (o.singularityCommand) p.singularityCommand = o.singularityCommand;
       if (o.noContainer) p.noContainer = true;
@@ -137,6 +141,8 @@ export function registerProfileCommands(program: Command, ctxOf: (cmd: Command) 
     .option('--identity-file <path>', 'ssh: private key')
     .option('--proxy-jump <spec>', 'ssh: jump host, user@host:port')
     .option('--remote-root <path>', 'ssh: folder of the run folders on the cluster (default ~/muse-runs)')
+    .option('--known-hosts-file <path>', 'ssh: known_hosts file (default ~/.ssh/known_hosts)')
+    .option('--ssh-config-file <path>', 'ssh: ssh config file (default ~/.ssh/config)')
     .option('--root <path>', 'local: folder of the run folders')
     .option('--image <software=path>', 'ssh/local: container image of a software; repeatable', collect, [])
     .option('--singularity-command <cmd>', 'ssh/local: the singularity (or apptainer) command')
