@@ -26,11 +26,12 @@ function arg(name: string, def: number): number {
 /** Child mode: download once through WsBackend, print timing and peak RSS as JSON. */
 async function child(url: string, dest: string): Promise<void> {
   const b = new WsBackend({ baseUrl: url, getToken: async () => undefined });
+  const loadedRssKb = process.resourceUsage().maxRSS;
   const t0 = process.hrtime.bigint();
   const r = await b.download('big', dest);
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   await b.dispose();
-  process.stdout.write(JSON.stringify({ ms, bytes: r.bytes, maxRssKb: process.resourceUsage().maxRSS }) + '\n');
+  process.stdout.write(JSON.stringify({ ms, bytes: r.bytes, maxRssKb: process.resourceUsage().maxRSS, loadedRssKb }) + '\n');
 }
 
 function startServer(sizeBytes: number): Promise<{ url: string; close(): void; uploads: number[] }> {
@@ -109,6 +110,7 @@ async function main(): Promise<void> {
     let curlBest = Infinity;
     let oursBest = Infinity;
     let peakKb = 0;
+    let loadedKb = 0;
     for (let r = 0; r < rounds; r++) {
       const c = await run('curl', ['-sS', '--fail', '-o', dest, '-w', '%{time_total}', dlUrl]);
       if (c.code !== 0 || fs.statSync(dest).size !== size) throw new Error(`curl download failed (exit ${c.code})`);
@@ -116,16 +118,17 @@ async function main(): Promise<void> {
       fs.rmSync(dest);
       const o = await run(process.execPath, [childJs, '--child', srv.url, dest]);
       if (o.code !== 0) throw new Error(`our download failed (exit ${o.code})`);
-      const res = JSON.parse(o.stdout.trim().split('\n').pop() ?? '{}') as { ms: number; bytes: number; maxRssKb: number };
+      const res = JSON.parse(o.stdout.trim().split('\n').pop() ?? '{}') as { ms: number; bytes: number; maxRssKb: number; loadedRssKb: number };
       if (res.bytes !== size || fs.statSync(dest).size !== size) throw new Error('our download has the wrong size');
       oursBest = Math.min(oursBest, res.ms);
       peakKb = Math.max(peakKb, res.maxRssKb);
+      loadedKb = Math.max(loadedKb, res.loadedRssKb);
       fs.rmSync(dest);
     }
     const curlMBs = sizeMb / (curlBest / 1000);
     const oursMBs = sizeMb / (oursBest / 1000);
     const label = sizeMb >= 1024 ? `${sizeMb / 1024}GB` : `${sizeMb}MB`;
-    console.log(`download ${label}: curl ${curlMBs.toFixed(0)} MB/s, muse ${oursMBs.toFixed(0)} MB/s, ratio ${(oursMBs / curlMBs).toFixed(2)}; peak RSS ${(peakKb / 1024).toFixed(0)} MB`);
+    console.log(`download ${label}: curl ${curlMBs.toFixed(0)} MB/s, muse ${oursMBs.toFixed(0)} MB/s, ratio ${(oursMBs / curlMBs).toFixed(2)}; peak RSS ${(peakKb / 1024).toFixed(0)} MB (${(loadedKb / 1024).toFixed(0)} MB before the download)`);
 
     // 100 files of 10 KB in one submit.
     const files: { path: string; name: string }[] = [];

@@ -180,6 +180,22 @@ describe('ws transport (integration, plain HTTP servers)', function () {
     assert.deepStrictEqual(JSON.parse(body), { cmd: 'python /add.py 4 5', cmd_option: '', returned_type: 'run.zip', todownload: 'yes', jwt: token });
   });
 
+  it('an abort during an upload stops it, and a missing input file fails before anything is sent', async () => {
+    const srv = await start((req) => req.pause()); // reads nothing: the upload stalls on backpressure
+    const big = path.join(tmp, 'big.bin');
+    fs.writeFileSync(big, Buffer.alloc(32 * 1024 * 1024, 1));
+    const ac = new AbortController();
+    let sent = 0;
+    const p = backend(srv.url).submit({ software: 'sw_example', cmd: 'x', files: [{ path: big, name: 'big.bin' }] }, { signal: ac.signal, onProgress: (pr) => (sent = pr.done) });
+    await until(() => sent > 0);
+    ac.abort();
+    await rejects(p, 'cancelled');
+    assert.strictEqual(srv.seen.length, 1);
+    await rejects(backend(srv.url).submit({ software: 'sw_example', cmd: 'x', files: [{ path: path.join(tmp, 'nope.txt'), name: 'nope.txt' }] }), 'io', /nope\.txt/);
+    await rejects(backend(srv.url).submit({ software: 'sw_example', cmd: 'x', files: [{ path: big, name: '../big.bin' }] }), 'usage');
+    assert.strictEqual(srv.seen.length, 1);
+  });
+
   it('never retries a submit whose connection was reset, and says it may have reached the server', async () => {
     const srv = await start((req) => {
       req.on('data', () => undefined);

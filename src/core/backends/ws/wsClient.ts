@@ -399,6 +399,7 @@ export class WsClient {
       }
     }
     const form = new FormData();
+    let current: fs.ReadStream | undefined;
     for (const [k, v] of Object.entries(fields)) {
       // Lists travel as JSON strings inside multipart, like files_order.
       form.append(k, Array.isArray(v) ? JSON.stringify(v) : v);
@@ -412,7 +413,10 @@ export class WsClient {
         return;
       }
       // A function opens the file only when its turn comes (no fd per file held open meanwhile).
-      const open = (next: (s: Readable) => void): void => next(fs.createReadStream(f.path, { highWaterMark: 256 * 1024 }));
+      const open = (next: (s: Readable) => void): void => {
+        current = fs.createReadStream(f.path, { highWaterMark: 256 * 1024 });
+        next(current);
+      };
       form.append('file', open, { filename: f.name, knownLength: c.size, contentType: 'application/octet-stream' });
     });
     const total = form.getLengthSync();
@@ -445,6 +449,10 @@ export class WsClient {
       },
     });
     form.on('error', (e: Error) => out.destroy(new MuseError('io', `Cannot read an input file: ${e.message}`, { cause: e })));
+    // A body dropped half-way (abort, failed request) must not keep an input file open.
+    out.on('close', () => {
+      if (!out.writableFinished) current?.destroy();
+    });
     form.pipe(out);
     return { body: out, headers: { ...form.getHeaders(), 'content-length': String(total) } };
   }
