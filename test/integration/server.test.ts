@@ -365,6 +365,24 @@ describe('ws test server', function () {
       odd.append('jwt', jwt);
       const oddRes = await fetch(`${plain.url}software/muse/run/sw_example/`, { method: 'POST', body: odd });
       assert.strictEqual(oddRes.status, 400);
+      // Refused uploads are not kept anywhere.
+      assert.deepStrictEqual(fs.readdirSync(path.join(plainData, 'ws-uploads')), []);
+    });
+
+    it('refuses a zip whose entries leave the run folder, and writes nothing outside it', async function () {
+      const before = fs.readdirSync(path.join(plainData, 'ws-runs')).length;
+      const form = new FormData();
+      form.append('file', new Blob([fs.readFileSync(path.join(FIXTURES, 'evil.zip'))]), 'evil.zip'); // holds ../evil.txt
+      form.append('cmd', 'true');
+      form.append('jwt', plain.issueToken('alice'));
+      const res = await fetch(`${plain.url}software/muse/run/sw_example/`, { method: 'POST', body: form });
+      assert.strictEqual(res.status, 400);
+      const json = (await res.json()) as Json;
+      assert.match(json.error, /evil/);
+      assert.strictEqual(fs.readdirSync(path.join(plainData, 'ws-runs')).length, before);
+      assert.ok(!fs.existsSync(path.join(plainData, 'evil.txt')));
+      assert.ok(!fs.existsSync(path.join(plainData, 'local-runs', 'evil.txt')));
+      assert.deepStrictEqual(fs.readdirSync(path.join(plainData, 'ws-uploads')), []);
     });
   });
 

@@ -371,11 +371,22 @@ export async function startMuseServer(opts: MuseServerOptions): Promise<MuseTest
     };
   }
 
+  async function dropUploads(body: ParsedBody | undefined): Promise<void> {
+    const first = body?.uploads[0];
+    if (first) await fs.promises.rm(path.dirname(path.dirname(first.path)), { recursive: true, force: true }).catch(() => undefined);
+  }
+
   async function submit(name: string, body: ParsedBody, user: string): Promise<WsRun> {
     if (!softwareNames().includes(name)) throw unknownSoftware(name);
     const { req, echo } = runRequest(name, body);
     // The server keeps todownload to itself (its own download keys): the runner only makes bytes.
-    const submitted = await engine.submit({ ...req, toDownload: false });
+    let submitted;
+    try {
+      submitted = await engine.submit({ ...req, toDownload: false });
+    } finally {
+      // Copied into the run folder (or refused): the landing place goes before the answer.
+      await dropUploads(body);
+    }
     const key = crypto.randomUUID();
     jobCounter += 1;
     const run: WsRun = {
@@ -660,7 +671,8 @@ export async function startMuseServer(opts: MuseServerOptions): Promise<MuseTest
     };
     requests.push(record);
     const ctx: Ctx = { req, res, record, base: `http://${req.headers.host ?? '127.0.0.1'}/api/`, truncate: false };
-    let body: ParsedBody | undefined;
+    const uploadDir = path.join(dirs.uploads, crypto.randomUUID());
+    const dropAll = () => fs.promises.rm(uploadDir, { recursive: true, force: true }).catch(() => undefined);
     try {
       const fault = faults.take(url.pathname + url.search);
       if (fault?.kind === 'delay') {
@@ -676,16 +688,16 @@ export async function startMuseServer(opts: MuseServerOptions): Promise<MuseTest
       ctx.truncate = fault?.kind === 'truncate';
 
       const readBody = async (): Promise<ParsedBody> => {
-        const b = await parseBody(req, path.join(dirs.uploads, crypto.randomUUID()));
+        const b = await parseBody(req, uploadDir);
         addQuery(b.fields, url.searchParams);
         record.fields = recordFields(b.fields);
         record.files = b.uploads.map((u) => u.name);
-        body = b;
         return b;
       };
 
       if (fault && fault.kind !== 'delay' && fault.kind !== 'truncate') {
         await readBody();
+        await dropAll();
         await answerFault(ctx, fault);
         return;
       }
@@ -720,14 +732,12 @@ export async function startMuseServer(opts: MuseServerOptions): Promise<MuseTest
               : isMuseError(e, 'notFound')
                 ? new HttpError(404, e.message, 'NotFound')
                 : new HttpError(500, `Server error: ${(e as Error)?.message ?? String(e)}`, 'ServerError');
+      // A refused request keeps nothing it sent; cleaned before answering so clients see it gone.
+      await dropAll();
       if (res.headersSent) res.socket?.destroy();
       else if (!res.destroyed) sendError(ctx, err);
     } finally {
-      const uploads = (body as ParsedBody | undefined)?.uploads ?? [];
-      if (uploads.length > 0) {
-        // The runner copied them into the run folder; the upload folder is only a landing place.
-        await fs.promises.rm(path.dirname(path.dirname(uploads[0].path)), { recursive: true, force: true }).catch(() => undefined);
-      }
+      await dropAll(); // uploads of a request that broke off half way
     }
   }
 
