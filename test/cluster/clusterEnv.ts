@@ -28,7 +28,7 @@ export interface ClusterEnv {
 }
 
 /** The checkout's root: the nearest folder up from here whose package.json is muse-runner's. */
-function repoRoot(): string {
+export function repoRoot(): string {
   let dir = __dirname;
   for (;;) {
     const pkg = path.join(dir, 'package.json');

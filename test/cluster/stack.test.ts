@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadClusterEnv, runSsh, sshArgs } from './clusterEnv';
+import { loadClusterEnv, repoRoot, runSsh, sshArgs } from './clusterEnv';
 import type { ClusterEnv, SshResult } from './clusterEnv';
 
 // The test cluster itself (bash test/cluster/up.sh), driven through the real OpenSSH client the
@@ -105,6 +105,26 @@ describe('test cluster (Slurm behind OpenSSH)', function () {
     const call = JSON.parse((await ssh(env, `cat ${dir}/calls.jsonl`)).trim()) as { argv: string[]; cwd: string };
     assert.deepEqual(call.argv, ['exec', image, 'python', '/add.py', '4', '5']);
     assert.equal(call.cwd, dir);
+  });
+
+  it('up.sh again reuses the running stack (same sshd, same port)', function () {
+    const r = spawnSync('bash', [path.join(repoRoot(), 'test', 'cluster', 'up.sh')], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /already up \(reused\)/);
+    const again = loadClusterEnv();
+    assert.equal(again.sshdPid, env.sshdPid);
+    assert.equal(again.port, env.port);
+  });
+
+  it('loadClusterEnv says how to start the cluster when env.json is missing', function () {
+    const saved = process.env.MUSE_CLUSTER_ENV;
+    process.env.MUSE_CLUSTER_ENV = path.join(os.tmpdir(), `no-such-env-${process.pid}.json`);
+    try {
+      assert.throws(() => loadClusterEnv(), /test cluster is not up .*bash test\/cluster\/up\.sh/);
+    } finally {
+      if (saved === undefined) delete process.env.MUSE_CLUSTER_ENV;
+      else process.env.MUSE_CLUSTER_ENV = saved;
+    }
   });
 
   it('serves SFTP (internal-sftp) to the test user', function () {

@@ -71,7 +71,6 @@ mariadb_ok() { mariadb-admin --no-defaults -S "$C/mysql-run/mysqld.sock" -u root
 slurmdbd_ok() { sacctmgr -n -P list cluster format=cluster; }
 cluster_registered() { sacctmgr -n -P list cluster format=cluster | grep -qx "$CLUSTER"; }
 slurmctld_ok() { scontrol ping | grep -q 'is UP'; }
-node_idle() { [ "$(sinfo -h -N -n "$HOST" -o %T)" = idle ]; }
 node_up() { sinfo -h -N -n "$HOST" -o %T | grep -Eq '^(idle|mixed|allocated|completing)$'; }
 ssh_ok() {
   ssh -i "$C/ssh/id_ed25519" -o BatchMode=yes -o UserKnownHostsFile="$C/etc/known_hosts" -o StrictHostKeyChecking=yes \
@@ -244,7 +243,7 @@ wait_for "slurmctld answering scontrol ping" 60 slurmctld_ok
 wait_for "cluster $CLUSTER registered in slurmdbd" 60 cluster_registered
 
 start slurmd /usr/sbin/slurmd -D -f "$SLURM_CONF"
-wait_for "node $HOST idle in sinfo" 60 node_idle
+wait_for "node $HOST up (idle) in sinfo" 60 node_up
 
 mkdir -p /run/sshd && chmod 755 /run/sshd # sshd's privilege separation folder
 /usr/sbin/sshd -t -f "$C/etc/sshd_config" || die "sshd rejected $C/etc/sshd_config"
