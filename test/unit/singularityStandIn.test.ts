@@ -159,6 +159,8 @@ describe('singularity stand-in (bubblewrap)', function () {
       [['exec', path.join(tmp, 'nope'), 'true'], /could not open image/],
       [['exec', image], /needs an IMAGE and a COMMAND/],
       [['exec', '--bind', path.join(tmp, 'missing'), image, 'true'], /mount source .* doesn't exist/],
+      [['exec', image, 'no-such-program', 'x'], /"no-such-program": executable file not found in \$PATH/],
+      [['exec', image, '/no/such/path'], /"\/no\/such\/path": executable file not found/],
     ];
     for (const [args, message] of cases) {
       const r = run(args);
