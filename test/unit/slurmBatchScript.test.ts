@@ -87,7 +87,8 @@ describe('sbatch_list validation', () => {
     ['--time=1; rm -rf ~', /shell characters/],
     ['--comment="a b"', /shell characters/],
     ['--comment a b', /spaces/],
-    ['time=1', /does not look like/],
+    ['Time 1', /does not look like/],
+    ['=1', /does not look like/],
     ['', /empty/],
     ['--wrap=hostname', /set by Muse Runner/],
     ['--output=x.txt', /set by Muse Runner/],
@@ -100,6 +101,15 @@ describe('sbatch_list validation', () => {
       assert.throws(() => validateSbatchOption(o), refused(re));
     });
   }
+
+  it('takes the ws form opt=value as --opt=value, and adds mail-type=ALL to a lone mail-user', () => {
+    const text = buildBatchScript(input({ sbatchList: ['mail-user=me@example.org', 'exclusive', 'time=00:05:00'] }));
+    assert.match(text, /#SBATCH --mail-user=me@example\.org\n#SBATCH --exclusive\n#SBATCH --time=00:05:00\n#SBATCH --mail-type=ALL\n/);
+    const withType = buildBatchScript(input({ sbatchList: ['--mail-user=me@example.org', 'mail-type=END'] }));
+    assert.ok(!withType.includes('--mail-type=ALL'));
+    assert.ok(isArrayJob(['array=1-3']));
+    assert.throws(() => buildBatchScript(input({ sbatchList: ['wrap=hostname'] })), refused(/set by Muse Runner/));
+  });
 
   it('accepts module names and refuses shell in them', () => {
     assert.strictEqual(validateModule('R/4.3.1'), 'R/4.3.1');

@@ -23,6 +23,20 @@ const SHORT = /^(-[A-Za-z])(?: ?(.+))?$/;
 /** Characters that would mean shell syntax in a value; sbatch options never need them. */
 const SHELLISH = /[`$;|&<>\\"'(){}\n\r\0]/;
 
+/** A ws-style item without dashes (`mail-user=me@x.org`, `exclusive`): a long option. */
+const BARE = /^[a-z][a-z0-9-]*(=.+)?$/;
+
+/**
+ * One `sbatch_list` item in the form written to the script: `--opt=value`, `--opt value`,
+ * `-X value` as given, and the ws form `opt=value` / `opt` made `--opt=value` / `--opt`.
+ */
+export function normalizeSbatchOption(item: string): string {
+  const s = typeof item === 'string' ? item.trim() : item;
+  const withDashes = typeof s === 'string' && BARE.test(s) ? `--${s}` : s;
+  validateSbatchOption(withDashes);
+  return withDashes;
+}
+
 /** The option name of one `sbatch_list` item (`--array`, `-N`), after checking its shape. */
 export function validateSbatchOption(item: string): { name: string; value?: string } {
   const bad = (why: string): never => {
@@ -44,7 +58,7 @@ export function validateSbatchOption(item: string): { name: string; value?: stri
 /** True when the options ask for a job array (`--array` / `-a`). */
 export function isArrayJob(sbatchList: readonly string[]): boolean {
   return sbatchList.some((o) => {
-    const n = validateSbatchOption(o).name;
+    const n = validateSbatchOption(normalizeSbatchOption(o)).name;
     return n === '--array' || n === '-a';
   });
 }
@@ -91,8 +105,10 @@ export function buildBatchScript(input: BatchScriptInput): string {
   const cmd = validateCommandLine('command', input.cmd ?? '');
   if (!cmd) throw new MuseError('usage', 'The command to run is empty.');
   const cmdOption = validateCommandLine('command option', input.cmdOption ?? '');
-  const sbatchList = [...(input.sbatchList ?? [])];
-  sbatchList.forEach(validateSbatchOption);
+  const sbatchList = (input.sbatchList ?? []).map(normalizeSbatchOption);
+  const names = sbatchList.map((o) => validateSbatchOption(o).name);
+  // As on the ws: mail-user alone means mails for every state change.
+  if (names.includes('--mail-user') && !names.includes('--mail-type')) sbatchList.push('--mail-type=ALL');
   const modules = (input.moduleList ?? []).map(validateModule);
   if (!SBATCH_SAFE.test(input.jobName)) throw new MuseError('refused', `The job name ${JSON.stringify(input.jobName)} holds characters an #SBATCH line cannot carry.`);
   if (!SBATCH_SAFE.test(input.runDir) || !input.runDir.startsWith('/')) {
@@ -105,7 +121,7 @@ export function buildBatchScript(input: BatchScriptInput): string {
     `#SBATCH --chdir=${input.runDir}`,
     `#SBATCH --output=${array ? ARRAY_STDOUT_PATTERN : STDOUT_FILE}`,
     `#SBATCH --error=${array ? ARRAY_STDERR_PATTERN : STDERR_FILE}`,
-    ...sbatchList.map((o) => `#SBATCH ${o.trim()}`),
+    ...sbatchList.map((o) => `#SBATCH ${o}`),
   ];
   if (modules.length > 0) {
     // `module` is a shell function set up by login scripts, which batch shells may not have read.
