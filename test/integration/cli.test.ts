@@ -105,6 +105,23 @@ describe('muse CLI (built, as a child process)', function () {
     assert.match(r.stdout, /^sw_example\b/m);
   });
 
+  it('--token-stdin and MUSE_JWT stand in for a stored token; login --token-stdin keeps a checked one', async () => {
+    expectOk(await muse(['profiles', 'add', 'wstok', '--kind', 'ws', '--url', server.url]), 'add wstok');
+    const token = server.issueToken('alice');
+    const a = await muse(['--profile', 'wstok', '--token-stdin', 'submit', 'sw_example', '--cmd', 'python /add.py 1 1', '--wait'], { input: token + '\n' });
+    expectOk(a, '--token-stdin');
+    assert.strictEqual(a.stdout.trim().split('\n').pop(), '2.0');
+    const b = await muse(['--profile', 'wstok', 'submit', 'sw_example', '--cmd', 'python /add.py 1 2', '--wait'], { env: { ...env, MUSE_JWT: token } });
+    expectOk(b, 'MUSE_JWT');
+    assert.strictEqual(b.stdout.trim().split('\n').pop(), '3.0');
+    const tokenFile = path.join(env.MUSE_CONFIG_DIR as string, 'tokens', 'wstok.jwt');
+    assert.ok(!fs.existsSync(tokenFile), 'nothing stored by using a token');
+    expectClearError(await muse(['--profile', 'wstok', '--token-stdin', 'login'], { input: server.issueToken('alice', -60) }), 4, /not valid/);
+    assert.ok(!fs.existsSync(tokenFile), 'an invalid token is not kept');
+    expectOk(await muse(['--profile', 'wstok', '--token-stdin', 'login'], { input: token }), 'login --token-stdin');
+    assert.strictEqual(fs.readFileSync(tokenFile, 'utf8').trim(), token);
+  });
+
   for (const profile of ['ws', 'loc']) {
     describe(`seed examples through the ${profile === 'ws' ? 'web API' : 'local runner'}`, () => {
       const p = ['--profile', profile];
