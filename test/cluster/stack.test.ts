@@ -76,8 +76,10 @@ describe('test cluster (Slurm behind OpenSSH)', function () {
   });
 
   it('runs a sleep 2 job: PENDING or RUNNING, then COMPLETED 0:0 in sacct', async function () {
-    const id = await submit(env, runDir, 'sleep 2');
-    const first = (await ssh(env, `squeue -h -j ${id} -o %T`)).trim();
+    // squeue in the same remote shell as sbatch: a slow round trip cannot miss the 2 s job.
+    const out = await ssh(env, `mkdir -p ${runDir} && cd ${runDir} && id=$(sbatch --parsable --wrap 'sleep 2') && echo "$id" && squeue -h -j "$id" -o %T`);
+    const [id, first] = out.trim().split('\n');
+    assert.match(id, /^\d+$/, `sbatch answered: ${out}`);
     assert.match(first, /^(PENDING|RUNNING|CONFIGURING)$/, `state right after sbatch: "${first}"`);
     assert.deepEqual(await finalAccounting(env, id), { state: 'COMPLETED', exitCode: '0:0' });
   });
