@@ -39,8 +39,22 @@ export class Auth {
     return !isJwtExpired(token) || !!(await this.secrets.getPassword(profile.name));
   }
 
-  /** Asks for the username and password, obtains a token and stores it. */
-  async signIn(profile: WsProfile): Promise<boolean> {
+  /**
+   * Asks for the username and password (unless `given`: automation and tests), obtains a token
+   * and stores it. The password is kept only if the user agrees (or `given.remember`).
+   */
+  async signIn(profile: WsProfile, given?: { username: string; password: string; remember?: boolean }): Promise<boolean> {
+    if (given) {
+      const token = await this.obtain(profile, given.username, given.password);
+      await this.secrets.setToken(profile.name, token);
+      if (given.remember) {
+        await this.secrets.setPassword(profile.name, given.password);
+        await this.secrets.setUsername(profile.name, given.username);
+      }
+      this.gaveUp.delete(profile.name);
+      this.log.info(`signed in to "${profile.name}" as ${given.username}`);
+      return true;
+    }
     const username = await vscode.window.showInputBox({
       title: `Muse: sign in to ${profile.name}`,
       prompt: `Username on ${profile.url}`,

@@ -30,12 +30,14 @@ export interface MuseExtensionApi {
   readonly runsView: RunsView;
   /** Time `activate()` took, in ms. */
   readonly activationMs: number;
+  /** Resolves once the run store is read and the views show it. */
+  readonly ready: Promise<void>;
   /** The last error a command showed, for tests. */
   lastCommandError(): string | undefined;
 }
 
 /** Wiring only: logger -> settings -> secrets -> backends -> store -> poller -> views -> commands. */
-export async function activate(context: vscode.ExtensionContext): Promise<MuseExtensionApi> {
+export function activate(context: vscode.ExtensionContext): MuseExtensionApi {
   const started = performance.now();
   const subs = context.subscriptions;
 
@@ -59,10 +61,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<MuseEx
   subs.push(backends);
 
   // Run store, shared with the CLI and other windows
+  // Read in the background: activation does no disk I/O it could avoid; views fill in when ready.
   const store = new RunStore(runStorePath());
-  await store.load().catch((e: unknown) => log('store').error(`cannot read ${store.file}: ${errorMessage(e)}`));
-  for (const w of store.warnings) log('store').warn(w);
-  subs.push(store.watch());
+  const loaded = store.load().then(
+    () => store.warnings.forEach((w) => log('store').warn(w)),
+    (e: unknown) => log('store').error(`cannot read ${store.file}: ${errorMessage(e)}`),
+  );
 
   // Poller: one batched refresh per profile per cycle
   const pollLog = log('poller');
@@ -106,10 +110,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<MuseEx
   subs.push(runsView);
   const statusBar = new RunsStatusBar(store);
   subs.push(statusBar);
-  const notifier = new RunNotifier(store.list());
-
-  const lastState = new Map<string, Run['state']>(store.list().map((r) => [r.id, r.state]));
-  const offStore = store.onDidChange((runs) => {
+  let notifier = new RunNotifier([]);
+  const lastState = new Map<string, Run['state']>();
+  const onRuns = (runs: Run[]): void => {
     runsView.refresh();
     statusBar.update();
     notifier.update(runs);
@@ -119,8 +122,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<MuseEx
     }
     poller.wake();
     updateContext();
-  });
-  subs.push({ dispose: offStore });
+  };
 
   // Context keys for the welcome views and menus
   const updateContext = (): void => {
@@ -134,15 +136,23 @@ export async function activate(context: vscode.ExtensionContext): Promise<MuseEx
   };
   subs.push(settings.onDidChange(updateContext), secrets.onDidChange(updateContext));
 
-  // Commands
-  const services: Services = { context, channel, log, settings, auth, backends, store, poller, runsView, documents, zipFs, results };
-  subs.push(...registerCommands(services, updateContext));
+  const ready = loaded.then(() => {
+    // Runs that end from now on are announced; those already ended are not.
+    notifier = new RunNotifier(store.list());
+    for (const r of store.list()) lastState.set(r.id, r.state);
+    const offStore = store.onDidChange(onRuns);
+    subs.push({ dispose: offStore }, store.watch());
+    onRuns(store.list());
+    log('store').info(`${store.list().length} runs in ${store.file}`);
+  });
 
+  // Commands
+  const services: Services = { context, channel, log, settings, auth, backends, store, poller, runsView, documents, zipFs, results, ready };
+  subs.push(...registerCommands(services, updateContext));
   updateContext();
-  poller.wake();
   const activationMs = performance.now() - started;
-  log('activate').info(`activated in ${activationMs.toFixed(1)} ms, ${store.list().length} runs in ${store.file}`);
-  return { store, poller, runsView, activationMs, lastCommandError };
+  log('activate').info(`activated in ${activationMs.toFixed(1)} ms`);
+  return { store, poller, runsView, activationMs, lastCommandError, ready };
 }
 
 export function deactivate(): void {

@@ -24,4 +24,6 @@ export interface Services {
   documents: RunDocuments;
   zipFs: ZipFileSystem;
   results: ResultsFolders;
+  /** Resolves once the run store is read (commands wait for it). */
+  ready: Promise<void>;
 }

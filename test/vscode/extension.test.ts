@@ -33,6 +33,7 @@ describe('Muse Runner features in a real VS Code', function () {
     const ext = vscode.extensions.getExtension<MuseExtensionApi>(EXTENSION_ID);
     assert.ok(ext, 'extension not loaded');
     api = await ext.activate();
+    await api.ready;
     const folder = vscode.workspace.workspaceFolders?.[0];
     assert.ok(folder, 'no workspace folder open');
     script = vscode.Uri.joinPath(folder.uri, 'add.py');

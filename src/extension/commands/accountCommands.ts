@@ -19,12 +19,16 @@ async function wsProfile(s: Services, arg: unknown): Promise<WsProfile | undefin
 /** Sign in / out, select profile, show log. */
 export function registerAccountCommands(s: Services, onAuthChanged: () => void): vscode.Disposable[] {
   return [
-    command(s, 'muse.signIn', async (arg?: unknown) => {
+    // (profile node?, { username, password, remember }?): credentials passed by code skip the prompts.
+    command(s, 'muse.signIn', async (arg?: unknown, creds?: { username: string; password: string; remember?: boolean }) => {
       const p = await wsProfile(s, arg);
-      if (p && (await s.auth.signIn(p))) {
+      const given = creds && typeof creds.username === 'string' && typeof creds.password === 'string' ? creds : undefined;
+      if (p && (await s.auth.signIn(p, given))) {
         onAuthChanged();
         s.poller.wake();
+        return true;
       }
+      return false;
     }),
     command(s, 'muse.signOut', async (arg?: unknown) => {
       const p = await wsProfile(s, arg);

@@ -17,6 +17,7 @@ export function command(s: Services, id: string, fn: (...args: any[]) => unknown
   const log = s.log('commands');
   return vscode.commands.registerCommand(id, async (...args: unknown[]) => {
     try {
+      await s.ready;
       return await fn(...args);
     } catch (e) {
       if (isMuseError(e, 'cancelled')) {
