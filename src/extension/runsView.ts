@@ -127,13 +127,21 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
     item.description = runDescription(run, now);
     const icon = runIcon(run.state);
     item.iconPath = new vscode.ThemeIcon(icon.id, icon.color ? new vscode.ThemeColor(icon.color) : undefined);
-    const md = new vscode.MarkdownString(runTooltipMarkdown(run, now), true);
-    md.isTrusted = false;
-    item.tooltip = md;
     item.contextValue = runContextValue(run, this.abilitiesOf(run.profile, run.backend));
     // A click opens what is most useful: results when done, the state report otherwise.
     if (run.state === 'ok') item.command = { command: 'muse.openResults', title: 'Open Results', arguments: [{ type: 'run', id: run.id }] };
     else if (run.key) item.command = { command: 'muse.showReport', title: 'Show State Report', arguments: [{ type: 'run', id: run.id }] };
+    return item;
+  }
+
+  /** The Markdown tooltip, built only when hovered (a tree of thousands of runs stays quick). */
+  resolveTreeItem(item: vscode.TreeItem, node: RunsNode): vscode.TreeItem {
+    const run = node.type === 'run' ? this.store.get(node.id) : undefined;
+    if (run) {
+      const md = new vscode.MarkdownString(runTooltipMarkdown(run, Date.now()), true);
+      md.isTrusted = false;
+      item.tooltip = md;
+    }
     return item;
   }
 
