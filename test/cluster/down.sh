@@ -42,6 +42,7 @@ if pid_of slurmctld >/dev/null && [ -f "$SLURM_CONF" ]; then
   fi
 fi
 
+mkdir -p "$C/log"; echo "$(date -u +%FT%TZ) down.sh pid $$, called by: $(ps -o args= -p $PPID 2>/dev/null)" >>"$C/log/updown.log" # who cycles the cluster
 rc=0
 for s in "${SERVICES[@]}"; do
   if pid=$(pid_of "$s"); then

@@ -26,6 +26,7 @@ exec 9>"$C/.lock"
 flock -w 600 9 || { echo "up.sh: another up.sh/down.sh holds $C/.lock" >&2; exit 1; }
 export MUSE_CLUSTER_LOCKED=1 # down.sh, called from here, must not wait for our own lock
 
+mkdir -p "$C/log"; echo "$(date -u +%FT%TZ) up.sh pid $$, called by: $(ps -o args= -p $PPID 2>/dev/null)" >>"$C/log/updown.log" # who cycles the cluster
 bash "$ROOT/test/cluster/install.sh"
 
 PUB_BASE=/opt/muse-test
