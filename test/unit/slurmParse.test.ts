@@ -5,6 +5,7 @@ import {
   FIELD_DELIMITER,
   groupByJob,
   mapSlurmState,
+  parseArraySpec,
   parseExitCode,
   parseSacct,
   parseSqueue,
@@ -68,6 +69,26 @@ describe('sacct / squeue parsing', () => {
     assert.strictEqual(done.state, 'ok');
     assert.strictEqual(done.endedAt, new Date('2026-11-27T10:00:03').toISOString());
     assert.strictEqual(groupByJob(parseSacct(sacct)).get('121')?.length, 2);
+  });
+
+  it('reads --array specs', () => {
+    assert.deepStrictEqual(parseArraySpec('1-3'), [1, 2, 3]);
+    assert.deepStrictEqual(parseArraySpec('1,3,5%2'), [1, 3, 5]);
+    assert.deepStrictEqual(parseArraySpec('0-8:4'), [0, 4, 8]);
+    assert.deepStrictEqual(parseArraySpec('[3-4]'), [3, 4]);
+    assert.strictEqual(parseArraySpec('x'), undefined);
+  });
+
+  it('keeps an array waiting while a task asked for is not listed yet (sacct lag)', () => {
+    const rows = parseSacct(sacct).filter((r) => r.baseId === '121'); // tasks 1 and 2, both done
+    assert.strictEqual(stateFromRows('121', rows, 'sacct', [1, 2]).state, 'ok');
+    const lagging = stateFromRows('121', rows, 'sacct', [1, 2, 3]);
+    assert.strictEqual(lagging.state, 'waiting');
+    assert.match(lagging.raw.message ?? '', /1 task\(s\) not listed yet/);
+    assert.strictEqual(lagging.endedAt, undefined);
+    // A pending range counts for the tasks it holds.
+    const pending = parseSacct(sacct).filter((r) => r.baseId === '120');
+    assert.strictEqual(stateFromRows('120', pending, 'sacct', [1, 2, 3, 4]).raw.message, 'job array: 3 task row(s)');
   });
 
   it('reads squeue lines (no exit code there)', () => {

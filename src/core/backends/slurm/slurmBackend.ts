@@ -15,9 +15,10 @@ import { MuseError, cancelledError, errorMessage, throwIfAborted } from '../../e
 import type { ResultOutcome, SoftwareInfo, StateReport, SubmitRequest } from '../../model';
 import { normalizeRequest } from '../../model';
 import type { SshProfile } from '../../profiles';
-import { BATCH_FILE, STDERR_FILE, STDOUT_FILE, buildBatchScript, isArrayJob } from './batchScript';
+import { BATCH_FILE, STDERR_FILE, STDOUT_FILE, buildBatchScript, isArrayJob, normalizeSbatchOption } from './batchScript';
 import type { SshPrompts } from './prompts';
-import { FIELD_DELIMITER, SACCT_FIELDS, SQUEUE_FORMAT, groupByJob, parseSacct, parseSqueue, stateFromRows } from './slurmParse';
+import { FIELD_DELIMITER, SACCT_FIELDS, SQUEUE_FORMAT, coveredTasks, groupByJob, parseArraySpec, parseSacct, parseSqueue, stateFromRows } from './slurmParse';
+import type { SlurmRow } from './slurmParse';
 import { SshConnection, isConnectionLoss } from './sshConnection';
 import type { SshConnectionOptions } from './sshConnection';
 import { resolveTarget, targetKey } from './sshTarget';
@@ -68,6 +69,21 @@ export function checkRunFileName(name: string): string {
 
 function isZipName(name: string): boolean {
   return /\.zip$/i.test(name);
+}
+
+/** The task ids a run asked for with `--array`, when its spec can be read. */
+function arrayTasksOf(run: RunRef): number[] | undefined {
+  for (const o of run.request?.sbatchList ?? []) {
+    let opt: string;
+    try {
+      opt = normalizeSbatchOption(o);
+    } catch {
+      continue;
+    }
+    const m = /^(?:--array[= ]|-a ?)(.+)$/.exec(opt);
+    if (m) return parseArraySpec(m[1]);
+  }
+  return undefined;
 }
 
 /** `123` from `sbatch --parsable` output `123` or `123;cluster`. */
@@ -364,6 +380,7 @@ export class SlurmBackend implements Backend {
   async states(runs: RunRef[], opts: OpOptions = {}): Promise<Map<string, StateReport | Error>> {
     const out = new Map<string, StateReport | Error>();
     const ids = new Map<string, string[]>(); // job id -> run ids
+    const expected = new Map<string, number[]>(); // job id -> array task ids asked for
     for (const r of runs) {
       const jobId = r.raw?.jobId?.split(';')[0];
       if (!jobId || !/^\d+$/.test(jobId)) {
@@ -371,10 +388,12 @@ export class SlurmBackend implements Backend {
         continue;
       }
       ids.set(jobId, [...(ids.get(jobId) ?? []), r.id]);
+      const tasks = arrayTasksOf(r);
+      if (tasks) expected.set(jobId, tasks);
     }
     if (ids.size === 0) return out;
     try {
-      const found = await this.retrying((conn) => this.queryJobs(conn, [...ids.keys()], opts.signal), opts.signal);
+      const found = await this.retrying((conn) => this.queryJobs(conn, [...ids.keys()], expected, opts.signal), opts.signal);
       for (const [jobId, runIds] of ids) {
         const st: StateReport | Error =
           found.get(jobId) ??
@@ -388,9 +407,12 @@ export class SlurmBackend implements Backend {
     return out;
   }
 
-  /** ONE sacct for all the jobs, then squeue only for those sacct does not show (accounting off, or its lag). */
-  private async queryJobs(conn: SshConnection, jobIds: string[], signal?: AbortSignal): Promise<Map<string, StateReport>> {
-    const result = new Map<string, StateReport>();
+  /**
+   * ONE sacct for all the jobs, then squeue only for those sacct does not show (accounting off,
+   * its lag behind squeue, array tasks not listed yet).
+   */
+  private async queryJobs(conn: SshConnection, jobIds: string[], expected: Map<string, number[]>, signal?: AbortSignal): Promise<Map<string, StateReport>> {
+    const rowsOf = new Map<string, { rows: SlurmRow[]; source: 'sacct' | 'squeue' }>();
     const sacct = await conn.exec(
       ['sacct', '-X', '-P', '-n', '-j', jobIds.join(','), `--format=${SACCT_FIELDS.join(',')}`, `--delimiter=${FIELD_DELIMITER}`],
       { signal },
@@ -398,19 +420,37 @@ export class SlurmBackend implements Backend {
     const sacctErr = sacct.stderr.toString().trim();
     if (sacct.code === 0) {
       for (const [id, rows] of groupByJob(parseSacct(sacct.stdout.toString()))) {
-        if (jobIds.includes(id)) result.set(id, stateFromRows(id, rows, 'sacct'));
+        if (jobIds.includes(id)) rowsOf.set(id, { rows, source: 'sacct' });
       }
     }
-    const missing = jobIds.filter((id) => !result.has(id));
+    const incomplete = (id: string) => {
+      const want = expected.get(id);
+      const got = rowsOf.get(id);
+      if (!got) return true;
+      if (!want) return false;
+      const covered = coveredTasks(got.rows);
+      return want.some((t) => !covered.has(t));
+    };
+    const missing = jobIds.filter(incomplete);
     if (missing.length > 0) {
       const sq = await conn.exec(['squeue', '-h', '-t', 'all', '-j', missing.join(','), '-o', SQUEUE_FORMAT.join(FIELD_DELIMITER)], { signal });
       if (sq.code !== 0 && sacct.code !== 0 && !/invalid job id/i.test(sq.stderr.toString())) {
         throw new MuseError('server', `Cannot read job states on ${this.profile.host}: sacct: ${sacctErr || `exit ${sacct.code}`}; squeue: ${sq.stderr.toString().trim() || `exit ${sq.code}`}`);
       }
       for (const [id, rows] of groupByJob(parseSqueue(sq.stdout.toString()))) {
-        if (missing.includes(id)) result.set(id, stateFromRows(id, rows, 'squeue'));
+        if (!missing.includes(id)) continue;
+        const have = rowsOf.get(id);
+        if (!have) {
+          rowsOf.set(id, { rows, source: 'squeue' });
+          continue;
+        }
+        // Array tasks: sacct's rows first, squeue's for the tasks sacct does not list yet.
+        const covered = coveredTasks(have.rows);
+        have.rows.push(...rows.filter((r) => r.task !== undefined && !(parseArraySpec(r.task) ?? []).some((t) => covered.has(t))));
       }
     }
+    const result = new Map<string, StateReport>();
+    for (const [id, { rows, source }] of rowsOf) result.set(id, stateFromRows(id, rows, source, expected.get(id)));
     return result;
   }
 

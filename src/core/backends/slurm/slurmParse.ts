@@ -131,7 +131,7 @@ export interface TaskReport {
  * row per task (or per pending range), summed up as: waiting while any task is; else failed if
  * any failed, cancelled if any was, ok when all completed. Every task stays in `report.tasks`.
  */
-export function stateFromRows(jobId: string, rows: SlurmRow[], source: 'sacct' | 'squeue'): StateReport {
+export function stateFromRows(jobId: string, rows: SlurmRow[], source: 'sacct' | 'squeue', expectedTasks?: number[]): StateReport {
   const tasks: TaskReport[] = rows.map((r) => ({
     jobId: r.jobId,
     task: r.task,
@@ -143,7 +143,10 @@ export function stateFromRows(jobId: string, rows: SlurmRow[], source: 'sacct' |
     reason: r.reason,
   }));
   const states = tasks.map((t) => t.state);
-  const state: RunState = states.includes('waiting')
+  // Tasks Slurm does not list yet (sacct lags by a second or so) have not ended.
+  const covered = coveredTasks(rows);
+  const unlisted = (expectedTasks ?? []).filter((t) => !covered.has(t));
+  const state: RunState = states.includes('waiting') || unlisted.length > 0
     ? 'waiting'
     : states.includes('unknown')
       ? 'unknown'
@@ -163,7 +166,7 @@ export function stateFromRows(jobId: string, rows: SlurmRow[], source: 'sacct' |
     const counts = new Map<string, number>();
     for (const r of rows) counts.set(r.state, (counts.get(r.state) ?? 0) + 1);
     raw.slurmState = [...counts].map(([s, n]) => `${s}×${n}`).join(' ');
-    raw.message = `job array: ${rows.length} task row(s)`;
+    raw.message = `job array: ${rows.length} task row(s)` + (unlisted.length > 0 ? `, ${unlisted.length} task(s) not listed yet` : '');
   }
   const starts = rows.map((r) => isoOf(r.start)).filter((s): s is string => !!s).sort();
   const ends = rows.map((r) => isoOf(r.end)).filter((s): s is string => !!s).sort();
@@ -174,6 +177,36 @@ export function stateFromRows(jobId: string, rows: SlurmRow[], source: 'sacct' |
     startedAt: starts[0],
     endedAt: state === 'waiting' ? undefined : ends[ends.length - 1],
   };
+}
+
+/**
+ * The task ids of an `--array` spec: `1-3`, `1,3,5`, `0-15:4`, with an optional `%limit`.
+ * Undefined when it cannot be read (then tasks are only known from what Slurm lists).
+ */
+export function parseArraySpec(spec: string): number[] | undefined {
+  const body = spec.trim().replace(/^\[|\]$/g, '').replace(/%\d+$/, '');
+  if (!body) return undefined;
+  const ids: number[] = [];
+  for (const part of body.split(',')) {
+    const m = /^(\d+)(?:-(\d+)(?::(\d+))?)?$/.exec(part.trim());
+    if (!m) return undefined;
+    const from = Number(m[1]);
+    const to = m[2] !== undefined ? Number(m[2]) : from;
+    const step = m[3] !== undefined ? Number(m[3]) : 1;
+    if (to < from || step < 1 || (to - from) / step > 100_000) return undefined;
+    for (let i = from; i <= to; i += step) ids.push(i);
+  }
+  return ids;
+}
+
+/** The task ids the rows of an array job account for (single tasks and pending ranges). */
+export function coveredTasks(rows: SlurmRow[]): Set<number> {
+  const out = new Set<number>();
+  for (const r of rows) {
+    if (r.task === undefined) continue;
+    for (const id of parseArraySpec(r.task) ?? []) out.add(id);
+  }
+  return out;
 }
 
 /** Groups rows by the sbatch job id. */
