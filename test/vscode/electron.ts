@@ -47,8 +47,6 @@ async function main(): Promise<number> {
       workspace,
       '--disable-extensions', // other extensions: ours, under development, still loads
       '--disable-workspace-trust',
-      '--skip-welcome',
-      '--skip-release-notes',
       `--user-data-dir=${userDataDir}`,
       `--extensions-dir=${path.join(runDir, 'electron-exts')}`,
     ],

@@ -27,6 +27,12 @@ tally() { # passed failed pending: into the tier's tally and our own summary
 PASSED=0; FAILED=0; PENDING=0
 
 RUN=$ROOT/.cache/vscode-run/run-$$
+# Folders of earlier runs whose script is gone (kept for their logs after a failure): remove.
+# A folder whose PID lives is another run going on now in this checkout: leave it.
+for old in "$ROOT"/.cache/vscode-run/run-*; do
+  [ -d "$old" ] || continue
+  kill -0 "${old##*-}" 2>/dev/null || rm -rf "$old"
+done
 rm -rf "$RUN"; mkdir -p "$RUN"
 PIDS=() # process groups we started (code-server), stopped by PID at exit
 cleanup() {
@@ -85,6 +91,10 @@ if [ -n "${VSCODE_EXECUTABLE:-}" ]; then
 fi
 
 # --- 2. code-server --------------------------------------------------------------------------
+if [ -n "${VSCODE_EXECUTABLE:-}" ] && [ -n "${MUSE_VSCODE_SKIP_UI:-}" ] && [ -n "${MUSE_VSCODE_SKIP_VSIX:-}" ]; then
+  say "vscode tier: $PASSED passed, $FAILED failed, $PENDING pending ($(elapsed))"
+  [ "$FAILED" -eq 0 ]; exit
+fi
 PORT=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
 URL=http://127.0.0.1:$PORT
 mkdir -p "$RUN/udd/User" "$RUN/exts" "$RUN/xdg-data" "$RUN/xdg-config" "$RUN/xdg-cache" "$RUN/tmp"
@@ -147,7 +157,7 @@ fi
 if [ -z "${MUSE_VSCODE_SKIP_VSIX:-}" ]; then
   say "VSIX: vsce package + code-server --install-extension"
   vsix=$RUN/muse-runner.vsix
-  if npx vsce package --no-dependencies --allow-missing-repository -o "$vsix" > "$RUN/vsce.log" 2>&1 \
+  if npx vsce package --no-dependencies -o "$vsix" > "$RUN/vsce.log" 2>&1 \
     && XDG_DATA_HOME=$RUN/xdg-data XDG_CONFIG_HOME=$RUN/xdg-config TMPDIR=$RUN/tmp \
       "$CODE_SERVER" --config "$RUN/config.yaml" --user-data-dir "$RUN/udd-vsix" --extensions-dir "$RUN/exts-vsix" \
       --install-extension "$vsix" >> "$RUN/vsce.log" 2>&1 \
