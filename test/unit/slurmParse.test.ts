@@ -1,5 +1,5 @@
 import * as assert from 'assert';
-import { readFileSync } from 'fs';
+import { existsSync, readFileSync } from 'fs';
 import * as path from 'path';
 import {
   FIELD_DELIMITER,
@@ -13,9 +13,20 @@ import {
 } from '../../src/core/backends/slurm/slurmParse';
 import { parseSbatchOutput } from '../../src/core/backends/slurm/slurmBackend';
 
+/** The checkout (tests also run compiled from out/, where fixture files are not copied). */
+function repoRoot(): string {
+  let d = __dirname;
+  while (!existsSync(path.join(d, 'package.json')) || path.basename(d) === 'out') {
+    const up = path.dirname(d);
+    if (up === d) throw new Error('cannot find the checkout');
+    d = up;
+  }
+  return d;
+}
+
 /** Fixtures are written with `|` for readability; the backend asks for the unit separator. */
 function fixture(name: string): string {
-  return readFileSync(path.join(__dirname, '..', 'fixtures', 'slurm', name), 'utf8').replace(/\|/g, FIELD_DELIMITER);
+  return readFileSync(path.join(repoRoot(), 'test', 'fixtures', 'slurm', name), 'utf8').replace(/\|/g, FIELD_DELIMITER);
 }
 
 function stateOf(text: string, id: string, source: 'sacct' | 'squeue' = 'sacct') {
