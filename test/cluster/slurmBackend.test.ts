@@ -311,6 +311,37 @@ describe('Slurm backend on the test cluster', function () {
     assert.strictEqual(conn.commandCount, before, 'nothing was sent for refused input');
   });
 
+  it('reaches the cluster by a ~/.ssh/config Host alias through a ProxyJump host', async () => {
+    const cfg = path.join(tmp, 'ssh_config_jump');
+    writeFileSync(
+      cfg,
+      [
+        'Host musecluster',
+        `  HostName ${env.host}`,
+        `  Port ${env.port}`,
+        `  User ${env.user}`,
+        `  IdentityFile ${env.identityFile}`,
+        '  ProxyJump musejump',
+        'Host musejump',
+        `  HostName ${env.host}`,
+        `  Port ${env.port}`,
+        `  User ${env.user}`,
+        `  IdentityFile ${env.identityFile}`,
+        '',
+      ].join('\n'),
+    );
+    const prompts = strictPrompts();
+    const b = new SlurmBackend({ name: 'alias', kind: 'ssh', host: 'musecluster', sshConfigFile: cfg, knownHostsFile: env.knownHostsFile, remoteRoot: env.remoteRoot, singularityCommand: env.singularityCommand, images: env.images }, prompts);
+    extra.push(b);
+    const c = await b.connection();
+    assert.ok(c.target.jump, 'a jump host is configured');
+    const run = await submit({ software: 'sw_example', cmd: 'python /add.py 20 22' }, b);
+    assert.strictEqual((await final(run, b)).state, 'ok');
+    const res = await b.results(run, path.join(tmp, 'jump'));
+    assert.strictEqual(res.kind === 'stdout' && res.text.trim(), '42.0');
+    assert.deepStrictEqual(prompts.asked, []);
+  });
+
   it('asks about an unknown host key: refused when declined, recorded on consent', async () => {
     const kh = path.join(tmp, 'kh-unknown');
     writeFileSync(kh, '');

@@ -427,6 +427,7 @@ export class SshConnection {
             if (opts.stdoutTo) ch.pipe(opts.stdoutTo, { end: false });
             else ch.on('data', (d: Buffer) => out.push(d));
             ch.stderr.on('data', (d: Buffer) => err.push(d));
+            ch.on('error', (e: Error) => finish(() => reject(new MuseError('network', `Remote command on ${this.name} failed: ${e.message}`, { cause: e }))));
             ch.on('close', () => finish(() => resolve({ code, signal: sig, stdout: Buffer.concat(out), stderr: Buffer.concat(err) })));
             if (opts.stdin !== undefined) ch.end(opts.stdin);
             else ch.end();
@@ -456,9 +457,12 @@ export class SshConnection {
             reject(new MuseError('network', `Cannot open SFTP on ${this.name}: ${e.message}`, { cause: e }));
             return;
           }
-          s.on('close', () => {
+          const forget = () => {
             if (this.client === client) this.sftpSession = undefined;
-          });
+          };
+          s.on('close', forget);
+          s.on('error', forget); // the operations in flight fail on their own callbacks
+
           resolve(s);
         });
       });
