@@ -429,6 +429,22 @@ describe('Slurm backend on the test cluster', function () {
     assert.strictEqual(res.kind === 'stdout' && res.text.trim(), String(big.length));
   });
 
+  it('stops a submit cancelled during the upload, and leaves no run folder', async () => {
+    const list = async () => (await conn.execOk(['ls', '-1', '--', env.remoteRoot])).split('\n').filter(Boolean);
+    const before = new Set(await list());
+    const ac = new AbortController();
+    const mark = events.length;
+    const req: SubmitRequest = { software: 'sw_example', cmd: 'python /add.py 1 1', files: [input('big.bin', Buffer.alloc(30 * 1024 * 1024, 1))] };
+    await assert.rejects(
+      backend.submit(req, { signal: ac.signal, onProgress: (p) => p.phase === 'upload' && p.done > 4 * 1024 * 1024 && ac.abort() }),
+      (e: unknown) => isMuseError(e, 'cancelled'),
+    );
+    assert.ok(!events.slice(mark).some((e) => e.type === 'command' && e.command.includes('sbatch')), 'no sbatch after a cancel');
+    await until('the half-made run folder to be removed', 30_000, async () => ((await list()).every((d) => before.has(d)) ? true : undefined));
+    // The shared connection is still fine.
+    assert.strictEqual((await conn.execOk(['echo', 'ok'])).trim(), 'ok');
+  });
+
   it('never submits twice when the connection dies as sbatch runs', async () => {
     const req: SubmitRequest = { software: 'sw_example', cmd: 'python /add.py 5 5' };
     let killed = 0;
