@@ -49,8 +49,10 @@ export function errorLine(e: unknown, ctx: CliContext | undefined): string {
   if (isMuseError(e)) {
     const se = e.details.serverError;
     if (se && !msg.includes(se)) msg += ` (server: ${se})`;
-    if (e.code === 'auth' && !ctx?.noAuthHint && !/muse login/.test(msg)) {
-      const p = ctx?.lastProfile;
+    const p = ctx?.lastProfile;
+    // "muse login" signs in to the web API only: an SSH login refusal needs a key, not a token.
+    const wsAuth = !p || p.kind === 'ws';
+    if (e.code === 'auth' && wsAuth && !ctx?.noAuthHint && !/muse login/.test(msg)) {
       msg += ` Sign in with: muse login${p && p.name !== 'adhoc' ? ` --profile ${p.name}` : ''}${ctx?.globals.url ? ` --url ${ctx.globals.url}` : ''}`;
     }
   }

@@ -168,7 +168,12 @@ export function registerResultCommands(program: Command, ctxOf: (cmd: Command) =
       const known = store.list().find((r) => r.downloadKey === downloadKey);
       const profile = known ? ctx.profileForRun(known) : ctx.profile();
       const backend = ctx.backend(profile);
-      if (!backend.download) throw new MuseError('unsupported', `The ${backend.kind} backend (profile "${profile.name}") has no downloads for later.`);
+      if (!backend.download || !backend.capabilities.download) {
+        throw new MuseError(
+          'unsupported',
+          `"muse download" is not offered by the ${backend.kind} backend (profile "${profile.name}"): it keeps no results for later. Fetch a run's results with "muse results KEY".`,
+        );
+      }
       const download = backend.download.bind(backend);
       const ext = known?.request.returnedType === 'run.zip' ? '.zip' : known ? '.txt' : '';
       const dest0 = targetPath(ctx, o.output, `${downloadKey}${ext}`);
