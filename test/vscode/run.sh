@@ -161,7 +161,8 @@ if [ -z "${MUSE_VSCODE_SKIP_VSIX:-}" ]; then
     && XDG_DATA_HOME=$RUN/xdg-data XDG_CONFIG_HOME=$RUN/xdg-config TMPDIR=$RUN/tmp \
       "$CODE_SERVER" --config "$RUN/config.yaml" --user-data-dir "$RUN/udd-vsix" --extensions-dir "$RUN/exts-vsix" \
       --install-extension "$vsix" >> "$RUN/vsce.log" 2>&1 \
-    && "$CODE_SERVER" --config "$RUN/config.yaml" --user-data-dir "$RUN/udd-vsix" --extensions-dir "$RUN/exts-vsix" \
+    && XDG_DATA_HOME=$RUN/xdg-data XDG_CONFIG_HOME=$RUN/xdg-config TMPDIR=$RUN/tmp \
+      "$CODE_SERVER" --config "$RUN/config.yaml" --user-data-dir "$RUN/udd-vsix" --extensions-dir "$RUN/exts-vsix" \
       --list-extensions 2>>"$RUN/vsce.log" | grep -qx 'muse-runner.muse-runner'; then
     echo "  ✔ $(du -k "$vsix" | cut -f1) KiB VSIX installs as muse-runner.muse-runner"; tally 1 0 0
   else

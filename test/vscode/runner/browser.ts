@@ -1,6 +1,7 @@
 // Headless Chromium (Debian's, driven by playwright-core) pointed at a code-server workbench.
 // Shared by the in-host test driver (drive.ts) and the UI tests (test/ui/workbench.ts).
 import * as fs from 'fs';
+import * as path from 'path';
 import { chromium } from 'playwright-core';
 import type { BrowserContext } from 'playwright-core';
 
@@ -31,6 +32,9 @@ export async function launchBrowser(userDataDir: string): Promise<BrowserContext
     headless: true,
     args: CHROMIUM_ARGS,
     viewport: { width: 1400, height: 900 },
+    // Debian's chromium keeps its crash database under $XDG_CONFIG_HOME whatever the profile:
+    // keep it in the profile too, out of the home folder.
+    env: { ...process.env, XDG_CONFIG_HOME: path.join(userDataDir, 'xdg-config'), XDG_CACHE_HOME: path.join(userDataDir, 'xdg-cache') },
   });
 }
 
