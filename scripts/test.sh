@@ -12,6 +12,10 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 tiers=("$@")
+cluster_up=
+# The cluster stays up for the later tiers (the vscode tier runs an SSH profile on it) and is
+# stopped at the end, by the PIDs its up.sh recorded.
+trap '[ -n "$cluster_up" ] && bash test/cluster/down.sh >/dev/null 2>&1' EXIT
 [ ${#tiers[@]} -eq 0 ] && tiers=(unit integration cluster vscode)
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -61,8 +65,8 @@ for tier in "${tiers[@]}"; do
       if [ ! -f test/cluster/up.sh ]; then echo "(no cluster tier yet)"; continue; fi
       bash test/cluster/up.sh; rc=$?
       if [ $rc -ne 0 ]; then skip_or_fail cluster $rc; else
-        mocha_tier cluster || failed_tiers+=(cluster)
-        bash test/cluster/down.sh || true; fi ;;
+        cluster_up=1
+        mocha_tier cluster || failed_tiers+=(cluster); fi ;;
     vscode)
       if [ ! -f test/vscode/run.sh ]; then echo "(no vscode tier yet)"; continue; fi
       bash test/vscode/run.sh; rc=$?
