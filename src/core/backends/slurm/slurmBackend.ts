@@ -123,6 +123,54 @@ async function runLimited<T>(items: T[], limit: number, fn: (item: T) => Promise
   if (failed !== undefined) throw failed;
 }
 
+/**
+ * Submits the batch script at most once. The remote side takes a lock (mkdir is atomic) before
+ * sbatch and records the job id; after a dropped connection the same guarded command is run
+ * again, and it only reads the recorded id. If the lock exists without an id (the connection
+ * died while sbatch ran), the job is looked for by its unique name; it is never submitted twice.
+ */
+export async function sbatchOnce(conn: SshConnection, runDir: string, jobName: string): Promise<string> {
+  const guard =
+    'cd -- "$1" || exit 98; ' +
+    `if mkdir ${SUBMIT_LOCK} 2>/dev/null; then id=$(sbatch --parsable "$2") || exit 96; printf '%s\\n' "$id" > ${JOBID_FILE}; printf '%s\\n' "$id"; ` +
+    `else cat ${JOBID_FILE} 2>/dev/null || exit 99; fi`;
+  const args = ['sh', '-c', guard, 'sh', runDir, BATCH_FILE];
+  let r;
+  try {
+    r = await conn.exec(args);
+  } catch (e) {
+    if (!isConnectionLoss(e)) throw e;
+    r = await conn.exec(args); // guarded: reads the id if sbatch ran
+  }
+  if (r.code === 0) {
+    const id = parseSbatchOutput(r.stdout.toString());
+    if (id) return id;
+    throw new MuseError('malformed', `sbatch answered something that is not a job id: ${JSON.stringify(r.stdout.toString().slice(0, 200))}`);
+  }
+  if (r.code === 96) throw new MuseError('server', `sbatch refused the job: ${r.stderr.toString().trim() || 'no message'}`);
+  if (r.code === 99) {
+    const found = await findJobByName(conn, jobName);
+    if (found) {
+      await conn.exec(['sh', '-c', `printf '%s\\n' "$2" > "$1/${JOBID_FILE}"`, 'sh', runDir, found]).catch(() => undefined);
+      return found;
+    }
+    throw new MuseError(
+      'network',
+      `The connection dropped while sbatch was running for ${runDir}, and no job named ${jobName} can be found. ` +
+        'It was not submitted again, so that it cannot run twice: check with squeue, and submit again if needed.',
+    );
+  }
+  throw new MuseError('server', `Cannot submit in ${runDir}: ${r.stderr.toString().trim() || `exit ${r.code}`}`);
+}
+
+async function findJobByName(conn: SshConnection, jobName: string): Promise<string | undefined> {
+  const q = await conn.exec(['squeue', '-h', '-t', 'all', '-n', jobName, '-o', '%A']);
+  const fromQueue = q.stdout.toString().split('\n').map((l) => l.trim()).find((l) => /^\d+$/.test(l));
+  if (fromQueue) return fromQueue;
+  const a = await conn.exec(['sacct', '-X', '-n', '-P', '-S', 'now-7days', '--name', jobName, '--format=JobID']);
+  return a.stdout.toString().split('\n').map((l) => l.trim().split('_')[0]).find((l) => /^\d+$/.test(l));
+}
+
 export class SlurmBackend implements Backend {
   readonly kind = 'ssh' as const;
   readonly capabilities: BackendCapabilities = { cancel: true, tail: true, softwareList: true, download: false, syncRun: false };
@@ -317,7 +365,7 @@ export class SlurmBackend implements Backend {
       throwIfAborted(signal, 'Submit');
       onProgress?.({ phase: 'submit', done: 0 });
       sbatchStarted = true;
-      const jobId = await this.sbatchOnce(conn, runDir, jobName);
+      const jobId = await sbatchOnce(conn, runDir, jobName);
       onProgress?.({ phase: 'submit', done: 1, total: 1 });
       return { key, location: runDir, jobId, message: `Submitted as Slurm job ${jobId} in ${runDir} on ${this.profile.host}.` };
     } catch (e) {
@@ -327,54 +375,6 @@ export class SlurmBackend implements Backend {
       }
       throw e;
     }
-  }
-
-  /**
-   * Submits the batch script at most once. The remote side takes a lock (mkdir is atomic) before
-   * sbatch and records the job id; after a dropped connection the same guarded command is run
-   * again, and it only reads the recorded id. If the lock exists without an id (the connection
-   * died while sbatch ran), the job is looked for by its unique name; it is never submitted twice.
-   */
-  private async sbatchOnce(conn: SshConnection, runDir: string, jobName: string): Promise<string> {
-    const guard =
-      'cd -- "$1" || exit 98; ' +
-      `if mkdir ${SUBMIT_LOCK} 2>/dev/null; then id=$(sbatch --parsable "$2") || exit 96; printf '%s\\n' "$id" > ${JOBID_FILE}; printf '%s\\n' "$id"; ` +
-      `else cat ${JOBID_FILE} 2>/dev/null || exit 99; fi`;
-    const args = ['sh', '-c', guard, 'sh', runDir, BATCH_FILE];
-    let r;
-    try {
-      r = await conn.exec(args);
-    } catch (e) {
-      if (!isConnectionLoss(e)) throw e;
-      r = await conn.exec(args); // guarded: reads the id if sbatch ran
-    }
-    if (r.code === 0) {
-      const id = parseSbatchOutput(r.stdout.toString());
-      if (id) return id;
-      throw new MuseError('malformed', `sbatch answered something that is not a job id: ${JSON.stringify(r.stdout.toString().slice(0, 200))}`);
-    }
-    if (r.code === 96) throw new MuseError('server', `sbatch refused the job: ${r.stderr.toString().trim() || 'no message'}`);
-    if (r.code === 99) {
-      const found = await this.findJobByName(conn, jobName);
-      if (found) {
-        await conn.exec(['sh', '-c', `printf '%s\\n' "$2" > "$1/${JOBID_FILE}"`, 'sh', runDir, found]).catch(() => undefined);
-        return found;
-      }
-      throw new MuseError(
-        'network',
-        `The connection dropped while sbatch was running for ${runDir}, and no job named ${jobName} can be found. ` +
-          'It was not submitted again, so that it cannot run twice: check with squeue, and submit again if needed.',
-      );
-    }
-    throw new MuseError('server', `Cannot submit in ${runDir}: ${r.stderr.toString().trim() || `exit ${r.code}`}`);
-  }
-
-  private async findJobByName(conn: SshConnection, jobName: string): Promise<string | undefined> {
-    const q = await conn.exec(['squeue', '-h', '-t', 'all', '-n', jobName, '-o', '%A']);
-    const fromQueue = q.stdout.toString().split('\n').map((l) => l.trim()).find((l) => /^\d+$/.test(l));
-    if (fromQueue) return fromQueue;
-    const a = await conn.exec(['sacct', '-X', '-n', '-P', '-S', 'now-7days', '--name', jobName, '--format=JobID']);
-    return a.stdout.toString().split('\n').map((l) => l.trim().split('_')[0]).find((l) => /^\d+$/.test(l));
   }
 
   async states(runs: RunRef[], opts: OpOptions = {}): Promise<Map<string, StateReport | Error>> {

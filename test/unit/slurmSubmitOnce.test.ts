@@ -1,0 +1,123 @@
+/**
+ * "No second sbatch for one submit": the guarded sbatch step against an in-process ssh2 server
+ * that plays the cluster's shell and drops the connection where a test says.
+ */
+import * as assert from 'assert';
+import { execFileSync } from 'child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import type * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
+import { Server } from 'ssh2';
+import type { Connection } from 'ssh2';
+import { sbatchOnce } from '../../src/core/backends/slurm/slurmBackend';
+import { SshConnection } from '../../src/core/backends/slurm/sshConnection';
+import { isMuseError } from '../../src/core/errors';
+
+/** What the fake cluster answers to one command: output, exit code, or dropping the connection. */
+type Answer = { out?: string; err?: string; code?: number } | 'drop';
+
+describe('sbatch at most once (in-process ssh2 server)', function () {
+  this.timeout(20_000);
+  let dir: string;
+  let server: Server;
+  let port: number;
+  let knownHosts: string;
+  let script: ((command: string) => Answer)[] = [];
+  const commands: string[] = [];
+  const conns: SshConnection[] = [];
+
+  before(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'muse-sbatch-'));
+    const hostKey = path.join(dir, 'host');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
+    server = new Server({ hostKeys: [readFileSync(hostKey)] }, (client: Connection) => {
+      client.on('error', () => undefined);
+      client.on('authentication', (ctx) => (ctx.method === 'password' && ctx.password === 'pw' ? ctx.accept() : ctx.reject(['password'])));
+      client.on('ready', () => {
+        client.on('session', (accept) => {
+          accept().on('exec', (acc, _rej, info) => {
+            commands.push(info.command);
+            const answer: Answer = (script.shift() ?? ((): Answer => ({ code: 127, err: 'unexpected command' })))(info.command);
+            const stream = acc();
+            if (answer === 'drop') {
+              client.end();
+              return;
+            }
+            if (answer.out) stream.write(answer.out);
+            if (answer.err) stream.stderr.write(answer.err);
+            stream.exit(answer.code ?? 0);
+            stream.end();
+          });
+        });
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    port = (server.address() as net.AddressInfo).port;
+    knownHosts = path.join(dir, 'known_hosts');
+    writeFileSync(knownHosts, `[127.0.0.1]:${port} ${readFileSync(`${hostKey}.pub`, 'utf8').split(/\s+/).slice(0, 2).join(' ')}\n`);
+  });
+  after(async () => {
+    for (const c of conns) c.close();
+    await new Promise<void>((r) => server.close(() => r()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+  beforeEach(() => {
+    commands.length = 0;
+  });
+
+  function connection(): SshConnection {
+    const c = new SshConnection(
+      { alias: '127.0.0.1', hostName: '127.0.0.1', port, user: 'u', identityFiles: [], knownHostsFile: knownHosts },
+      {
+        passphrase: async () => undefined,
+        password: async () => 'pw',
+        keyboardInteractive: async () => undefined,
+        unknownHostKey: async () => false,
+      },
+      { env: {}, homeDir: path.join(dir, 'nohome') },
+    );
+    conns.push(c);
+    return c;
+  }
+
+  const isGuard = (c: string) => c.includes('sbatch --parsable') && c.includes('mkdir .muse-sbatch');
+  const guard = (a: Answer) => (c: string): Answer => {
+    assert.ok(isGuard(c), c);
+    return a;
+  };
+
+  it('returns the job id sbatch printed (id;cluster too)', async () => {
+    script = [guard({ out: '4242;musetest\n' })];
+    assert.strictEqual(await sbatchOnce(connection(), '/runs/k1', 'muse-sw-k1'), '4242');
+    assert.strictEqual(commands.filter(isGuard).length, 1);
+  });
+
+  it('after a drop, runs the guard again, which only reads the recorded id', async () => {
+    script = [guard('drop'), guard({ out: '77\n' })];
+    assert.strictEqual(await sbatchOnce(connection(), '/runs/k2', 'muse-sw-k2'), '77');
+    assert.deepStrictEqual(commands.map(isGuard), [true, true]);
+  });
+
+  it('after a drop with the lock taken and no id, finds the job by its unique name', async () => {
+    script = [
+      guard('drop'),
+      guard({ code: 99 }),
+      (c) => (assert.match(c, /^squeue -h -t all -n muse-sw-k3 -o %A$/), { out: '5150\n' }),
+      (c) => (assert.match(c, /printf/), {}),
+    ];
+    assert.strictEqual(await sbatchOnce(connection(), '/runs/k3', 'muse-sw-k3'), '5150');
+    assert.strictEqual(commands.filter(isGuard).length, 2);
+  });
+
+  it('never resubmits when the job cannot be found: says so plainly', async () => {
+    script = [guard('drop'), guard({ code: 99 }), () => ({ out: '' }), (c) => (assert.match(c, /^sacct .*--name muse-sw-k4/), { out: '' })];
+    await assert.rejects(sbatchOnce(connection(), '/runs/k4', 'muse-sw-k4'), (e: unknown) => isMuseError(e, 'network') && /not submitted again/.test((e as Error).message));
+    assert.strictEqual(commands.filter(isGuard).length, 2);
+  });
+
+  it("reports sbatch's own refusal", async () => {
+    script = [guard({ code: 96, err: 'sbatch: error: Batch job submission failed: Invalid partition name specified\n' })];
+    await assert.rejects(sbatchOnce(connection(), '/runs/k5', 'muse-sw-k5'), (e: unknown) => isMuseError(e, 'server') && /Invalid partition/.test((e as Error).message));
+  });
+});
