@@ -243,13 +243,19 @@ describe('Slurm backend on the test cluster', function () {
     assert.match(readFileSync(out.path, 'utf8'), /boom on stderr/);
   });
 
-  it('cancels a running job', async () => {
+  it('tails a running job, then cancels it', async () => {
     const req: SubmitRequest = { software: 'sw_example', cmd: `python -c 'import time; print("started", flush=True); time.sleep(120)'` };
     const run = await submit(req);
     await until('the job to run', 60_000, async () => {
       const st = (await backend.states([run])).get(run.id) as StateReport;
       return st.raw.slurmState === 'RUNNING' ? true : undefined;
     });
+    // A live tail of the running job's output.
+    const tail = await until('the running job to print', 30_000, async () => {
+      const t = await backend.tail!(run, 'stdout', 1000);
+      return t.includes('started') ? t : undefined;
+    });
+    assert.strictEqual(tail, 'started\n');
     await backend.cancel!(run);
     const st = await final(run);
     assert.strictEqual(st.state, 'cancelled');
