@@ -82,6 +82,14 @@ describe('sacct / squeue parsing', () => {
     assert.strictEqual(groupByJob(parseSacct(sacct)).get('121')?.length, 2);
   });
 
+  it("ignores an array's own row once its tasks are listed", () => {
+    const rows = parseSacct(sacct).filter((r) => r.baseId === '121');
+    const base = parseSacct(['121', 'muse-sw_example-r', 'PENDING', '0:0', '', '00:00:00', 'None', 'Unknown', 'Unknown'].join(FIELD_DELIMITER))[0];
+    const st = stateFromRows('121', [base, ...rows], 'sacct', [1, 2]);
+    assert.strictEqual(st.state, 'ok');
+    assert.deepStrictEqual((st.report as { tasks: { jobId: string }[] }).tasks.map((t) => t.jobId), ['121_1', '121_2']);
+  });
+
   it('reads --array specs', () => {
     assert.deepStrictEqual(parseArraySpec('1-3'), [1, 2, 3]);
     assert.deepStrictEqual(parseArraySpec('1,3,5%2'), [1, 3, 5]);

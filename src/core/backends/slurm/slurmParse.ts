@@ -131,7 +131,10 @@ export interface TaskReport {
  * row per task (or per pending range), summed up as: waiting while any task is; else failed if
  * any failed, cancelled if any was, ok when all completed. Every task stays in `report.tasks`.
  */
-export function stateFromRows(jobId: string, rows: SlurmRow[], source: 'sacct' | 'squeue', expectedTasks?: number[]): StateReport {
+export function stateFromRows(jobId: string, allRows: SlurmRow[], source: 'sacct' | 'squeue', expectedTasks?: number[]): StateReport {
+  // Once an array's tasks are listed, a row without a task id is the array's own record
+  // (accounting shows it briefly while splitting the array): the tasks tell the state.
+  const rows = allRows.some((r) => r.task !== undefined) ? allRows.filter((r) => r.task !== undefined) : allRows;
   const tasks: TaskReport[] = rows.map((r) => ({
     jobId: r.jobId,
     task: r.task,
