@@ -21,6 +21,8 @@ const common = {
 
 const builds = [
   { ...common, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js' },
+  // The extension's heavy half (backends, zip, file walk), required on first use: activation stays light.
+  { ...common, entryPoints: ['src/extension/coreEntry.ts'], outfile: 'dist/core.js' },
   { ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
 ];
 

@@ -41,7 +41,16 @@ export interface MuseErrorDetails {
   cause?: unknown;
 }
 
+/**
+ * Brands MuseErrors so `instanceof MuseError` holds across copies of this module: the extension
+ * loads its backends from a second bundle (dist/core.js) that has its own copy.
+ */
+const MUSE_ERROR_BRAND = Symbol.for('muse-runner.MuseError');
+
 export class MuseError extends Error {
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as { [MUSE_ERROR_BRAND]?: unknown })[MUSE_ERROR_BRAND] === true;
+  }
   readonly code: MuseErrorCode;
   readonly details: MuseErrorDetails;
   constructor(code: MuseErrorCode, message: string, details: MuseErrorDetails = {}) {
@@ -51,6 +60,7 @@ export class MuseError extends Error {
     this.details = details;
   }
 }
+Object.defineProperty(MuseError.prototype, MUSE_ERROR_BRAND, { value: true });
 
 export function isMuseError(e: unknown, code?: MuseErrorCode): e is MuseError {
   return e instanceof MuseError && (code === undefined || e.code === code);

@@ -1,6 +1,8 @@
 import * as vscode from 'vscode';
 import { errorMessage, isMuseError } from '../core/errors';
+import { isJwtExpired } from '../core/backends/ws/wsParse';
 import type { WsProfile } from '../core/profiles';
+import { loadCore } from './coreBundle';
 import type { Log } from './log';
 import type { Secrets } from './secrets';
 
@@ -22,7 +24,7 @@ export class Auth {
   }
 
   private async obtain(profile: WsProfile, username: string, password: string): Promise<string> {
-    const { WsClient } = await import('../core/backends/ws/wsClient.js');
+    const { WsClient } = loadCore();
     const client = new WsClient({ baseUrl: profile.url, timeoutMs: profile.timeoutMs });
     try {
       return await client.obtainToken(username, password);
@@ -35,7 +37,6 @@ export class Auth {
   async isSignedIn(profile: WsProfile): Promise<boolean> {
     const token = await this.secrets.getToken(profile.name);
     if (!token) return false;
-    const { isJwtExpired } = await import('../core/backends/ws/wsParse.js');
     return !isJwtExpired(token) || !!(await this.secrets.getPassword(profile.name));
   }
 

@@ -1,10 +1,12 @@
 import type * as vscode from 'vscode';
 import type { Backend } from '../core/backend';
+import { MuseError } from '../core/errors';
 import type { SshPrompts } from '../core/backends/slurm/prompts';
 import type { Profile } from '../core/profiles';
 import type { Log } from './log';
 import type { Secrets } from './secrets';
 import type { Settings } from './settings';
+import { loadCore } from './coreBundle';
 
 /**
  * One backend per profile, made on first use (the backend code is loaded lazily: activation
@@ -32,14 +34,15 @@ export class Backends implements vscode.Disposable {
   async get(profile: Profile | string): Promise<Backend> {
     const p = typeof profile === 'string' ? this.settings.profile(profile) : profile;
     if (!p) {
-      const { MuseError } = await import('../core/errors.js');
       throw new MuseError('usage', `No profile named "${String(profile)}" in the muse.profiles setting.`);
     }
     const sig = JSON.stringify(p);
     const hit = this.cache.get(p.name);
     if (hit && hit.sig === sig) return hit.backend;
     if (hit) this.drop(p.name);
-    const backend = import('../core/backends/factory.js').then(({ createBackend }) => {
+    // A promise (not a sync call) so a failed load or creation is cached nowhere and reported to the caller.
+    const backend = Promise.resolve().then(() => {
+      const { createBackend } = loadCore();
       this.log.info(`backend for profile "${p.name}" (${p.kind})`);
       return createBackend(p, {
         getToken: async (name: string) => this.secrets.getToken(name),

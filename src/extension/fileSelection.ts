@@ -8,6 +8,9 @@ import ignore from 'ignore';
 import picomatch from 'picomatch';
 import { MuseError, throwIfAborted } from '../core/errors';
 import type { InputFile } from '../core/model';
+import { formatBytes } from './format';
+
+export { formatBytes };
 
 /** Never sent, whatever the globs say: VCS folders, dependencies, our own results. */
 export const ALWAYS_EXCLUDED = ['.git/**', '.hg/**', '.svn/**', 'node_modules/**', '.muse/**', '**/__pycache__/**'];
@@ -117,17 +120,4 @@ function isInside(root: string, abs: string): boolean {
 export function summarizeSelection(sel: Selection): string {
   const n = sel.files.length;
   return `${n} file${n === 1 ? '' : 's'}, ${formatBytes(sel.totalBytes)}`;
-}
-
-/** Bytes for humans, in powers of 1024. */
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ['KB', 'MB', 'GB', 'TB'];
-  let v = bytes / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
 }

@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { ZipEntryInfo } from '../core/transfer/zip';
+import { loadCore } from './coreBundle';
 import { ZIP_SCHEME, fromZipUri } from './uris';
 import { indexZipEntries } from './zipIndex';
 import type { ZipIndex } from './zipIndex';
@@ -32,7 +33,7 @@ export class ZipFileSystem implements vscode.FileSystemProvider {
     const known = this.indexes.get(ref.runId);
     const cur = known ? await known.catch(() => undefined) : undefined;
     if (cur && cur.zipPath === zipPath && cur.mtimeMs === st.mtimeMs) return { idx: cur, inner: ref.inner };
-    const { listZip } = await import('../core/transfer/zip.js');
+    const { listZip } = loadCore();
     const p = listZip(zipPath).then((list: ZipEntryInfo[]) => indexZipEntries(zipPath, st.mtimeMs, list));
     this.indexes.set(ref.runId, p);
     p.catch(() => this.indexes.delete(ref.runId));
@@ -74,7 +75,7 @@ export class ZipFileSystem implements vscode.FileSystemProvider {
     if (e.size > MAX_READ_BYTES) {
       throw vscode.FileSystemError.Unavailable(`${path.basename(inner)} is ${e.size} bytes: extract the run content to open it.`);
     }
-    const { openZipEntry } = await import('../core/transfer/zip.js');
+    const { openZipEntry } = loadCore();
     const stream = await openZipEntry(idx.zipPath, inner);
     const chunks: Buffer[] = [];
     let total = 0;

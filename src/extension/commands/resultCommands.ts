@@ -5,6 +5,7 @@ import { MuseError } from '../../core/errors';
 import type { Run } from '../../core/model';
 import { runRef } from '../../core/runs';
 import { runDocumentUri } from '../runDocuments';
+import { loadCore } from '../coreBundle';
 import { runLabel } from '../runTreeModel';
 import { safeFileName } from '../resultPaths';
 import type { Services } from '../services';
@@ -55,7 +56,7 @@ async function browseInExplorer(run: Run): Promise<void> {
 /** Extracts the content zip (safely: nothing can land outside the target) and offers to reveal it. */
 async function extract(s: Services, run: Run, zip: string): Promise<string> {
   const dest = path.join(s.results.dirFor(run), 'content');
-  const { extractZip } = await import('../../core/transfer/zip.js');
+  const { extractZip } = loadCore();
   const files = await withTransferProgress(`Muse: extracting the run folder of ${runLabel(run)}`, (o) => extractZip(zip, dest, o));
   s.log('results').info(`extracted ${files.length} files to ${dest}`);
   const reveal = 'Reveal in Explorer';

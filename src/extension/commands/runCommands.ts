@@ -6,7 +6,8 @@ import type { InputFile, ReturnedType, Run, SubmitRequest } from '../../core/mod
 import { RETURNED_TYPES } from '../../core/model';
 import type { Profile } from '../../core/profiles';
 import { commandFor } from '../commandTemplate';
-import { formatBytes } from '../fileSelection';
+import { loadCore } from '../coreBundle';
+import { formatBytes } from '../format';
 import type { Services } from '../services';
 import { command } from './register';
 import { runFromArgs } from './runArgs';
@@ -87,7 +88,7 @@ export async function runFlow(s: Services, scripts: vscode.Uri[], opts: RunOptio
   const software = opts.software ?? (await pickSoftware(s, profile, backend, withOptions));
   const main = scripts[0];
   const folder = vscode.workspace.getWorkspaceFolder(main);
-  const { selectFiles, summarizeSelection } = await import('../fileSelection.js');
+  const { selectFiles, summarizeSelection } = loadCore();
   const selection = await selectFiles({
     root: folder?.uri.fsPath,
     scripts: scripts.map((u) => u.fsPath),

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { OpOptions, Progress } from '../../core/backend';
-import { formatBytes } from '../fileSelection';
+import { formatBytes } from '../format';
 
 /** Runs a transfer under a cancellable notification showing the bytes moved. */
 export function withTransferProgress<T>(title: string, op: (opts: OpOptions) => Promise<T>): Thenable<T> {

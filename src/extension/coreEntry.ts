@@ -1,0 +1,10 @@
+/**
+ * The entry of the second bundle, `dist/core.js`: the heavy parts (the backends with ssh2,
+ * undici and form-data; zip reading and writing; the file walk with its glob and .gitignore
+ * libraries). `dist/extension.js` loads it on first use through `loadCore()` (coreBundle.ts),
+ * so activation neither reads nor compiles them. No vscode import.
+ */
+export { createBackend } from '../core/backends/factory';
+export { WsClient } from '../core/backends/ws/wsClient';
+export { extractZip, listZip, openZipEntry } from '../core/transfer/zip';
+export { selectFiles, summarizeSelection } from './fileSelection';
