@@ -197,7 +197,8 @@ describe('ws transport (integration, plain HTTP servers)', function () {
     const ac = new AbortController();
     let sent = 0;
     const p = backend(srv.url).submit({ software: 'sw_example', cmd: 'x', files: [{ path: big, name: 'big.bin' }] }, { signal: ac.signal, onProgress: (pr) => (sent = pr.done) });
-    await until(() => sent > 0);
+    // The server has the request (progress alone can come before it does on a loaded machine).
+    await until(() => sent > 0 && srv.seen.length === 1);
     ac.abort();
     await rejects(p, 'cancelled');
     assert.strictEqual(srv.seen.length, 1);

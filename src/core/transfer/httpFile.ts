@@ -5,9 +5,11 @@
  * `<dest>` as it was.
  */
 import * as fs from 'fs';
+import * as net from 'net';
 import * as path from 'path';
 import type { Readable } from 'stream';
 import { pipeline } from 'stream/promises';
+import * as tls from 'tls';
 import type { Progress } from '../backend';
 import { MuseError, cancelledError } from '../errors';
 
@@ -78,4 +80,324 @@ export async function streamToFile(source: Readable, dest: string, opts: StreamT
   }
   report();
   return done;
+}
+
+/** Options of `getToFile`. */
+export interface GetToFileOptions {
+  /** Request headers (Host, Connection and User-Agent are set here). */
+  headers?: Record<string, string>;
+  /** Time allowed to connect, to receive the headers, and between two reads. */
+  timeoutMs: number;
+  signal?: AbortSignal;
+  onProgress?: (p: Progress) => void;
+  /** What is transferred, for messages and progress. */
+  what: string;
+  /** Whether a 2xx answer with these (lower-cased) headers is a file, written to `dest`. */
+  isFile: (headers: Record<string, string>) => boolean;
+  /** Largest other 2xx body kept in memory (JSON); a bigger or unlabelled one goes to `dest` after all. */
+  maxBuffer: number;
+  /** Largest non-2xx body kept (the rest is not read). */
+  maxErrorBody: number;
+}
+
+/** What `getToFile` got: the file written (`bytes`), or a small body for the caller to read. */
+export interface GetToFileAnswer {
+  statusCode: number;
+  /** Lower-cased names; repeated headers joined with ", ". */
+  headers: Record<string, string>;
+  /** Bytes written to `dest` (a file answer). */
+  bytes?: number;
+  /** The body of any other answer (cut at `maxErrorBody` for non-2xx answers). */
+  body?: Buffer;
+}
+
+// Reads land in one reused buffer (net's `onread`): a download allocates nothing per chunk, so
+// its memory stays flat (a stream of fresh 64 KB socket buffers costs ~70 MB of garbage), and
+// 1 MB reads written synchronously are faster than curl on loopback.
+const READ_BUFFER = 1024 * 1024;
+const MAX_HEAD = 64 * 1024;
+const SNIFF_BYTES = 64 * 1024;
+
+/** An error before any answer: `code` says which, so that a GET can be tried again. */
+function connError(message: string, code: string, cause?: unknown): Error {
+  return Object.assign(new Error(message, cause ? { cause } : undefined), { code });
+}
+
+/**
+ * One HTTP/1.1 GET (plain or TLS, no proxy, `Connection: close`) whose file answer is written
+ * to `dest` through `dest.part` as it arrives, with one reused read buffer. Rejects with a
+ * plain error carrying a `code` (ECONNREFUSED, UND_ERR_HEADERS_TIMEOUT, ...) when no answer
+ * came, and with a MuseError (`network`, `io`, `cancelled`, `malformed`) once one did.
+ */
+export function getToFile(url: URL, dest: string, opts: GetToFileOptions): Promise<GetToFileAnswer> {
+  return new Promise((resolve, reject) => {
+    if (opts.signal?.aborted) return reject(cancelledError(`The download of ${opts.what}`));
+    const part = partPath(dest);
+    const what = opts.what;
+    let phase: 'connect' | 'head' | 'body' = 'connect';
+    let head: Buffer = Buffer.alloc(0);
+    let status = 0;
+    let headers: Record<string, string> = {};
+    // Body framing.
+    let remaining = -1; // Content-Length left, -1 = until close
+    let chunked = false;
+    let chunkLeft = 0; // data bytes left in the current chunk
+    let chunkState: 'size' | 'data' | 'dataEnd' | 'trailer' = 'size';
+    let line = '';
+    // Body sink.
+    let mode: 'file' | 'buffer' | 'discard' = 'buffer';
+    let fd: number | undefined;
+    let done = 0;
+    let total: number | undefined;
+    const kept: Buffer[] = [];
+    let keptBytes = 0;
+    let bufferCap = 0;
+    let settled = false;
+    let lastReport = 0;
+
+    const cleanupFile = (): void => {
+      if (fd !== undefined) {
+        try {
+          fs.closeSync(fd);
+        } catch {
+          // Already failing.
+        }
+        fd = undefined;
+      }
+      if (mode === 'file') fs.rmSync(part, { force: true });
+    };
+    const fail = (e: Error): void => {
+      if (settled) return;
+      settled = true;
+      opts.signal?.removeEventListener('abort', onAbort);
+      socket.destroy();
+      try {
+        cleanupFile();
+      } catch {
+        // The error at hand says more.
+      }
+      reject(e);
+    };
+    const bodyError = (why: string, cause?: unknown): MuseError =>
+      new MuseError('network', `The download of ${what} failed after ${done} bytes${total !== undefined ? ` of ${total}` : ''}: ${why}. Try again.`, { cause });
+    const onAbort = (): void => fail(cancelledError(`The download of ${what}`));
+
+    const finish = (): void => {
+      if (settled) return;
+      settled = true;
+      opts.signal?.removeEventListener('abort', onAbort);
+      socket.destroy();
+      if (mode === 'file') {
+        try {
+          fs.closeSync(fd as number);
+          fd = undefined;
+          fs.renameSync(part, dest);
+        } catch (e) {
+          fs.rmSync(part, { force: true });
+          return reject(new MuseError('io', `Cannot write ${dest}: ${(e as Error).message}`, { cause: e }));
+        }
+        opts.onProgress?.({ phase: 'download', done, total, file: what });
+        return resolve({ statusCode: status, headers, bytes: done });
+      }
+      resolve({ statusCode: status, headers, body: Buffer.concat(kept, keptBytes) });
+    };
+
+    const toFile = (): void => {
+      fs.mkdirSync(path.dirname(dest), { recursive: true });
+      fd = fs.openSync(part, 'w');
+      mode = 'file';
+      for (const k of kept.splice(0)) writeAll(k);
+      keptBytes = 0;
+    };
+    const writeAll = (b: Buffer): void => {
+      let off = 0;
+      while (off < b.length) off += fs.writeSync(fd as number, b, off, b.length - off);
+    };
+    /** Body bytes (framing removed). Returns false once nothing more is wanted. */
+    const sink = (b: Buffer): boolean => {
+      if (b.length === 0) return true;
+      done += b.length;
+      if (mode === 'file') {
+        try {
+          writeAll(b);
+        } catch (e) {
+          fail(new MuseError('io', `Cannot write ${dest}: ${(e as Error).message}`, { cause: e }));
+          return false;
+        }
+        const now = Date.now();
+        if (opts.onProgress && now - lastReport >= 100) {
+          lastReport = now;
+          opts.onProgress({ phase: 'download', done, total, file: what });
+        }
+        return true;
+      }
+      if (mode === 'discard') return false;
+      // Copied: the read buffer is reused.
+      kept.push(Buffer.from(b));
+      keptBytes += b.length;
+      if (keptBytes <= bufferCap) return true;
+      if (status < 200 || status >= 300) {
+        mode = 'discard';
+        return false;
+      }
+      // A 2xx body that is no small JSON: HTML pages stop here (the caller refuses them),
+      // anything else is the file after all.
+      const first = Buffer.concat(kept, Math.min(keptBytes, 64)).toString('latin1').trimStart();
+      if (/^<(!doctype|html)/i.test(first)) {
+        mode = 'discard';
+        return false;
+      }
+      if (first.startsWith('{') && bufferCap < opts.maxBuffer) {
+        bufferCap = opts.maxBuffer;
+        return true;
+      }
+      try {
+        toFile();
+      } catch (e) {
+        fail(new MuseError('io', `Cannot write ${dest}: ${(e as Error).message}`, { cause: e }));
+        return false;
+      }
+      return true;
+    };
+
+    const startBody = (): void => {
+      phase = 'body';
+      const te = (headers['transfer-encoding'] ?? '').toLowerCase();
+      chunked = te.split(',').map((s) => s.trim()).includes('chunked');
+      const cl = headers['content-length'];
+      if (!chunked && cl !== undefined) {
+        if (!/^\d+$/.test(cl.trim())) return fail(new MuseError('malformed', `The Muse server answered ${what} with an invalid Content-Length (${cl}).`));
+        remaining = Number(cl);
+        total = remaining;
+      }
+      const ok = status >= 200 && status < 300;
+      if (ok && opts.isFile(headers)) {
+        try {
+          toFile();
+        } catch (e) {
+          return fail(new MuseError('io', `Cannot write ${dest}: ${(e as Error).message}`, { cause: e }));
+        }
+        opts.onProgress?.({ phase: 'download', done: 0, total, file: what });
+      } else {
+        mode = 'buffer';
+        bufferCap = ok ? SNIFF_BYTES : opts.maxErrorBody;
+      }
+      if (status === 204 || status === 304 || remaining === 0) finish();
+    };
+
+    /** Feeds body bytes through the framing. */
+    const body = (b: Buffer): void => {
+      if (!chunked) {
+        if (remaining >= 0) {
+          if (b.length > remaining) b = b.subarray(0, remaining);
+          remaining -= b.length;
+        }
+        if (!sink(b)) return mode === 'discard' ? finish() : undefined;
+        if (remaining === 0) finish();
+        return;
+      }
+      let i = 0;
+      while (i < b.length && !settled) {
+        if (chunkState === 'data') {
+          const n = Math.min(chunkLeft, b.length - i);
+          if (!sink(b.subarray(i, i + n))) return mode === 'discard' ? finish() : undefined;
+          chunkLeft -= n;
+          i += n;
+          if (chunkLeft === 0) chunkState = 'dataEnd';
+          continue;
+        }
+        const nl = b.indexOf(10, i);
+        const end = nl < 0 ? b.length : nl;
+        line += b.toString('latin1', i, end);
+        if (line.length > 4096) return fail(bodyError('malformed chunked encoding'));
+        i = end;
+        if (nl < 0) break;
+        i++;
+        const l = line.replace(/\r$/, '');
+        line = '';
+        if (chunkState === 'dataEnd') {
+          if (l !== '') return fail(bodyError('malformed chunked encoding'));
+          chunkState = 'size';
+        } else if (chunkState === 'size') {
+          const m = /^([0-9a-fA-F]+)\s*(;.*)?$/.exec(l);
+          if (!m) return fail(bodyError('malformed chunked encoding'));
+          chunkLeft = parseInt(m[1], 16);
+          chunkState = chunkLeft === 0 ? 'trailer' : 'data';
+        } else if (l === '') {
+          return finish(); // end of the trailer
+        }
+      }
+    };
+
+    const onHead = (b: Buffer): void => {
+      head = head.length ? Buffer.concat([head, b]) : Buffer.from(b);
+      for (;;) {
+        const end = head.indexOf('\r\n\r\n');
+        if (end < 0) {
+          if (head.length > MAX_HEAD) fail(new MuseError('malformed', `The Muse server answered ${what} with headers larger than 64 KB.`));
+          return;
+        }
+        const lines = head.toString('latin1', 0, end).split('\r\n');
+        const rest = head.subarray(end + 4);
+        const m = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0]);
+        if (!m) return fail(new MuseError('malformed', `The Muse server answered ${what} with something that is not HTTP/1.1.`));
+        status = Number(m[1]);
+        headers = {};
+        for (const l of lines.slice(1)) {
+          const c = l.indexOf(':');
+          if (c <= 0) continue;
+          const k = l.slice(0, c).trim().toLowerCase();
+          const v = l.slice(c + 1).trim();
+          headers[k] = headers[k] !== undefined ? `${headers[k]}, ${v}` : v;
+        }
+        head = rest;
+        if (status >= 100 && status < 200) continue; // interim answer (100 Continue)
+        startBody();
+        if (!settled && rest.length > 0) body(rest);
+        return;
+      }
+    };
+
+    const readBuffer = Buffer.allocUnsafe(READ_BUFFER);
+    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
+    const onread = {
+      buffer: readBuffer,
+      callback: (n: number, buf: Buffer): boolean => {
+        if (settled) return false;
+        const b = buf.subarray(0, n);
+        if (phase === 'body') body(b);
+        else onHead(b);
+        return !settled;
+      },
+    };
+    const socket: net.Socket =
+      url.protocol === 'https:'
+        ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, ALPNProtocols: ['http/1.1'], onread } as tls.ConnectionOptions)
+        : net.connect({ host, port, onread });
+    socket.setTimeout(opts.timeoutMs, () => {
+      const s = Math.round(opts.timeoutMs / 1000);
+      if (phase === 'connect') fail(connError(`connecting timed out after ${s} s`, 'UND_ERR_CONNECT_TIMEOUT'));
+      else if (phase === 'head') fail(connError(`no answer within ${s} s`, 'UND_ERR_HEADERS_TIMEOUT'));
+      else fail(bodyError(`the server stopped sending for ${s} s`));
+    });
+    socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => {
+      phase = 'head';
+      const lines = [`GET ${url.pathname}${url.search} HTTP/1.1`, `Host: ${url.host}`, 'Connection: close', 'User-Agent: muse-runner'];
+      for (const [k, v] of Object.entries(opts.headers ?? {})) lines.push(`${k}: ${v}`);
+      socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+    });
+    socket.on('error', (e: NodeJS.ErrnoException) => {
+      if (phase === 'body') fail(bodyError(e.message, e));
+      else fail(connError(e.message, e.code ?? 'ECONNRESET', e));
+    });
+    socket.on('close', () => {
+      if (settled) return;
+      if (phase !== 'body') return fail(connError('the server closed the connection without answering', 'ECONNRESET'));
+      // Only a body delimited by the connection's end is complete here.
+      if (!chunked && remaining < 0) return finish();
+      fail(new MuseError('network', `The download of ${what} ended after ${done}${total !== undefined ? ` of ${total}` : ''} bytes (the connection dropped). Try again.`));
+    });
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }

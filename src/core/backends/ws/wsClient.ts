@@ -7,12 +7,12 @@
  */
 import FormData from 'form-data';
 import * as fs from 'fs';
-import { PassThrough, Transform, type Readable } from 'stream';
+import { PassThrough, Readable, Transform } from 'stream';
 import { EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
 import type { OpOptions } from '../../backend';
 import { MuseError, cancelledError, throwIfAborted, type MuseErrorCode } from '../../errors';
 import type { InputFile, ResultOutcome, ReturnedType, SoftwareInfo, StateReport } from '../../model';
-import { streamToFile } from '../../transfer/httpFile';
+import { getToFile, streamToFile, type GetToFileAnswer } from '../../transfer/httpFile';
 import {
   bodyExcerpt,
   classifyResultBody,
@@ -475,15 +475,15 @@ export class WsClient {
    * One request, with the retries its kind allows. Resolves with a 2xx answer whose body the
    * caller must consume; every other outcome is a MuseError.
    */
-  private async call(spec: CallSpec, opts: OpOptions, flags: { authOnClientError?: boolean } = {}): Promise<Dispatcher.ResponseData> {
+  private async call(spec: CallSpec, opts: OpOptions, flags: { authOnClientError?: boolean; toFile?: string } = {}): Promise<Dispatcher.ResponseData & { written?: number }> {
     const url = this.url(spec.path);
     let status500 = 0;
     for (let attempt = 1; ; attempt++) {
       throwIfAborted(opts.signal, spec.what);
       const parts = spec.body ? await spec.body() : undefined;
-      let res: Dispatcher.ResponseData;
+      let res: Dispatcher.ResponseData & { written?: number };
       try {
-        res = await request(url, {
+        res = flags.toFile !== undefined && !parts ? await this.rawGet(url, flags.toFile, spec.what, opts) : await request(url, {
           method: spec.method,
           headers: { accept: 'application/json, */*;q=0.8', ...(parts?.headers ?? {}) },
           body: parts?.body,
@@ -527,6 +527,39 @@ export class WsClient {
       }
       throw this.httpError(status, text, spec, !!flags.authOnClientError);
     }
+  }
+
+  /**
+   * A GET whose file answer goes straight to `dest` (`written`), outside undici: see `getToFile`
+   * (flat memory, faster). Other answers come back as a small in-memory body.
+   */
+  private async rawGet(url: string, dest: string, what: string, opts: OpOptions): Promise<Dispatcher.ResponseData & { written?: number }> {
+    const a = await getToFile(new URL(url), dest, {
+      headers: { accept: 'application/json, */*;q=0.8' },
+      timeoutMs: this.timeoutMs,
+      signal: opts.signal,
+      onProgress: opts.onProgress,
+      what,
+      // The same rule as resultOutcome: labelled JSON is an answer, labelled files are files.
+      isFile: (h) => {
+        const ct = (h['content-type'] ?? '').toLowerCase();
+        const attachment = /attachment/i.test(h['content-disposition'] ?? '');
+        return attachment || (!ct.includes('json') && /zip|octet-stream|text\/plain/.test(ct));
+      },
+      maxBuffer: this.maxJsonBytes,
+      maxErrorBody: ERROR_BODY_MAX,
+    });
+    return answerAsResponse(a);
+  }
+
+  /** Whether file GETs may bypass undici: our own dispatcher, and no proxy for this URL's scheme. */
+  private rawGetsAllowed(): boolean {
+    if (!this.ownsDispatcher) return false;
+    const u = new URL(this.baseUrl);
+    if (u.username || u.password) return false;
+    const vars = u.protocol === 'https:' ? ['https_proxy', 'HTTPS_PROXY'] : ['http_proxy', 'HTTP_PROXY'];
+    // Behind a proxy, undici's EnvHttpProxyAgent (and its NO_PROXY rules) does the request.
+    return !vars.some((v) => process.env[v]);
   }
 
   private async backoff(attempt: number, signal?: AbortSignal, atLeastMs?: number): Promise<void> {
@@ -690,7 +723,8 @@ export class WsClient {
 
   /** An answer that must be file bytes (content zip, download): JSON there is an error. */
   private async fileOnly(path: string, what: string, destFile: string, opts: OpOptions): Promise<{ path: string; bytes: number }> {
-    const res = await this.call({ method: 'GET', path, idempotent: true, what }, opts);
+    const res = await this.call({ method: 'GET', path, idempotent: true, what }, opts, this.rawGetsAllowed() ? { toFile: destFile } : {});
+    if (res.written !== undefined) return { path: destFile, bytes: res.written };
     const out = await this.resultOutcome(res, destFile, what, path, opts);
     if (out.kind === 'file') return { path: out.path, bytes: out.bytes };
     throw new MuseError('malformed', `The Muse server answered ${what} with ${out.kind === 'stdout' ? 'a stdout text' : 'another download key'} instead of a file.`, { url: this.safeUrl(path) });
@@ -711,6 +745,14 @@ function scrub(text: string, secret?: string): string {
 function stripQuery(u: string): string {
   const i = u.search(/[?#]/);
   return i < 0 ? u : u.slice(0, i);
+}
+
+/** A `getToFile` answer in the shape `call` and `resultOutcome` read. */
+function answerAsResponse(a: GetToFileAnswer): Dispatcher.ResponseData & { written?: number } {
+  const body = Object.assign(Readable.from(a.body && a.body.length > 0 ? [a.body] : []), {
+    dump: async (): Promise<void> => undefined,
+  });
+  return { statusCode: a.statusCode, headers: a.headers, body, written: a.bytes } as unknown as Dispatcher.ResponseData & { written?: number };
 }
 
 /** An already-ended stream, when the whole body was read while sniffing. */
