@@ -1,11 +1,15 @@
 /**
- * ws transfer bench (`npx tsx scripts/bench-ws.ts`): our client against curl, on loopback.
- *  - download of 1 GB (generated as it is sent, never stored in memory) with `curl -o` and with
- *    the WsBackend download path, the latter in a child process (bundled with esbuild, run by
- *    plain node) whose peak RSS is measured;
- *  - one submit of 100 files of 10 KB, against `curl -F` with 100 file fields.
- * Prints plain lines with ratios (ours / curl); targets: download ratio >= 0.9, peak RSS < 100 MB.
- * Options: --size-mb N (default 1024), --rounds N (default 3; the best round of each is kept).
+ * ws transfer bench (`npx tsx scripts/bench-ws.ts`, run by `npm run bench`): the real CLI
+ * against curl, on loopback, interleaved so that the machine's load hits both alike.
+ *  - download of a 1 GB file (served from disk by a plain node server, 1 MB reads):
+ *    `curl -o` and `node dist/cli.js --url URL download KEY -o FILE`, each timed from spawn to
+ *    exit; the CLI's peak RSS is read by `/usr/bin/time -f %M` (Debian package `time`);
+ *  - one submit of 100 files of 10 KB: `curl -F` (its own time_total) against the WsClient
+ *    used by the CLI, in this process (a CLI process would mostly time node's start-up).
+ * Prints the median of the per-round ratios (ours / curl throughput; ours / curl time for the
+ * submit). Targets: download ratio >= 0.9, peak RSS < 100 MB.
+ * Options: --size-mb N (default 1024), --rounds N (default 3), --no-build (use dist/cli.js as is;
+ * scripts/bench.sh has just built it).
  */
 import { spawn } from 'child_process';
 import * as fs from 'fs';
@@ -13,52 +17,42 @@ import * as http from 'http';
 import type { AddressInfo } from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { WsBackend } from '../src/core/backends/ws/wsBackend';
 import { WsClient } from '../src/core/backends/ws/wsClient';
 
 const MB = 1024 * 1024;
+const ROOT = path.resolve(__dirname, '..');
+const CLI = path.join(ROOT, 'dist', 'cli.js');
+const TIME = '/usr/bin/time';
+const KEY = '20210119_130603_a20ce46e-849e-4674-ab2d-b3927a758024';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(name);
   return i >= 0 ? Number(process.argv[i + 1]) : def;
 }
 
-/** Child mode: download once through WsBackend, print timing and peak RSS as JSON. */
-async function child(url: string, dest: string): Promise<void> {
-  const b = new WsBackend({ baseUrl: url, getToken: async () => undefined });
-  const loadedRssKb = process.resourceUsage().maxRSS;
-  const t0 = process.hrtime.bigint();
-  const r = await b.download('big', dest);
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  await b.dispose();
-  process.stdout.write(JSON.stringify({ ms, bytes: r.bytes, maxRssKb: process.resourceUsage().maxRSS, loadedRssKb }) + '\n');
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-function startServer(sizeBytes: number): Promise<{ url: string; close(): void; uploads: number[] }> {
-  const block = Buffer.alloc(MB, 0x5a);
-  const uploads: number[] = [];
+function loadavg(): string {
+  return os.loadavg().map((x) => x.toFixed(2)).join(' ');
+}
+
+/** Serves `file` for every download, the way a web server would: from disk, 1 MB reads. */
+function startServer(file: string): Promise<{ url: string; close(): void }> {
+  const size = fs.statSync(file).size;
   const server = http.createServer((req, res) => {
     if (req.method === 'GET' && req.url?.startsWith('/api/download/')) {
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': sizeBytes });
-      let left = sizeBytes;
-      const pump = (): void => {
-        while (left > 0) {
-          const n = Math.min(left, block.length);
-          left -= n;
-          if (!res.write(n === block.length ? block : block.subarray(0, n))) return void res.once('drain', pump);
-        }
-        res.end();
-      };
-      pump();
+      res.writeHead(200, { 'content-type': 'application/zip', 'content-length': size });
+      fs.createReadStream(file, { highWaterMark: MB }).pipe(res);
       return;
     }
     if (req.method === 'POST') {
-      let n = 0;
-      req.on('data', (c: Buffer) => (n += c.length));
+      req.resume();
       req.on('end', () => {
-        uploads.push(n);
-        const key = '58ae6cea-df31-4059-9466-b817c337985d';
-        const body = JSON.stringify({ msg: 'ok', url: `http://127.0.0.1/api/software/muse/state/sw_example/${key}/` });
+        const body = JSON.stringify({ msg: 'ok', url: `http://127.0.0.1/api/software/muse/state/sw_example/58ae6cea-df31-4059-9466-b817c337985d/` });
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
         res.end(body);
       });
@@ -69,66 +63,99 @@ function startServer(sizeBytes: number): Promise<{ url: string; close(): void; u
   return new Promise((resolve) =>
     server.listen(0, '127.0.0.1', () => {
       const port = (server.address() as AddressInfo).port;
-      resolve({ url: `http://127.0.0.1:${port}/api/`, close: () => server.close(), uploads });
+      resolve({ url: `http://127.0.0.1:${port}/api/`, close: () => server.close() });
     }),
   );
 }
 
 /** Runs a command without blocking this process's event loop (the server lives here). */
-function run(cmd: string, args: string[]): Promise<{ ms: number; stdout: string; code: number }> {
+function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<{ ms: number; stdout: string; stderr: string; code: number }> {
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env });
     let stdout = '';
+    let stderr = '';
     p.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    p.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     p.on('error', reject);
-    p.on('close', (code) => resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, stdout, code: code ?? -1 }));
+    p.on('close', (code) => resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, stdout, stderr, code: code ?? -1 }));
   });
 }
 
-/** curl's own `-w %{time_total}` (seconds), so its process start-up is not counted against it. */
-function curlMs(out: string): number {
-  const s = Number(out.trim());
-  if (!Number.isFinite(s)) throw new Error(`unexpected curl output: ${out}`);
-  return s * 1000;
+/** `muse ARGS` under /usr/bin/time: wall time (ms, from spawn) and peak RSS (KB). */
+async function muse(args: string[], env: NodeJS.ProcessEnv, work: string): Promise<{ ms: number; rssKb: number }> {
+  const rssFile = path.join(work, 'rss.txt');
+  const r = await run(TIME, ['-o', rssFile, '-f', '%M', process.execPath, CLI, ...args], env);
+  if (r.code !== 0) throw new Error(`muse ${args.join(' ')} failed (exit ${r.code}): ${r.stderr}`);
+  return { ms: r.ms, rssKb: Number(fs.readFileSync(rssFile, 'utf8').trim().split('\n').pop()) };
+}
+
+function writeBigFile(file: string, bytes: number): void {
+  const block = Buffer.alloc(MB);
+  for (let i = 0; i < block.length; i++) block[i] = (i * 2654435761) >>> 24;
+  const fd = fs.openSync(file, 'w');
+  try {
+    for (let left = bytes; left > 0; left -= block.length) fs.writeSync(fd, block, 0, Math.min(left, block.length));
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 async function main(): Promise<void> {
   const sizeMb = arg('--size-mb', 1024);
-  const rounds = arg('--rounds', 3);
+  const rounds = Math.max(1, arg('--rounds', 3));
   const size = sizeMb * MB;
+  if (!fs.existsSync(TIME)) throw new Error(`${TIME} is missing (Debian: apt-get install time); it measures the CLI's peak RSS.`);
+  if (!process.argv.includes('--no-build') || !fs.existsSync(CLI)) {
+    const b = await run(process.execPath, ['esbuild.js']);
+    if (b.code !== 0) throw new Error(`node esbuild.js failed: ${b.stderr}`);
+  }
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-ws-'));
-  const srv = await startServer(size);
+  const src = path.join(work, 'served.zip');
+  writeBigFile(src, size);
+  const srv = await startServer(src);
+  const env = { ...process.env, MUSE_DATA_DIR: path.join(work, 'data'), MUSE_CONFIG_DIR: path.join(work, 'config') };
+  for (const v of ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'MUSE_PROFILE']) delete env[v];
   try {
-    // Bundle the child so its RSS is ours, not a TypeScript loader's.
-    const childJs = path.join(work, 'child.js');
-    const esbuild = await import('esbuild');
-    esbuild.buildSync({ entryPoints: [__filename], bundle: true, platform: 'node', format: 'cjs', target: 'node20', outfile: childJs, logLevel: 'error', external: ['esbuild'] });
+    console.log(`load average at start: ${loadavg()} (${os.cpus().length} CPUs)`);
+    const idle = await muse(['--version'], env, work);
+    console.log(`muse --version: ${idle.ms.toFixed(0)} ms, peak RSS ${(idle.rssKb / 1024).toFixed(0)} MB (start-up alone)`);
 
-    const dest = path.join(work, 'big.bin');
-    const dlUrl = `${srv.url}download/?key=big`;
-    let curlBest = Infinity;
-    let oursBest = Infinity;
-    let peakKb = 0;
-    let loadedKb = 0;
+    const dest = path.join(work, 'got.zip');
+    const dlUrl = `${srv.url}download/?key=${KEY}`;
+    const ratios: number[] = [];
+    const curlMsAll: number[] = [];
+    const oursMsAll: number[] = [];
+    const rssAll: number[] = [];
     for (let r = 0; r < rounds; r++) {
-      const c = await run('curl', ['-sS', '--fail', '-o', dest, '-w', '%{time_total}', dlUrl]);
-      if (c.code !== 0 || fs.statSync(dest).size !== size) throw new Error(`curl download failed (exit ${c.code})`);
-      curlBest = Math.min(curlBest, curlMs(c.stdout));
-      fs.rmSync(dest);
-      const o = await run(process.execPath, [childJs, '--child', srv.url, dest]);
-      if (o.code !== 0) throw new Error(`our download failed (exit ${o.code})`);
-      const res = JSON.parse(o.stdout.trim().split('\n').pop() ?? '{}') as { ms: number; bytes: number; maxRssKb: number; loadedRssKb: number };
-      if (res.bytes !== size || fs.statSync(dest).size !== size) throw new Error('our download has the wrong size');
-      oursBest = Math.min(oursBest, res.ms);
-      peakKb = Math.max(peakKb, res.maxRssKb);
-      loadedKb = Math.max(loadedKb, res.loadedRssKb);
-      fs.rmSync(dest);
+      // Alternate who goes first: a page cache warmed by one must not favour it.
+      const order = r % 2 === 0 ? ['curl', 'muse'] : ['muse', 'curl'];
+      let c = 0;
+      let o = 0;
+      for (const who of order) {
+        if (who === 'curl') {
+          const res = await run('curl', ['-sS', '--fail', '--noproxy', '*', '-o', dest, dlUrl]);
+          if (res.code !== 0 || fs.statSync(dest).size !== size) throw new Error(`curl download failed (exit ${res.code}): ${res.stderr}`);
+          c = res.ms;
+        } else {
+          const res = await muse(['--url', srv.url, '--quiet', 'download', KEY, '-o', dest], env, work);
+          if (fs.statSync(dest).size !== size) throw new Error('the muse download has the wrong size');
+          o = res.ms;
+          rssAll.push(res.rssKb);
+        }
+        fs.rmSync(dest);
+      }
+      curlMsAll.push(c);
+      oursMsAll.push(o);
+      ratios.push(c / o);
+      console.log(`  round ${r + 1}: curl ${c.toFixed(0)} ms, muse ${o.toFixed(0)} ms, throughput ratio ${(c / o).toFixed(2)}, muse peak RSS ${(rssAll[rssAll.length - 1] / 1024).toFixed(0)} MB`);
     }
-    const curlMBs = sizeMb / (curlBest / 1000);
-    const oursMBs = sizeMb / (oursBest / 1000);
     const label = sizeMb >= 1024 ? `${sizeMb / 1024}GB` : `${sizeMb}MB`;
-    console.log(`download ${label}: curl ${curlMBs.toFixed(0)} MB/s, muse ${oursMBs.toFixed(0)} MB/s, ratio ${(oursMBs / curlMBs).toFixed(2)}; peak RSS ${(peakKb / 1024).toFixed(0)} MB (${(loadedKb / 1024).toFixed(0)} MB before the download)`);
+    const mbs = (ms: number): string => (sizeMb / (ms / 1000)).toFixed(0);
+    console.log(
+      `download ${label} (median of ${rounds}, process wall time): curl ${mbs(median(curlMsAll))} MB/s, muse ${mbs(median(oursMsAll))} MB/s, ` +
+        `ratio ${median(ratios).toFixed(2)} (target >= 0.9); muse peak RSS max ${(Math.max(...rssAll) / 1024).toFixed(0)} MB (target < 100)`,
+    );
 
     // 100 files of 10 KB in one submit.
     const files: { path: string; name: string }[] = [];
@@ -139,34 +166,30 @@ async function main(): Promise<void> {
     }
     const client = new WsClient({ baseUrl: srv.url });
     const submitUrl = `${srv.url}software/muse/run/sw_example/`;
-    const curlArgs = ['-sS', '--fail', '-o', '/dev/null', '-w', '%{time_total}', ...files.flatMap((f) => ['-F', `file=@${f.path}`]), '-F', 'cmd=python /add.py', '-F', 'jwt=bench', submitUrl];
-    let curlUp = Infinity;
-    let oursUp = Infinity;
+    const curlArgs = ['-sS', '--fail', '--noproxy', '*', '-o', '/dev/null', '-w', '%{time_total}', ...files.flatMap((f) => ['-F', `file=@${f.path}`]), '-F', 'cmd=python /add.py', '-F', 'jwt=bench', submitUrl];
+    const upCurl: number[] = [];
+    const upOurs: number[] = [];
+    await client.submit('sw_example', { cmd: 'python /add.py', files }, 'bench'); // warm-up (JIT, connection)
     for (let r = 0; r < Math.max(rounds, 5); r++) {
       const c = await run('curl', curlArgs);
-      if (c.code !== 0) throw new Error(`curl upload failed (exit ${c.code})`);
-      curlUp = Math.min(curlUp, curlMs(c.stdout));
+      if (c.code !== 0) throw new Error(`curl upload failed (exit ${c.code}): ${c.stderr}`);
+      // curl's own time_total, so its process start-up is not counted against it.
+      upCurl.push(Number(c.stdout.trim()) * 1000);
       const t0 = process.hrtime.bigint();
       await client.submit('sw_example', { cmd: 'python /add.py', files }, 'bench');
-      oursUp = Math.min(oursUp, Number(process.hrtime.bigint() - t0) / 1e6);
+      upOurs.push(Number(process.hrtime.bigint() - t0) / 1e6);
     }
     await client.close();
-    console.log(`submit 100 x 10KB: curl ${curlUp.toFixed(1)} ms, muse ${oursUp.toFixed(1)} ms, time ratio ${(oursUp / curlUp).toFixed(2)}`);
+    const upRatios = upCurl.map((c, i) => upOurs[i] / c);
+    console.log(`submit 100 x 10KB (median of ${upCurl.length}): curl ${median(upCurl).toFixed(1)} ms, muse ${median(upOurs).toFixed(1)} ms, time ratio ${median(upRatios).toFixed(2)}`);
+    console.log(`load average at end: ${loadavg()}`);
   } finally {
     srv.close();
     fs.rmSync(work, { recursive: true, force: true });
   }
 }
 
-if (process.argv.includes('--child')) {
-  const i = process.argv.indexOf('--child');
-  child(process.argv[i + 1], process.argv[i + 2]).catch((e) => {
-    console.error(e);
-    process.exit(1);
-  });
-} else {
-  main().catch((e) => {
-    console.error(e);
-    process.exit(1);
-  });
-}
+main().catch((e) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});
