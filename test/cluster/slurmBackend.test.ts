@@ -181,8 +181,10 @@ describe('Slurm backend on the test cluster', function () {
 
   /** Slurm jobs with this name, as sacct and squeue list them (a submit must make exactly one). */
   async function jobsNamed(jobName: string): Promise<string[]> {
-    const a = await conn.execOk(['sacct', '-X', '-n', '-P', '-S', 'now-1hours', `--name=${jobName}`, '--format=JobID']);
-    const q = await conn.execOk(['squeue', '-h', '-t', 'all', '-n', jobName, '-o', '%A']);
+    // Once more after a drop: a test may have just cut the connection.
+    const ask = (args: string[]) => conn.execOk(args).catch((e: unknown) => (isMuseError(e, 'network') ? conn.execOk(args) : Promise.reject(e)));
+    const a = await ask(['sacct', '-X', '-n', '-P', '-S', 'now-1hours', `--name=${jobName}`, '--format=JobID']);
+    const q = await ask(['squeue', '-h', '-t', 'all', '-n', jobName, '-o', '%A']);
     return [...new Set(`${a}\n${q}`.split('\n').map((l) => l.trim()).filter(Boolean))];
   }
 
