@@ -114,7 +114,7 @@ async function main(): Promise<void> {
   const src = path.join(work, 'served.zip');
   writeBigFile(src, size);
   const srv = await startServer(src);
-  const env = { ...process.env, MUSE_DATA_DIR: path.join(work, 'data'), MUSE_CONFIG_DIR: path.join(work, 'config') };
+  const env: NodeJS.ProcessEnv = { ...process.env, MUSE_DATA_DIR: path.join(work, 'data'), MUSE_CONFIG_DIR: path.join(work, 'config') };
   for (const v of ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'MUSE_PROFILE']) delete env[v];
   try {
     console.log(`load average at start: ${loadavg()} (${os.cpus().length} CPUs)`);

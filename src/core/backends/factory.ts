@@ -6,10 +6,7 @@ import type { Backend } from '../backend';
 import { MuseError } from '../errors';
 import { localRunsDir } from '../paths';
 import type { Profile } from '../profiles';
-import { LocalBackend } from './local/localBackend';
 import type { SshPrompts } from './slurm/prompts';
-import { SlurmBackend } from './slurm/slurmBackend';
-import { WsBackend } from './ws/wsBackend';
 
 export interface BackendDeps {
   /** The ws token of a profile (secret storage, token file, env), undefined when signed out. */
@@ -21,16 +18,18 @@ export interface BackendDeps {
 /** A new backend for `profile`. Throws an `unsupported` MuseError for a kind not available. */
 export function createBackend(profile: Profile, deps: BackendDeps): Backend {
   switch (profile.kind) {
+    // Each backend is required when made: a command loads only its own (ssh2 alone is ~13 MB of RSS).
     case 'ws': {
+      const { WsBackend } = require('./ws/wsBackend') as typeof import('./ws/wsBackend');
       const name = profile.name;
       return new WsBackend({ baseUrl: profile.url, getToken: () => deps.getToken(name), timeoutMs: profile.timeoutMs });
     }
     case 'ssh':
       if (!deps.sshPrompts) throw new MuseError('unsupported', `Profile "${profile.name}": SSH needs a way to ask for passphrases and host keys here.`);
-      return new SlurmBackend(profile, deps.sshPrompts);
+      return new (require('./slurm/slurmBackend') as typeof import('./slurm/slurmBackend')).SlurmBackend(profile, deps.sshPrompts);
     case 'local':
       // The CLI and extension fill `root` (resolveProfile); the fallback keeps a bare profile usable.
-      return new LocalBackend({ root: profile.root ?? localRunsDir(), images: profile.images, singularityCommand: profile.singularityCommand });
+      return new (require('./local/localBackend') as typeof import('./local/localBackend')).LocalBackend({ root: profile.root ?? localRunsDir(), images: profile.images, singularityCommand: profile.singularityCommand });
     default:
       throw new MuseError('usage', `Profile "${(profile as Profile).name}" has an unknown kind "${(profile as { kind: string }).kind}".`);
   }

@@ -9,7 +9,6 @@ import type { Backend, BackendCapabilities, OpOptions, OutputStream, RunRef, Sub
 import { MuseError, throwIfAborted } from '../../errors';
 import type { ResultOutcome, SoftwareInfo, StateReport, SubmitRequest } from '../../model';
 import { streamToFile } from '../../transfer/httpFile';
-import { openZipEntry } from '../../transfer/zip';
 import { WsClient, type WsRunParams } from './wsClient';
 
 /** Options of a `WsBackend`. */
@@ -111,6 +110,8 @@ export class WsBackend implements Backend {
       throwIfAborted(opts.signal, `Reading ${stream}`);
       let entry: Readable;
       try {
+        // Required here: the zip libraries are not loaded by commands that never read a zip.
+        const { openZipEntry } = require('../../transfer/zip') as typeof import('../../transfer/zip');
         entry = (await openZipEntry(zipFile, OUTPUT_ENTRIES[stream])) as Readable;
       } catch (e) {
         if (e instanceof MuseError && e.code === 'notFound') {

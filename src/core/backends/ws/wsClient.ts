@@ -5,10 +5,10 @@
  * streamed file answers (through `.part` files), retries with backoff for GETs only, and
  * HTTP(S)_PROXY / NO_PROXY honoured.
  */
-import FormData from 'form-data';
 import * as fs from 'fs';
 import { PassThrough, Readable, Transform } from 'stream';
-import { EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
+import type FormDataClass from 'form-data';
+import type { Dispatcher } from 'undici';
 import type { OpOptions } from '../../backend';
 import { MuseError, cancelledError, throwIfAborted, type MuseErrorCode } from '../../errors';
 import type { InputFile, ResultOutcome, ReturnedType, SoftwareInfo, StateReport } from '../../model';
@@ -100,6 +100,17 @@ const TRANSIENT_CODES = new Set([
   'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED',
 ]);
 
+// undici (~20 MB of RSS once loaded) and form-data (mime-db, ~12 MB) are required on first use:
+// a download, which needs neither (getToFile), stays small.
+function undici(): typeof import('undici') {
+  return require('undici') as typeof import('undici');
+}
+
+function newFormData(): FormDataClass {
+  const FormData = require('form-data') as typeof FormDataClass;
+  return new FormData();
+}
+
 function errCode(e: unknown): string | undefined {
   const err = e as { code?: unknown; cause?: { code?: unknown } };
   if (typeof err?.code === 'string' && err.code !== 'UND_ERR_SOCKET') return err.code;
@@ -190,7 +201,7 @@ export class WsClient {
   private readonly attempts: number;
   private readonly retryDelayMs: number;
   private readonly maxJsonBytes: number;
-  private readonly dispatcher: Dispatcher;
+  private dispatcherInstance: Dispatcher | undefined;
   private readonly ownsDispatcher: boolean;
 
   constructor(opts: WsClientOptions) {
@@ -211,21 +222,25 @@ export class WsClient {
     this.retryDelayMs = opts.retryDelayMs ?? 300;
     this.maxJsonBytes = opts.maxJsonBytes ?? DEFAULT_MAX_JSON;
     this.ownsDispatcher = !opts.dispatcher;
-    this.dispatcher =
-      opts.dispatcher ??
-      new EnvHttpProxyAgent({
-        connect: { timeout: this.timeoutMs },
-        headersTimeout: this.timeoutMs,
-        bodyTimeout: this.timeoutMs,
-        // Plain http through an http proxy as absolute-URI requests (what curl does);
-        // https still goes through CONNECT.
-        proxyTunnel: false,
-      });
+    this.dispatcherInstance = opts.dispatcher;
+  }
+
+  /** The undici dispatcher, made on first use. */
+  private get dispatcher(): Dispatcher {
+    this.dispatcherInstance ??= new (undici().EnvHttpProxyAgent)({
+      connect: { timeout: this.timeoutMs },
+      headersTimeout: this.timeoutMs,
+      bodyTimeout: this.timeoutMs,
+      // Plain http through an http proxy as absolute-URI requests (what curl does);
+      // https still goes through CONNECT.
+      proxyTunnel: false,
+    });
+    return this.dispatcherInstance;
   }
 
   /** Closes the connections of this client. */
   async close(): Promise<void> {
-    if (this.ownsDispatcher) await this.dispatcher.close().catch(() => undefined);
+    if (this.ownsDispatcher) await this.dispatcherInstance?.close().catch(() => undefined);
   }
 
   // ---------------------------------------------------------------- endpoints
@@ -398,7 +413,7 @@ export class WsClient {
         throw new MuseError('io', `Cannot read input file ${f.path}: ${(e as Error).message}`, { cause: e });
       }
     }
-    const form = new FormData();
+    const form = newFormData();
     let current: fs.ReadStream | undefined;
     for (const [k, v] of Object.entries(fields)) {
       // Lists travel as JSON strings inside multipart, like files_order.
@@ -483,7 +498,7 @@ export class WsClient {
       const parts = spec.body ? await spec.body() : undefined;
       let res: Dispatcher.ResponseData & { written?: number };
       try {
-        res = flags.toFile !== undefined && !parts ? await this.rawGet(url, flags.toFile, spec.what, opts) : await request(url, {
+        res = flags.toFile !== undefined && !parts ? await this.rawGet(url, flags.toFile, spec.what, opts) : await undici().request(url, {
           method: spec.method,
           headers: { accept: 'application/json, */*;q=0.8', ...(parts?.headers ?? {}) },
           body: parts?.body,
