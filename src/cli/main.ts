@@ -17,6 +17,15 @@ process.on('SIGINT', () => {
   }, 5000).unref();
 });
 
+// `muse submit --wait | head -1`: once the reader is gone, what is left to print goes nowhere,
+// and the command still finishes its work (store updates, files) with its own exit code.
+for (const s of [process.stdout, process.stderr]) {
+  s.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') return;
+    throw e;
+  });
+}
+
 runCli(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
