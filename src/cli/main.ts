@@ -36,6 +36,12 @@ runCli(process.argv.slice(2), {
 }).then(
   (code) => {
     process.exitCode = code;
+    // The command has finished: an error thrown late by a connection being torn down (an SFTP
+    // request cut short by the close) must not turn its outcome into a crash.
+    process.on('uncaughtException', (e) => {
+      if (process.env.MUSE_DEBUG === '1') process.stderr.write(`muse: (while closing) ${e instanceof Error ? e.stack : String(e)}\n`);
+      process.exit(code);
+    });
     // A lingering handle (keep-alive socket, stdin) must not keep a finished command alive.
     setTimeout(() => process.exit(code), 200).unref();
   },
