@@ -3,6 +3,8 @@ const esbuild = require('esbuild');
 
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
+/** `--outdir=DIR` builds elsewhere than dist/ (the vscode bench bundles a production copy without touching dist/). */
+const outdir = (process.argv.find((a) => a.startsWith('--outdir=')) ?? '--outdir=dist').slice('--outdir='.length);
 
 /** ssh2's optional native parts are loaded in try/catch: leave them out, it falls back to pure JS. */
 const external = ['vscode', 'cpu-features', '*.node'];
@@ -20,10 +22,10 @@ const common = {
 };
 
 const builds = [
-  { ...common, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js' },
+  { ...common, entryPoints: ['src/extension/extension.ts'], outfile: `${outdir}/extension.js` },
   // The extension's heavy half (backends, zip, file walk), required on first use: activation stays light.
-  { ...common, entryPoints: ['src/extension/coreEntry.ts'], outfile: 'dist/core.js' },
-  { ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
+  { ...common, entryPoints: ['src/extension/coreEntry.ts'], outfile: `${outdir}/core.js` },
+  { ...common, entryPoints: ['src/cli/main.ts'], outfile: `${outdir}/cli.js`, banner: { js: '#!/usr/bin/env node' } },
 ];
 
 async function main() {

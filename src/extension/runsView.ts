@@ -35,6 +35,11 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
   private readonly runNodes = new Map<string, RunsNode>();
   private readonly signedIn = new Map<string, boolean>();
   private readonly disposables: vscode.Disposable[] = [];
+  /**
+   * The store's runs indexed once per change: the workbench asks getTreeItem for every child of
+   * a group, and `store.get`/`store.list` scan and sort the whole list (5,000 runs: seconds).
+   */
+  private snap: { runs: Run[]; byId: Map<string, Run>; byProfile: Map<string, Run[]> } | undefined;
 
   constructor(
     private readonly store: RunStore,
@@ -46,12 +51,14 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
       showCollapseAll: true,
       canSelectMany: true,
     });
-    this.disposables.push(this.treeView, this.emitter);
+    const offStore = store.onDidChange(() => (this.snap = undefined));
+    this.disposables.push(this.treeView, this.emitter, { dispose: offStore });
     this.updateBadge();
   }
 
   /** Redraws the tree (store changed, a poll happened: elapsed times move). */
   refresh(): void {
+    this.snap = undefined;
     this.updateBadge();
     this.emitter.fire(undefined);
   }
@@ -63,8 +70,24 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
     this.emitter.fire(undefined);
   }
 
+  private snapshot(): NonNullable<RunsView['snap']> {
+    if (!this.snap) {
+      const runs = this.store.list();
+      const byId = new Map<string, Run>();
+      const byProfile = new Map<string, Run[]>();
+      for (const r of runs) {
+        byId.set(r.id, r);
+        const g = byProfile.get(r.profile);
+        if (g) g.push(r);
+        else byProfile.set(r.profile, [r]);
+      }
+      this.snap = { runs, byId, byProfile };
+    }
+    return this.snap;
+  }
+
   private updateBadge(): void {
-    const n = countActive(this.store.list());
+    const n = countActive(this.snapshot().runs);
     this.treeView.badge = n > 0 ? { value: n, tooltip: `${n} active run${n === 1 ? '' : 's'}` } : undefined;
   }
 
@@ -86,20 +109,20 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
   }
 
   getChildren(node?: RunsNode): RunsNode[] {
-    const runs = this.store.list();
+    const snap = this.snapshot();
     if (!node) {
-      const groups = groupRunsByProfile(runs, this.settings.profiles.map((p) => p.name));
+      const groups = groupRunsByProfile(snap.runs, this.settings.profiles.map((p) => p.name));
       return groups.map((g) => this.profileNode(g.profile));
     }
     if (node.type === 'profile') {
-      return runs.filter((r) => r.profile === node.name).map((r) => this.runNode(r.id));
+      return (snap.byProfile.get(node.name) ?? []).map((r) => this.runNode(r.id));
     }
     return [];
   }
 
   getParent(node: RunsNode): RunsNode | undefined {
     if (node.type === 'profile') return undefined;
-    const run = this.store.get(node.id);
+    const run = this.snapshot().byId.get(node.id);
     return run ? this.profileNode(run.profile) : undefined;
   }
 
@@ -110,13 +133,13 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
       const item = new vscode.TreeItem(node.name, vscode.TreeItemCollapsibleState.Expanded);
       item.id = `profile:${node.name}`;
       item.iconPath = new vscode.ThemeIcon(p?.kind === 'ws' ? 'globe' : p?.kind === 'ssh' ? 'remote' : 'vm');
-      const active = this.store.list().filter((r) => r.profile === node.name);
+      const running = countActive(this.snapshot().byProfile.get(node.name) ?? []);
       item.description = p ? `${p.kind}${node.name === this.settings.activeProfile.name ? ' · active' : ''}` : 'profile no longer configured';
-      if (countActive(active)) item.description += ` · ${countActive(active)} running`;
+      if (running) item.description += ` · ${running} running`;
       item.contextValue = p ? profileContextValue(p, this.signedIn.get(node.name)) : 'profile;missing';
       return item;
     }
-    const run = this.store.get(node.id);
+    const run = this.snapshot().byId.get(node.id);
     if (!run) return new vscode.TreeItem('(removed)');
     return this.runItem(run, now);
   }
@@ -136,7 +159,7 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
 
   /** The Markdown tooltip, built only when hovered (a tree of thousands of runs stays quick). */
   resolveTreeItem(item: vscode.TreeItem, node: RunsNode): vscode.TreeItem {
-    const run = node.type === 'run' ? this.store.get(node.id) : undefined;
+    const run = node.type === 'run' ? this.snapshot().byId.get(node.id) : undefined;
     if (run) {
       const md = new vscode.MarkdownString(runTooltipMarkdown(run, Date.now()), true);
       md.isTrusted = false;

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# The vscode bench (`npm run bench`, entry `vscode`): the extension's speed inside a real
+# extension host (code-server 4.100.3, headless Chromium; set up by test/vscode/runner/setup.sh).
+#   - activation: load + activate() of the production bundle, against an empty extension
+#     (test/fixtures/emptyExtension) activated in the same extension host
+#   - require() of fresh copies of dist/extension.js and dist/core.js in that host
+#   - a Runs tree of 5,000 runs (seeded store): getChildren of the root and of each profile
+#     group, getTreeItem of every item
+#   - bundle sizes: dist/extension.js, dist/core.js, the VSIX
+# Prints figures; asserts no timing. Nothing is written outside .cache/bench-vscode/.
+# Knobs: MUSE_BENCH_ROUNDS (default 5), MUSE_BENCH_RUNS (default 5000), MUSE_BENCH_KEEP=1.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+CODE_SERVER=$(bash test/vscode/runner/setup.sh | tail -n 1); rc=$?
+if [ $rc -eq 77 ]; then
+  echo "vscode bench skipped: code-server and chromium cannot be installed here (needs root and apt, i.e. Debian 12)"
+  exit 0
+elif [ $rc -ne 0 ]; then
+  echo "vscode bench: setup failed (exit $rc)"; exit 1
+fi
+
+B=$ROOT/.cache/bench-vscode/run-$$
+for old in "$ROOT"/.cache/bench-vscode/run-*; do # earlier runs whose script is gone
+  [ -d "$old" ] || continue
+  kill -0 "${old##*-}" 2>/dev/null || rm -rf "$old"
+done
+mkdir -p "$B"
+PIDS=()
+ok=
+cleanup() {
+  for pid in "${PIDS[@]}"; do
+    kill -TERM -- "-$pid" 2>/dev/null || continue
+    for _ in $(seq 50); do kill -0 -- "-$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  done
+  if [ -n "$ok" ] && [ -z "${MUSE_BENCH_KEEP:-}" ]; then rm -rf "$B"; else echo "vscode bench: logs kept in $B"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- the extension as it ships: production bundles, packaged --------------------------------
+EXT=$B/ext
+mkdir -p "$EXT"
+node esbuild.js --production --outdir="$EXT/dist" > /dev/null || exit 1
+cp -r package.json .vscodeignore media "$EXT/"
+for f in README.md CHANGELOG.md LICENSE; do [ -f "$f" ] && cp "$f" "$EXT/"; done
+VSIX=$B/muse-runner.vsix
+(cd "$EXT" && npx --prefix "$ROOT" vsce package --no-dependencies -o "$VSIX" > "$B/vsce.log" 2>&1) || { echo "vscode bench: vsce package failed:"; tail -5 "$B/vsce.log"; VSIX=; }
+# The bench copy activates only when the bench asks: no activation events (nothing before the timing).
+node -e '
+  const fs = require("fs"), f = process.argv[1], p = JSON.parse(fs.readFileSync(f, "utf8"));
+  p.activationEvents = [];
+  fs.writeFileSync(f, JSON.stringify(p, null, 2));' "$EXT/package.json" || exit 1
+# The in-host half, inside the copy so its require("vscode") resolves to our extension's API.
+npx esbuild scripts/bench-vscode-host.ts --bundle --platform=node --target=node20 --format=cjs \
+  --external:vscode --log-level=warning --outfile="$EXT/bench/host.js" || exit 1
+# The baseline, installed (a folder in the extensions dir, picked up when code-server starts):
+# the workbench loads only one development extension.
+mkdir -p "$B/exts"
+cp -r test/fixtures/emptyExtension "$B/exts/muse-runner.muse-bench-empty-0.0.1"
+# A second copy, activated first in each round: the host's first activation pays one-time costs.
+cp -r test/fixtures/emptyExtension "$B/exts/muse-runner.muse-bench-warmup-0.0.1"
+sed -i 's/"muse-bench-empty"/"muse-bench-warmup"/' "$B/exts/muse-runner.muse-bench-warmup-0.0.1/package.json"
+cp -r test/vscode/workspace "$B/workspace"
+
+# --- code-server -----------------------------------------------------------------------------
+PORT=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+URL=http://127.0.0.1:$PORT
+mkdir -p "$B/udd/User" "$B/exts" "$B/xdg-data" "$B/xdg-config" "$B/xdg-cache" "$B/tmp"
+printf '{ "workbench.startupEditor": "none", "telemetry.telemetryLevel": "off", "extensions.autoUpdate": false, "extensions.autoCheckUpdates": false, "update.mode": "none" }\n' > "$B/udd/User/settings.json"
+printf 'bind-addr: 127.0.0.1:%s\nauth: none\ncert: false\n' "$PORT" > "$B/config.yaml"
+MUSE_DATA_DIR=$B/muse-data MUSE_CONFIG_DIR=$B/muse-config MUSE_BENCH_OUT=$B/results.jsonl MUSE_BENCH_EXT=$EXT \
+  MUSE_BENCH_RUNS=${MUSE_BENCH_RUNS:-5000} \
+  XDG_DATA_HOME=$B/xdg-data XDG_CONFIG_HOME=$B/xdg-config XDG_CACHE_HOME=$B/xdg-cache TMPDIR=$B/tmp \
+  EXTENSIONS_GALLERY={} setsid "$CODE_SERVER" --config "$B/config.yaml" --bind-addr "127.0.0.1:$PORT" --auth none \
+  --user-data-dir "$B/udd" --extensions-dir "$B/exts" --disable-telemetry --disable-update-check \
+  --disable-workspace-trust --disable-getting-started-override --ignore-last-opened \
+  > "$B/code-server.log" 2>&1 &
+PIDS+=($!)
+deadline=$(( $(date +%s) + 60 ))
+until curl -sf -o /dev/null "$URL/healthz"; do
+  if ! kill -0 "${PIDS[0]}" 2>/dev/null || [ "$(date +%s)" -ge "$deadline" ]; then
+    echo "vscode bench: code-server did not answer /healthz within 60 s"; tail -20 "$B/code-server.log"; exit 1
+  fi
+  sleep 0.2
+done
+
+# --- the rounds ------------------------------------------------------------------------------
+npx tsx scripts/bench-vscode-drive.ts --server "$URL" --folder "$B/workspace" --extension "$EXT" \
+  --host "$EXT/bench/host.js" --profile "$B/chromium" --results "$B/results.jsonl" \
+  --rounds "${MUSE_BENCH_ROUNDS:-5}" --log "$B/browser.log" ${VSIX:+--vsix "$VSIX"} || exit 1
+ok=1
