@@ -13,7 +13,10 @@ rc=0
 for b in "${benches[@]}"; do
   printf '\n== bench: %s\n' "$b"
   case $b in
-    ws) npx tsx scripts/bench-ws.ts || rc=1 ;;
+    ws)
+      # bench-ws reads the CLI's peak RSS with /usr/bin/time (Debian package "time").
+      if [ ! -x /usr/bin/time ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get install -y -qq --no-install-recommends time >/dev/null; fi
+      npx tsx scripts/bench-ws.ts --no-build || rc=1 ;;
     ssh)
       if bash test/cluster/up.sh; then npx tsx scripts/bench-ssh.ts || rc=1; bash test/cluster/down.sh || true
       else echo "ssh bench skipped: the test cluster cannot be started here (needs root on Debian 12)"; fi ;;
