@@ -3,6 +3,7 @@ import { errorMessage, isMuseError } from '../core/errors';
 import { isJwtExpired } from '../core/backends/ws/wsParse';
 import type { WsProfile } from '../core/profiles';
 import { loadCore } from './coreBundle';
+import { ask } from './prompts';
 import type { Log } from './log';
 import type { Secrets } from './secrets';
 
@@ -56,19 +57,9 @@ export class Auth {
       this.log.info(`signed in to "${profile.name}" as ${given.username}`);
       return true;
     }
-    const username = await vscode.window.showInputBox({
-      title: `Muse: sign in to ${profile.name}`,
-      prompt: `Username on ${profile.url}`,
-      value: profile.username ?? '',
-      ignoreFocusOut: true,
-    });
+    const username = await ask({ kind: 'input', id: 'auth.username', title: `Muse: sign in to ${profile.name}`, prompt: `Username on ${profile.url}`, value: profile.username ?? '' });
     if (!username) return false;
-    const password = await vscode.window.showInputBox({
-      title: `Muse: sign in to ${profile.name}`,
-      prompt: `Password of ${username}`,
-      password: true,
-      ignoreFocusOut: true,
-    });
+    const password = await ask({ kind: 'input', id: 'auth.password', title: `Muse: sign in to ${profile.name}`, prompt: `Password of ${username}`, password: true });
     if (!password) return false;
     const token = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `Signing in to ${profile.name}...` },
@@ -78,11 +69,13 @@ export class Auth {
     this.gaveUp.delete(profile.name);
     this.log.info(`signed in to "${profile.name}" as ${username}`);
     const remember = 'Remember Password';
-    const pick = await vscode.window.showInformationMessage(
-      `Signed in to ${profile.name} as ${username}. Remember the password (in the system keychain) to renew the token when it expires?`,
-      remember,
-      'No',
-    );
+    const pick = await ask({
+      kind: 'message',
+      id: 'auth.remember',
+      severity: 'info',
+      message: `Signed in to ${profile.name} as ${username}. Remember the password (in the system keychain) to renew the token when it expires?`,
+      choices: [remember, 'No'],
+    });
     if (pick === remember) {
       await this.secrets.setPassword(profile.name, password);
       await this.secrets.setUsername(profile.name, username);
@@ -126,7 +119,7 @@ export class Auth {
     this.gaveUp.add(profile.name);
     if (!interactive) return false;
     const signIn = 'Sign In';
-    const pick = await vscode.window.showWarningMessage(`Your session on ${profile.name} has expired.`, signIn);
+    const pick = await ask({ kind: 'message', id: 'auth.expired', severity: 'warning', message: `Your session on ${profile.name} has expired.`, choices: [signIn] });
     if (pick !== signIn) return false;
     return this.signIn(profile);
   }

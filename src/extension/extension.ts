@@ -18,6 +18,8 @@ import { RunsView } from './runsView';
 import { Secrets } from './secrets';
 import type { Services } from './services';
 import { Settings } from './settings';
+import { setAnswerer } from './prompts';
+import type { Answerer } from './prompts';
 import { vscodeSshPrompts } from './sshPrompts';
 import { RunsStatusBar } from './statusBar';
 import { ZipFileSystem } from './zipFileSystem';
@@ -34,6 +36,11 @@ export interface MuseExtensionApi {
   readonly ready: Promise<void>;
   /** The last error a command showed, for tests. */
   lastCommandError(): string | undefined;
+  /**
+   * For tests: answer the extension's questions (SSH prompts, sign-in, expired session, run
+   * ended) instead of the user; undefined restores the dialogs.
+   */
+  setPromptAnswerer(answerer: Answerer | undefined): void;
 }
 
 /** Wiring only: logger -> settings -> secrets -> backends -> store -> poller -> views -> commands. */
@@ -152,7 +159,7 @@ export function activate(context: vscode.ExtensionContext): MuseExtensionApi {
   updateContext();
   const activationMs = performance.now() - started;
   log('activate').info(`activated in ${activationMs.toFixed(1)} ms`);
-  return { store, poller, runsView, activationMs, lastCommandError, ready };
+  return { store, poller, runsView, activationMs, lastCommandError, ready, setPromptAnswerer: setAnswerer };
 }
 
 export function deactivate(): void {

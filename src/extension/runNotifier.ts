@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { isFinal } from '../core/model';
 import type { Run } from '../core/model';
+import { ask } from './prompts';
 import { runLabel } from './runTreeModel';
 
 /**
@@ -32,8 +33,7 @@ export class RunNotifier {
         : run.state === 'failed'
           ? `Muse run ${label} failed${run.raw.exitCode !== undefined ? ` (exit code ${run.raw.exitCode})` : ''}.`
           : `Muse run ${label} was cancelled.`;
-    const show = run.state === 'failed' ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
-    const pick = await show(text, ...actions);
+    const pick = await ask({ kind: 'message', id: 'run.ended', severity: run.state === 'failed' ? 'warning' : 'info', message: text, choices: actions, subject: run.id });
     if (pick === 'Open Results') await vscode.commands.executeCommand('muse.openResults', node);
     else if (pick === 'Open Content') await vscode.commands.executeCommand('muse.openContent', node);
     else if (pick === 'Show Report') await vscode.commands.executeCommand('muse.showReport', node);

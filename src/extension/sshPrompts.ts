@@ -1,31 +1,22 @@
-import * as vscode from 'vscode';
 import type { SshPrompts } from '../core/backends/slurm/prompts';
+import { ask } from './prompts';
 
 /** The SSH layer's questions as VS Code input boxes and modal dialogs. */
 export function vscodeSshPrompts(): SshPrompts {
   return {
     passphrase: async (keyPath) =>
-      vscode.window.showInputBox({
-        title: 'Muse: SSH key passphrase',
-        prompt: `Passphrase of ${keyPath}`,
-        password: true,
-        ignoreFocusOut: true,
-      }),
+      ask({ kind: 'input', id: 'ssh.passphrase', title: 'Muse: SSH key passphrase', prompt: `Passphrase of ${keyPath}`, password: true }),
     password: async (user, host) =>
-      vscode.window.showInputBox({
-        title: 'Muse: SSH password',
-        prompt: `Password of ${user}@${host}`,
-        password: true,
-        ignoreFocusOut: true,
-      }),
+      ask({ kind: 'input', id: 'ssh.password', title: 'Muse: SSH password', prompt: `Password of ${user}@${host}`, password: true }),
     keyboardInteractive: async (name, instructions, prompts) => {
       const answers: string[] = [];
       for (const p of prompts) {
-        const a = await vscode.window.showInputBox({
+        const a = await ask({
+          kind: 'input',
+          id: 'ssh.keyboardInteractive',
           title: `Muse: ${name || 'SSH login'}`,
           prompt: [instructions, p.prompt].filter(Boolean).join(' — '),
           password: !p.echo,
-          ignoreFocusOut: true,
         });
         if (a === undefined) return undefined;
         answers.push(a);
@@ -34,14 +25,15 @@ export function vscodeSshPrompts(): SshPrompts {
     },
     unknownHostKey: async (host, port, keyType, fingerprint) => {
       const trust = 'Trust and Connect';
-      const pick = await vscode.window.showWarningMessage(
-        `The host ${host}:${port} is not known yet.`,
-        {
-          modal: true,
-          detail: `Its ${keyType} key fingerprint is\n${fingerprint}\n\nCompare it with the one your cluster administrators publish before trusting it.`,
-        },
-        trust,
-      );
+      const pick = await ask({
+        kind: 'message',
+        id: 'ssh.unknownHostKey',
+        severity: 'warning',
+        modal: true,
+        message: `The host ${host}:${port} is not known yet.`,
+        detail: `Its ${keyType} key fingerprint is\n${fingerprint}\n\nCompare it with the one your cluster administrators publish before trusting it.`,
+        choices: [trust],
+      });
       return pick === trust;
     },
   };
