@@ -10,7 +10,7 @@ import { ask, readAllStdin } from './terminal';
 function wsProfile(ctx: CliContext, what: string): WsProfile {
   const p = ctx.profile();
   if (p.kind !== 'ws') {
-    throw new MuseError('usage', `"${what}" is for web API (ws) profiles; "${p.name}" is a ${p.kind} profile. Choose one with --profile, or give --url.`);
+    throw new MuseError('usage', `"${what}" is for web API (ws) profiles; "${p.name}" is ${p.kind === 'ssh' ? 'an' : 'a'} ${p.kind} profile. Choose one with --profile, or give --url.`);
   }
   return p;
 }
