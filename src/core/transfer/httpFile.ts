@@ -136,6 +136,7 @@ export function getToFile(url: URL, dest: string, opts: GetToFileOptions): Promi
     const what = opts.what;
     let phase: 'connect' | 'head' | 'body' = 'connect';
     let head: Buffer = Buffer.alloc(0);
+    let headSeen = 0; // bytes of complete header blocks (interim answers) already read
     let status = 0;
     let headers: Record<string, string> = {};
     // Body framing.
@@ -333,13 +334,17 @@ export function getToFile(url: URL, dest: string, opts: GetToFileOptions): Promi
       head = head.length ? Buffer.concat([head, b]) : Buffer.from(b);
       for (;;) {
         const end = head.indexOf('\r\n\r\n');
-        if (end < 0) {
-          if (head.length > MAX_HEAD) fail(new MuseError('malformed', `The Muse server answered ${what} with headers larger than 64 KB.`));
-          return;
+        // Counted over interim (1xx) answers too, and whether or not the block's end came in
+        // the same read: a 1 MB read can hold a whole oversized block.
+        if ((end < 0 ? head.length : end) + headSeen > MAX_HEAD) {
+          return fail(new MuseError('malformed', `The Muse server answered ${what} with headers larger than 64 KB.`));
         }
+        if (end < 0) return;
+        headSeen += end + 4;
         const lines = head.toString('latin1', 0, end).split('\r\n');
         const rest = head.subarray(end + 4);
-        const m = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0]);
+        // The code is exactly three digits, then a space (or nothing): `HTTP/1.1 2000` is no 200.
+        const m = /^HTTP\/1\.[01] ([1-5]\d\d)(?: |$)/.exec(lines[0]);
         if (!m) return fail(new MuseError('malformed', `The Muse server answered ${what} with something that is not HTTP/1.1.`));
         status = Number(m[1]);
         headers = {};
