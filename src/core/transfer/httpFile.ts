@@ -145,6 +145,7 @@ export function getToFile(url: URL, dest: string, opts: GetToFileOptions): Promi
     let chunkLeft = 0; // data bytes left in the current chunk
     let chunkState: 'size' | 'data' | 'dataEnd' | 'trailer' = 'size';
     let line = '';
+    let trailerBytes = 0;
     // Body sink.
     let mode: 'file' | 'buffer' | 'discard' = 'buffer';
     let fd: number | undefined;
@@ -181,6 +182,8 @@ export function getToFile(url: URL, dest: string, opts: GetToFileOptions): Promi
     };
     const bodyError = (why: string, cause?: unknown): MuseError =>
       new MuseError('network', `The download of ${what} failed after ${done} bytes${total !== undefined ? ` of ${total}` : ''}: ${why}. Try again.`, { cause });
+    const chunkError = (why: string): MuseError =>
+      new MuseError('malformed', `The Muse server sent ${what} in a broken chunked encoding (${why}) after ${done} bytes; nothing was kept.`);
     const onAbort = (): void => fail(cancelledError(`The download of ${what}`));
 
     const finish = (): void => {
@@ -310,22 +313,25 @@ export function getToFile(url: URL, dest: string, opts: GetToFileOptions): Promi
         const nl = b.indexOf(10, i);
         const end = nl < 0 ? b.length : nl;
         line += b.toString('latin1', i, end);
-        if (line.length > 4096) return fail(bodyError('malformed chunked encoding'));
+        if (line.length > 4096) return fail(chunkError('a line longer than 4 KB'));
         i = end;
         if (nl < 0) break;
         i++;
         const l = line.replace(/\r$/, '');
         line = '';
         if (chunkState === 'dataEnd') {
-          if (l !== '') return fail(bodyError('malformed chunked encoding'));
+          if (l !== '') return fail(chunkError('no line end after a chunk'));
           chunkState = 'size';
         } else if (chunkState === 'size') {
-          const m = /^([0-9a-fA-F]+)\s*(;.*)?$/.exec(l);
-          if (!m) return fail(bodyError('malformed chunked encoding'));
+          // At most 13 hex digits: sizes stay exact numbers (< 2^53).
+          const m = /^([0-9a-fA-F]{1,13})[ \t]*(;.*)?$/.exec(l);
+          if (!m) return fail(chunkError(`a bad chunk size line (${JSON.stringify(l.slice(0, 40))})`));
           chunkLeft = parseInt(m[1], 16);
           chunkState = chunkLeft === 0 ? 'trailer' : 'data';
         } else if (l === '') {
           return finish(); // end of the trailer
+        } else if ((trailerBytes += l.length + 2) > MAX_HEAD) {
+          return fail(chunkError('trailers larger than 64 KB'));
         }
       }
     };
