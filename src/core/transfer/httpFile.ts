@@ -10,6 +10,7 @@ import * as path from 'path';
 import type { Readable } from 'stream';
 import { pipeline } from 'stream/promises';
 import * as tls from 'tls';
+import * as zlib from 'zlib';
 import type { Progress } from '../backend';
 import { MuseError, cancelledError } from '../errors';
 
@@ -84,7 +85,7 @@ export async function streamToFile(source: Readable, dest: string, opts: StreamT
 
 /** Options of `getToFile`. */
 export interface GetToFileOptions {
-  /** Request headers (Host, Connection and User-Agent are set here). */
+  /** Request headers (Host, Connection, User-Agent, Accept-Encoding and, from the URL's credentials, Authorization are set here). */
   headers?: Record<string, string>;
   /** Time allowed to connect, to receive the headers, and between two reads. */
   timeoutMs: number;
@@ -118,6 +119,36 @@ const READ_BUFFER = 1024 * 1024;
 const MAX_HEAD = 64 * 1024;
 const SNIFF_BYTES = 64 * 1024;
 
+/** The `Authorization` value for the user and password of `url` (percent-decoded). */
+export function basicAuth(url: URL): string {
+  return `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`;
+}
+
+/** The codings named in a Transfer-Encoding or Content-Encoding header, lower-cased, `identity` left out. */
+function codings(value: string | undefined): string[] {
+  return (value ?? '').toLowerCase().split(',').map((s) => s.trim()).filter((c) => c !== '' && c !== 'identity');
+}
+
+/**
+ * A (non-2xx) body under one common coding, decoded for the error message, at most `max`
+ * bytes; empty when it cannot be (cut off, unknown coding): the status still tells.
+ */
+function decodeErrorBody(body: Buffer, encoded: string[], max: number): Buffer {
+  if (encoded.length === 0 || body.length === 0) return body;
+  if (encoded.length > 1) return Buffer.alloc(0);
+  const opts = { maxOutputLength: max, finishFlush: zlib.constants.Z_SYNC_FLUSH };
+  try {
+    switch (encoded[0]) {
+      case 'gzip': case 'x-gzip': return zlib.gunzipSync(body, opts);
+      case 'deflate': return zlib.inflateSync(body, opts);
+      case 'br': return zlib.brotliDecompressSync(body, { maxOutputLength: max });
+      default: return Buffer.alloc(0);
+    }
+  } catch {
+    return Buffer.alloc(0);
+  }
+}
+
 /** An error before any answer: `code` says which, so that a GET can be tried again. */
 function connError(message: string, code: string, cause?: unknown): Error {
   return Object.assign(new Error(message, cause ? { cause } : undefined), { code });
@@ -142,6 +173,7 @@ export function getToFile(url: URL, dest: string, opts: GetToFileOptions): Promi
     // Body framing.
     let remaining = -1; // Content-Length left, -1 = until close
     let chunked = false;
+    let encoded: string[] = []; // content and transfer codings other than chunked
     let chunkLeft = 0; // data bytes left in the current chunk
     let chunkState: 'size' | 'data' | 'dataEnd' | 'trailer' = 'size';
     let line = '';
@@ -203,7 +235,7 @@ export function getToFile(url: URL, dest: string, opts: GetToFileOptions): Promi
         opts.onProgress?.({ phase: 'download', done, total, file: what });
         return resolve({ statusCode: status, headers, bytes: done });
       }
-      resolve({ statusCode: status, headers, body: Buffer.concat(kept, keptBytes) });
+      resolve({ statusCode: status, headers, body: decodeErrorBody(Buffer.concat(kept, keptBytes), encoded, opts.maxErrorBody) });
     };
 
     const toFile = (): void => {
@@ -266,8 +298,9 @@ export function getToFile(url: URL, dest: string, opts: GetToFileOptions): Promi
 
     const startBody = (): void => {
       phase = 'body';
-      const te = (headers['transfer-encoding'] ?? '').toLowerCase();
-      chunked = te.split(',').map((s) => s.trim()).includes('chunked');
+      const te = codings(headers['transfer-encoding']);
+      // Chunked frames the body only as the last coding (RFC 9112 6.3); it wins over Content-Length.
+      chunked = te[te.length - 1] === 'chunked';
       const cl = headers['content-length'];
       if (!chunked && cl !== undefined) {
         if (!/^\d+$/.test(cl.trim())) return fail(new MuseError('malformed', `The Muse server answered ${what} with an invalid Content-Length (${cl}).`));
@@ -275,6 +308,12 @@ export function getToFile(url: URL, dest: string, opts: GetToFileOptions): Promi
         total = remaining;
       }
       const ok = status >= 200 && status < 300;
+      // Nothing here decodes compressed bodies (none is asked for): written as they come they
+      // would be a corrupt file, so they are refused. Error bodies are decoded at the end.
+      encoded = [...te.filter((c) => c !== 'chunked'), ...codings(headers['content-encoding'])];
+      if (ok && encoded.length > 0) {
+        return fail(new MuseError('malformed', `The Muse server sent ${what} compressed (${encoded.join(', ')}) although it was asked not to; nothing was written. Check the server or proxy configuration.`, { status }));
+      }
       if (ok && opts.isFile(headers)) {
         try {
           toFile();
@@ -394,7 +433,9 @@ export function getToFile(url: URL, dest: string, opts: GetToFileOptions): Promi
     });
     socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => {
       phase = 'head';
-      const lines = [`GET ${url.pathname}${url.search} HTTP/1.1`, `Host: ${url.host}`, 'Connection: close', 'User-Agent: muse-runner'];
+      const lines = [`GET ${url.pathname}${url.search} HTTP/1.1`, `Host: ${url.host}`, 'Connection: close', 'User-Agent: muse-runner', 'Accept-Encoding: identity'];
+      // Credentials in the URL are sent as Basic auth (the `Host` header never holds them).
+      if (url.username || url.password) lines.push(`Authorization: ${basicAuth(url)}`);
       for (const [k, v] of Object.entries(opts.headers ?? {})) lines.push(`${k}: ${v}`);
       socket.write(`${lines.join('\r\n')}\r\n\r\n`);
     });
