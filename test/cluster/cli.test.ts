@@ -378,11 +378,15 @@ describe('muse CLI with an SSH profile (real sshd + Slurm)', function () {
     });
   });
 
-  it('cancel on a running job: the state becomes cancelled and the job leaves squeue', async function () {
+  it('Ctrl-C while waiting leaves the job running; cancel then cancels it and it leaves squeue', async function () {
     this.timeout(150000);
-    const s = await muse(['submit', 'sw_example', '--cmd', 'sleep 300']);
-    expectOk(s, 'submit sleep');
+    const child = spawnMuse(['submit', 'sw_example', '--cmd', 'sleep 300', '--wait'], { env, cwd: tmp });
+    await until('the key on stdout', 30000, async () => (/^[0-9a-f-]{36}$/m.test(child.out()) ? true : undefined));
+    child.kill('SIGINT');
+    const s = await child.result;
+    expectClearError(s, 130, /interrupted\. The run goes on: follow it with "muse state [0-9a-f]{8}"/);
     const key = s.stdout.trim();
+    assert.strictEqual(stored(key).state, 'waiting');
     const jobId = stored(key).raw.jobId as string;
     // Wait (polling the CLI) for Slurm to start it: other tests may hold the node's CPUs.
     await until('the job to run', 90000, async () => {
@@ -436,6 +440,12 @@ describe('muse CLI with an SSH profile (real sshd + Slurm)', function () {
     assert.strictEqual(r.code, 0, `exit ${r.code}: ${r.stderr}`);
     assert.doesNotMatch(r.stderr, /EPIPE|Unhandled|\n\s+at /);
     assert.strictEqual(stored(key).state, 'ok');
+  });
+
+  it('login and logout: for web API profiles only (exit 2, says so)', async () => {
+    expectClearError(await muse(['login', '--username', 'x', '--password-stdin'], { input: 'pw\n' }), 2, /"muse login" is for web API \(ws\) profiles; "cluster" is an ssh profile/);
+    expectClearError(await muse(['logout']), 2, /"muse logout" is for web API \(ws\) profiles/);
+    assert.ok(!fs.existsSync(path.join(env.MUSE_CONFIG_DIR as string, 'tokens')), 'no token folder made');
   });
 
   it('download: not offered by this backend (exit 2), nothing written', async () => {
