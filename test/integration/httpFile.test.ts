@@ -607,6 +607,10 @@ describe('getToFile: hand-written HTTP GET to a file (integration, loopback serv
         const html = await serve((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<!DOCTYPE html><html>login page</html>'));
         await rejects(client(`${html.url}api/`, m).download(KEY, dest), 'malformed', /web page/);
         assertNoFile();
+        // A page bigger than what is looked at: the rest is dropped, without an uncaught error.
+        const bigHtml = await serve((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(`<html>${'p'.repeat(1024 * 1024)}</html>`));
+        await rejects(client(`${bigHtml.url}api/`, m).download(KEY, dest), 'malformed', /web page/);
+        assertNoFile();
         const zipped = await serve((_req, res) => res.writeHead(200, { 'content-type': 'application/zip', 'content-encoding': 'gzip', 'content-length': gz.length }).end(gz));
         await rejects(client(`${zipped.url}api/`, m).download(KEY, dest), 'malformed', /gzip/);
         assertNoFile();

@@ -12,7 +12,7 @@ import type { Dispatcher } from 'undici';
 import type { OpOptions } from '../../backend';
 import { MuseError, cancelledError, throwIfAborted, type MuseErrorCode } from '../../errors';
 import type { InputFile, ResultOutcome, ReturnedType, SoftwareInfo, StateReport } from '../../model';
-import { getToFile, streamToFile, type GetToFileAnswer } from '../../transfer/httpFile';
+import { basicAuth, getToFile, streamToFile, type GetToFileAnswer } from '../../transfer/httpFile';
 import {
   bodyExcerpt,
   classifyResultBody,
@@ -203,6 +203,7 @@ export class WsClient {
   private readonly maxJsonBytes: number;
   private dispatcherInstance: Dispatcher | undefined;
   private readonly ownsDispatcher: boolean;
+  private readonly authHeader: Record<string, string>;
 
   constructor(opts: WsClientOptions) {
     let base: URL;
@@ -217,6 +218,9 @@ export class WsClient {
     base.search = '';
     base.hash = '';
     this.baseUrl = base.href;
+    // undici drops the user and password of a URL without a word: sent as Basic auth instead
+    // (getToFile does the same from the URL).
+    this.authHeader = base.username || base.password ? { authorization: basicAuth(base) } : {};
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.attempts = Math.max(1, opts.attempts ?? 4);
     this.retryDelayMs = opts.retryDelayMs ?? 300;
@@ -500,7 +504,7 @@ export class WsClient {
       try {
         res = flags.toFile !== undefined && !parts ? await this.rawGet(url, flags.toFile, spec.what, opts) : await undici().request(url, {
           method: spec.method,
-          headers: { accept: 'application/json, */*;q=0.8', ...(parts?.headers ?? {}) },
+          headers: { accept: 'application/json, */*;q=0.8', 'accept-encoding': 'identity', ...this.authHeader, ...(parts?.headers ?? {}) },
           body: parts?.body,
           dispatcher: this.dispatcher,
           signal: opts.signal,
@@ -571,7 +575,6 @@ export class WsClient {
   private rawGetsAllowed(): boolean {
     if (!this.ownsDispatcher) return false;
     const u = new URL(this.baseUrl);
-    if (u.username || u.password) return false;
     const vars = u.protocol === 'https:' ? ['https_proxy', 'HTTPS_PROXY'] : ['http_proxy', 'HTTP_PROXY'];
     // Behind a proxy, undici's EnvHttpProxyAgent (and its NO_PROXY rules) does the request.
     return !vars.some((v) => process.env[v]);
@@ -655,6 +658,13 @@ export class WsClient {
 
   /** Reads a results-like answer: JSON (stdout, download key, error) or file bytes. */
   private async resultOutcome(res: Dispatcher.ResponseData, destFile: string, what: string, path: string, opts: OpOptions, token?: string): Promise<ResultOutcome> {
+    // undici does not decode compressed bodies (none is asked for): refused, as getToFile does,
+    // rather than written out as a corrupt file.
+    const enc = (header(res.headers, 'content-encoding') ?? '').toLowerCase().split(',').map((c) => c.trim()).filter((c) => c !== '' && c !== 'identity');
+    if (enc.length > 0) {
+      drop(res.body);
+      throw new MuseError('malformed', `The Muse server sent ${what} compressed (${enc.join(', ')}) although it was asked not to; nothing was written. Check the server or proxy configuration.`, { status: res.statusCode, url: this.safeUrl(path) });
+    }
     const ct = (header(res.headers, 'content-type') ?? '').toLowerCase();
     const attachment = /attachment/i.test(header(res.headers, 'content-disposition') ?? '');
     const len = Number(header(res.headers, 'content-length'));
@@ -700,7 +710,7 @@ export class WsClient {
     } else if (sniff.ended && head.length === 0) {
       throw new MuseError('malformed', `The Muse server answered ${what} with an empty body.`, { status: res.statusCode, url: this.safeUrl(path) });
     } else if (/^<(!doctype|html)/i.test(first)) {
-      if (!sniff.ended) res.body.destroy();
+      if (!sniff.ended) drop(res.body);
       throw new MuseError('malformed', `The Muse server answered ${what} with a web page instead of a result (HTTP ${res.statusCode}): ${scrub(bodyExcerpt(head.toString('utf8')), token)}`, { status: res.statusCode, url: this.safeUrl(path) });
     }
     const bytes = await streamToFile(sniff.ended ? endedStream() : res.body, destFile, {
@@ -710,7 +720,7 @@ export class WsClient {
       what,
       head,
     });
-    if (sniff.ended) res.body.destroy();
+    if (sniff.ended) drop(res.body);
     return { kind: 'file', path: destFile, bytes };
   }
 
@@ -768,6 +778,15 @@ function answerAsResponse(a: GetToFileAnswer): Dispatcher.ResponseData & { writt
     dump: async (): Promise<void> => undefined,
   });
   return { statusCode: a.statusCode, headers: a.headers, body, written: a.bytes } as unknown as Dispatcher.ResponseData & { written?: number };
+}
+
+/**
+ * Drops the rest of a body. undici's body emits an AbortError when destroyed: with no listener
+ * left, that would be an uncaught exception.
+ */
+function drop(body: Readable): void {
+  body.on('error', () => undefined);
+  body.destroy();
 }
 
 /** An already-ended stream, when the whole body was read while sniffing. */
