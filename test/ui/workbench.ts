@@ -43,6 +43,8 @@ export interface TreeItem {
   level: number;
   /** true/false for collapsible rows, undefined for leaves. */
   expanded: boolean | undefined;
+  /** The codicon the row shows (`pass`, `loading`, `error`...), '' when it has none or a file icon. */
+  icon: string;
 }
 
 /** Default deadline for a wait, in ms. The first workbench load takes 5-10 s on these machines. */
@@ -121,8 +123,8 @@ async function typeInPalette(wb: Workbench, text: string): Promise<void> {
   await input.fill(`>${text}`);
 }
 
-/** Labels of the entries the open quick pick shows, first (focused) one first. */
-async function quickPickLabels(wb: Workbench): Promise<{ label: string; focused: boolean }[]> {
+/** Labels of the entries the open quick pick shows, top to bottom, and which one is focused. */
+export async function quickPickLabels(wb: Workbench): Promise<{ label: string; focused: boolean }[]> {
   return wb.page.locator('.quick-input-widget .quick-input-list .monaco-list-row').evaluateAll((rows) =>
     rows.map((r) => ({
       label: r.querySelector('.label-name')?.textContent?.trim() ?? '',
@@ -156,7 +158,14 @@ export async function runCommand(wb: Workbench, title: string): Promise<void> {
     .filter({ has: wb.page.locator('.label-name', { hasText: title }) });
   if (rows.find((r) => r.focused)?.label === title) await wb.page.keyboard.press('Enter');
   else await exact.first().click(); // filtered further down the list: pick it explicitly
-  await wb.page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: DEFAULT_TIMEOUT_MS });
+  // The palette closes; a command that asks something opens its own quick input at once, in the
+  // same widget: that one's text does not start with '>'.
+  const widget = wb.page.locator('.quick-input-widget');
+  await waitFor(`the palette to close after "${title}"`, async () => {
+    if (!(await widget.isVisible())) return true;
+    const value = await widget.locator('input.input').inputValue().catch(() => '');
+    return !value.startsWith('>');
+  });
 }
 
 /** The palette's entries for `filter` (it matches words fuzzily, like a user typing), then closes it. */
@@ -239,6 +248,14 @@ export async function treeItems(wb: Workbench, viewTitle: string): Promise<TreeI
         ariaLabel: r.getAttribute('aria-label') ?? '',
         level: Number(r.getAttribute('aria-level') ?? '1'),
         expanded: r.hasAttribute('aria-expanded') ? r.getAttribute('aria-expanded') === 'true' : undefined,
+        // A tree item's ThemeIcon is a `codicon codicon-<id>` element before its label (the
+        // twistie is a codicon too: skip it).
+        icon:
+          [...r.querySelectorAll('.codicon')]
+            .filter((e) => !e.classList.contains('monaco-tl-twistie') && !e.closest('.actions'))
+            .flatMap((e) => [...e.classList])
+            .find((c) => c.startsWith('codicon-') && c !== 'codicon-modifier-spin')
+            ?.slice('codicon-'.length) ?? '',
       })),
     );
 }
@@ -270,7 +287,9 @@ export async function openFile(wb: Workbench, name: string): Promise<void> {
   await widget.locator('input.input').waitFor({ timeout: DEFAULT_TIMEOUT_MS });
   await widget.locator('input.input').fill(name);
   const base = path.basename(name);
-  await widget.locator('.quick-input-list .monaco-list-row .label-name', { hasText: base }).first().waitFor({ timeout: DEFAULT_TIMEOUT_MS });
+  // The list still shows the recently opened editors for a moment after the text is typed:
+  // wait until the focused entry is the file, so that Enter never opens a neighbour.
+  await waitFor(`"${base}" focused in Quick Open`, async () => (await quickPickLabels(wb)).find((r) => r.focused)?.label === base);
   await wb.page.keyboard.press('Enter');
   await waitFor(`an editor tab for ${base}`, async () => (await activeEditorTitle(wb)) === base);
 }
@@ -334,4 +353,66 @@ export async function screenshot(wb: Workbench, name: string): Promise<string> {
   const file = path.join(SCREENSHOT_DIR, `${name.replace(/[^\w.-]+/g, '-')}.png`);
   await wb.page.screenshot({ path: file });
   return file;
+}
+
+/**
+ * Clicks the editor title button of the active editor whose tooltip is `title` ("Run Active File
+ * on Muse"), as a user would.
+ */
+export async function clickEditorAction(wb: Workbench, title: string): Promise<void> {
+  const actions = wb.page.locator('.editor-group-container.active .editor-actions');
+  const button = actions.locator(`a.action-label[aria-label="${title}"]`).first();
+  await button.waitFor({ timeout: DEFAULT_TIMEOUT_MS }).catch(async () => {
+    const seen = await actions.locator('a.action-label').evaluateAll((as) => as.map((a) => a.getAttribute('aria-label')));
+    throw new Error(`no "${title}" button in the editor title; it shows ${JSON.stringify(seen)}`);
+  });
+  await button.click();
+}
+
+/**
+ * Waits for the modal dialog (`showInformationMessage(..., { modal: true })`), clicks its button
+ * labelled `button`, and returns the dialog's message and detail as shown.
+ */
+export async function clickDialogButton(wb: Workbench, button: string): Promise<{ message: string; detail: string }> {
+  const dialog = wb.page.locator('.monaco-dialog-box');
+  await dialog.waitFor({ timeout: DEFAULT_TIMEOUT_MS });
+  const message = ((await dialog.locator('.dialog-message-text').first().textContent()) ?? '').trim();
+  const detail = (await dialog.locator('.dialog-message-detail').count()) ? ((await dialog.locator('.dialog-message-detail').first().innerText()) ?? '').trim() : '';
+  await dialog.locator('.dialog-buttons .monaco-button', { hasText: new RegExp(`^${button.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) }).first().click();
+  await dialog.waitFor({ state: 'hidden', timeout: DEFAULT_TIMEOUT_MS });
+  return { message, detail };
+}
+
+/** Waits for a notification toast whose message matches `pattern`; returns its message. */
+export async function waitForNotification(wb: Workbench, pattern: RegExp, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<string> {
+  let seen: string[] = [];
+  return waitFor(
+    `a notification matching ${pattern}`,
+    async () => {
+      seen = await notifications(wb);
+      return seen.find((m) => pattern.test(m));
+    },
+    timeoutMs,
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; on screen: ${JSON.stringify(seen)}`);
+  });
+}
+
+/**
+ * Clicks the inline action `actionTitle` ("Open Results") of the row labelled `rowLabel` in the
+ * view `viewTitle`: hovers the row first, as inline actions show on hover.
+ */
+export async function clickTreeItemAction(wb: Workbench, viewTitle: string, rowLabel: string, actionTitle: string): Promise<void> {
+  const rows = wb.page.locator('.sidebar .pane, .panel .pane, .auxiliarybar .pane').filter({
+    has: wb.page.locator('.pane-header', { hasText: new RegExp(viewTitle, 'i') }),
+  }).locator('.pane-body .monaco-list-row');
+  const row = rows.filter({ has: wb.page.locator('.label-name', { hasText: rowLabel }) }).first();
+  await row.waitFor({ timeout: DEFAULT_TIMEOUT_MS });
+  await row.hover();
+  const action = row.locator(`.actions a.action-label[aria-label="${actionTitle}"]`).first();
+  await action.waitFor({ timeout: DEFAULT_TIMEOUT_MS }).catch(async () => {
+    const seen = await row.locator('.actions a.action-label').evaluateAll((as) => as.map((a) => a.getAttribute('aria-label')));
+    throw new Error(`no inline "${actionTitle}" on the row "${rowLabel}"; it offers ${JSON.stringify(seen)}`);
+  });
+  await action.click();
 }

@@ -11,8 +11,9 @@
 # Appends "<passed> <failed> <pending>" lines to $MUSE_TALLY when set; exit 1 if anything failed,
 # 77 (loudly) when the services cannot be set up here (not root / no apt).
 #
-# Knobs: MUSE_VSCODE_GREP=<pattern> (in-host tests only), MUSE_VSCODE_KEEP=1 (keep the run folder),
-# MUSE_VSCODE_SKIP_UI=1, MUSE_VSCODE_SKIP_VSIX=1, VSCODE_EXECUTABLE=/path/to/code.
+# Knobs: MUSE_VSCODE_GREP=<pattern> (in-host tests), MUSE_UI_GREP=<pattern> (UI tests),
+# MUSE_VSCODE_KEEP=1 (keep the run folder), MUSE_VSCODE_SKIP_INHOST=1, MUSE_VSCODE_SKIP_UI=1,
+# MUSE_VSCODE_SKIP_VSIX=1, VSCODE_EXECUTABLE=/path/to/code.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -93,45 +94,65 @@ if [ -n "${VSCODE_EXECUTABLE:-}" ]; then
   fi
 fi
 
-# --- 2. code-server --------------------------------------------------------------------------
+# --- 2. code-server, one per phase ----------------------------------------------------------
 if [ -n "${VSCODE_EXECUTABLE:-}" ] && [ -n "${MUSE_VSCODE_SKIP_UI:-}" ] && [ -n "${MUSE_VSCODE_SKIP_VSIX:-}" ]; then
   say "vscode tier: $PASSED passed, $FAILED failed, $PENDING pending ($(elapsed))"
   [ "$FAILED" -eq 0 ]; exit
 fi
-PORT=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
-URL=http://127.0.0.1:$PORT
-mkdir -p "$RUN/udd/User" "$RUN/exts" "$RUN/xdg-data" "$RUN/xdg-config" "$RUN/xdg-cache" "$RUN/tmp"
-cat > "$RUN/udd/User/settings.json" <<'JSON'
+mkdir -p "$RUN/xdg-data" "$RUN/xdg-config" "$RUN/xdg-cache" "$RUN/tmp"
+printf 'auth: none\ncert: false\n' > "$RUN/config.yaml"
+CS_PID=""
+# start_code_server PHASE: code-server on a free loopback port (URL), with its own user settings,
+# secrets and Muse run list under $RUN/cs-PHASE, so that no state (signed-in profiles, runs,
+# global settings) leaks from one phase into the next. It inherits the MUSE_* variables set now.
+start_code_server() {
+  local dir=$RUN/cs-$1 port
+  port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+  URL=http://127.0.0.1:$port
+  mkdir -p "$dir/udd/User" "$dir/exts"
+  cat > "$dir/udd/User/settings.json" <<'JSON'
 {
   "workbench.startupEditor": "none",
   "workbench.tips.enabled": false,
   "telemetry.telemetryLevel": "off",
   "extensions.autoUpdate": false,
   "extensions.autoCheckUpdates": false,
-  "update.mode": "none"
+  "update.mode": "none",
+  "git.openRepositoryInParentFolders": "never"
 }
 JSON
-printf 'bind-addr: 127.0.0.1:%s\nauth: none\ncert: false\n' "$PORT" > "$RUN/config.yaml"
-say "starting code-server on $URL"
-# setsid: code-server forks its server, extension hosts, pty host and watchers; its own process
-# group lets the cleanup stop all of them through the one PID we started.
-XDG_DATA_HOME=$RUN/xdg-data XDG_CONFIG_HOME=$RUN/xdg-config XDG_CACHE_HOME=$RUN/xdg-cache TMPDIR=$RUN/tmp \
-  EXTENSIONS_GALLERY={} setsid "$CODE_SERVER" --config "$RUN/config.yaml" --bind-addr "127.0.0.1:$PORT" --auth none \
-  --user-data-dir "$RUN/udd" --extensions-dir "$RUN/exts" --disable-telemetry --disable-update-check \
-  --disable-workspace-trust --disable-getting-started-override --ignore-last-opened \
-  > "$RUN/code-server.log" 2>&1 &
-PIDS+=($!)
-deadline=$(( $(date +%s) + 60 ))
-until curl -sf -o /dev/null "$URL/healthz"; do
-  if ! kill -0 "${PIDS[0]}" 2>/dev/null || [ "$(date +%s)" -ge "$deadline" ]; then
-    say "code-server did not answer /healthz within 60 s:"; tail -20 "$RUN/code-server.log"; FAILED=1; exit 1
-  fi
-  sleep 0.2
-done
-say "code-server ready ($(elapsed))"
+  say "starting code-server ($1) on $URL"
+  # setsid: code-server forks its server, extension hosts, pty host and watchers; its own process
+  # group lets the cleanup stop all of them through the one PID we started.
+  XDG_DATA_HOME=$RUN/xdg-data XDG_CONFIG_HOME=$RUN/xdg-config XDG_CACHE_HOME=$RUN/xdg-cache TMPDIR=$RUN/tmp \
+    EXTENSIONS_GALLERY={} setsid "$CODE_SERVER" --config "$RUN/config.yaml" --bind-addr "127.0.0.1:$port" --auth none \
+    --user-data-dir "$dir/udd" --extensions-dir "$dir/exts" --disable-telemetry --disable-update-check \
+    --disable-workspace-trust --disable-getting-started-override --ignore-last-opened \
+    > "$dir/code-server.log" 2>&1 &
+  CS_PID=$!
+  PIDS+=("$CS_PID")
+  local deadline=$(( $(date +%s) + 60 ))
+  until curl -sf -o /dev/null "$URL/healthz"; do
+    if ! kill -0 "$CS_PID" 2>/dev/null || [ "$(date +%s)" -ge "$deadline" ]; then
+      say "code-server did not answer /healthz within 60 s:"; tail -20 "$dir/code-server.log"; FAILED=1; exit 1
+    fi
+    sleep 0.2
+  done
+  say "code-server ready ($(elapsed))"
+}
+stop_code_server() { # the one start_code_server started last, and every process of its group
+  [ -n "$CS_PID" ] || return 0
+  kill -TERM -- "-$CS_PID" 2>/dev/null
+  for _ in $(seq 50); do kill -0 -- "-$CS_PID" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL -- "-$CS_PID" 2>/dev/null
+  local keep=() pid
+  for pid in "${PIDS[@]}"; do [ "$pid" = "$CS_PID" ] || keep+=("$pid"); done
+  PIDS=("${keep[@]}"); CS_PID=""
+}
 
 # --- 3b. in-host tests through code-server ---------------------------------------------------
-if [ -z "${VSCODE_EXECUTABLE:-}" ]; then
+if [ -z "${VSCODE_EXECUTABLE:-}" ] && [ -z "${MUSE_VSCODE_SKIP_INHOST:-}" ]; then
+  start_code_server inhost
   say "in-host tests (mocha in the extension host)"
   rm -f "$MUSE_VSCODE_RESULT"
   node out/test/vscode/runner/drive.js --server "$URL" --folder "$(fresh_workspace ws-inhost)" \
@@ -141,19 +162,24 @@ if [ -z "${VSCODE_EXECUTABLE:-}" ]; then
   inhost_tally
   [ $rc -ne 0 ] && [ "$FAILED" -eq 0 ] && { say "in-host run exited $rc"; tally 0 1 0; }
   say "in-host tests done ($(elapsed))"
+  stop_code_server
 fi
 
 # --- 4. UI tests -----------------------------------------------------------------------------
 if [ -z "${MUSE_VSCODE_SKIP_UI:-}" ] && [ -n "$(find out/test/ui -name '*.test.js' 2>/dev/null)" ]; then
+  # The UI tests' runs go to a run list of their own: the Runs tree shows only what they did.
+  MUSE_DATA_DIR=$RUN/muse-data-ui MUSE_CONFIG_DIR=$RUN/muse-config-ui start_code_server ui
   say "UI tests (headless Chromium)"
   before=$FAILED
   out=$RUN/ui-tally.txt
+  grep_args=(); [ -n "${MUSE_UI_GREP:-}" ] && grep_args=(--grep "$MUSE_UI_GREP")
   MUSE_CODE_SERVER_URL=$URL MUSE_UI_WORKSPACE=$(fresh_workspace ws-ui) MUSE_TALLY=$out \
-    npx mocha --reporter "$ROOT/test/support/tallyReporter.js" --timeout 120000 'out/test/ui/**/*.test.js'
+    npx mocha --reporter "$ROOT/test/support/tallyReporter.js" --timeout 120000 "${grep_args[@]}" 'out/test/ui/**/*.test.js'
   rc=$?
   if [ -s "$out" ]; then read -r p f s < "$out"; tally "$p" "$f" "$s"; else tally 0 1 0; fi
   [ $rc -ne 0 ] && [ "$FAILED" -eq "$before" ] && tally 0 1 0
   say "UI tests done ($(elapsed))"
+  stop_code_server
 fi
 
 # --- 5. the VSIX installs --------------------------------------------------------------------

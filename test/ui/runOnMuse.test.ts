@@ -1,0 +1,200 @@
+// "Run on Muse" end to end, the way a user does it in the real workbench (code-server in headless
+// Chromium): open add.py, press the editor's Run button or use the palette, answer the questions
+// (software, command, "Run?"), watch the run turn done in the Runs tree, open its results (9.0)
+// and browse its run folder in the Explorer. Once on the local runner (the default profile), once
+// on the project's ws test server (a profile from the workspace's .vscode/settings.json, signed
+// in through the "Muse: Sign In" input boxes). Screenshots of each step: test-results/screenshots/.
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import { startMuseServer } from '../server/museServer';
+import type { MuseTestServer } from '../server/museServer';
+import {
+  PROJECT_ROOT,
+  activeEditorTitle,
+  answerQuickInput,
+  clickDialogButton,
+  clickEditorAction,
+  clickNotificationButton,
+  clickTreeItemAction,
+  openFile,
+  openWorkbench,
+  quickPickLabels,
+  runCommand,
+  screenshot,
+  showViewContainer,
+  waitFor,
+  waitForEditorText,
+  waitForNotification,
+  waitForTreeItems,
+} from './workbench';
+import type { TreeItem, Workbench } from './workbench';
+
+const WS_PROFILE = 'muse-test-server';
+/** Local runs end in about a second, ws runs in a few (poll interval 1 s): generous deadlines. */
+const RUN_DEADLINE_MS = 60_000;
+
+/** The tree row of a run of `add.py` with `software`, once it shows `state` (its icon and description say so). */
+function runRow(items: TreeItem[], software: string, state: 'done'): TreeItem | undefined {
+  return items.find((i) => i.level === 2 && i.label === `${software} · add.py` && i.description.startsWith(state) && i.icon === 'pass');
+}
+
+/** Waits until the input box or quick pick titled like `title` is the one open (questions come one by one). */
+async function waitForQuestion(wb: Workbench, title: RegExp): Promise<void> {
+  await waitFor(`a question titled ${title}`, async () => {
+    const widget = wb.page.locator('.quick-input-widget');
+    if (!(await widget.isVisible())) return false;
+    const shown = [await widget.locator('.quick-input-title').textContent().catch(() => ''), await widget.locator('.quick-input-message').textContent().catch(() => '')].join(' ');
+    return title.test(shown);
+  });
+}
+
+/** The text of the results document (the run's standard output), once its tab is the active one. */
+async function resultsText(wb: Workbench): Promise<string> {
+  // add.py's own text mentions 9.0: wait for the results tab before reading.
+  await waitFor('the results tab (stdout.txt)', async () => (await activeEditorTitle(wb)) === 'stdout.txt');
+  return (await waitForEditorText(wb, /\S/)).trim();
+}
+
+describe('Run on Muse, end to end in the workbench', function () {
+  this.timeout(180_000);
+  let wb: Workbench | undefined;
+  let server: MuseTestServer | undefined;
+  let folder: string;
+
+  before(async () => {
+    const runDir = process.env.MUSE_VSCODE_RUN_DIR ?? path.join(PROJECT_ROOT, '.cache', 'vscode-run', 'ui');
+    const base = path.join(runDir, 'ui-run-on-muse');
+    fs.rmSync(base, { recursive: true, force: true });
+    // A second software besides sw_example, as on a real server: the run flow then asks which
+    // one (with a single one it does not ask). Only sw_example is run.
+    server = await startMuseServer({ dataDir: path.join(base, 'ws-server'), images: { sw_other: path.join(base, 'sw_other.sif') } });
+    // The example workspace, with a ws profile for the test server in its settings (the local
+    // runner stays first, so it is the active profile until the user selects another).
+    folder = path.join(base, 'example');
+    fs.cpSync(path.join(PROJECT_ROOT, 'test', 'vscode', 'workspace'), folder, { recursive: true });
+    fs.mkdirSync(path.join(folder, '.vscode'));
+    fs.writeFileSync(
+      path.join(folder, '.vscode', 'settings.json'),
+      JSON.stringify(
+        {
+          'muse.profiles': [
+            { name: 'local', kind: 'local' },
+            { name: WS_PROFILE, kind: 'ws', url: server.url, username: 'alice' },
+          ],
+          'muse.pollInterval': 1,
+        },
+        null,
+        2,
+      ),
+    );
+    wb = await openWorkbench({ folder });
+  });
+
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed' && wb) { console.log('URL', wb.page.url()); await screenshot(wb, `failed-${this.currentTest.title}`); }
+  });
+
+  after(async () => {
+    await wb?.close();
+    await server?.close();
+  });
+
+  it('runs add.py on the local runner from the editor title button and shows 9.0', async () => {
+    assert.ok(wb);
+    await openFile(wb, 'add.py');
+    await clickEditorAction(wb, 'Run Active File on Muse');
+    // The local runner lists no software (no images configured): the user types a name.
+    await waitForQuestion(wb, /software on local/);
+    await screenshot(wb, 'local-1-software');
+    await answerQuickInput(wb, 'python');
+    await waitForQuestion(wb, /run add\.py with python on local/);
+    await screenshot(wb, 'local-2-command');
+    await answerQuickInput(wb, 'python3 add.py 4 5');
+    const asked = await clickDialogButton(wb, 'Run');
+    assert.match(asked.message, /Run add\.py on local\?/);
+    assert.match(asked.detail, /python: python3 add\.py 4 5/);
+
+    // The run appears in the Runs tree (the Muse side bar opens on it) and turns done.
+    await showViewContainer(wb, 'Muse');
+    const rows = await waitForTreeItems(wb, 'Runs', (items) => !!runRow(items, 'python', 'done'), RUN_DEADLINE_MS);
+    assert.ok(rows.some((r) => r.level === 1 && r.label === 'local'), 'the run is grouped under its profile');
+    await waitForNotification(wb, /Muse run python · add\.py finished/);
+    await screenshot(wb, 'local-3-done');
+
+    await clickNotificationButton(wb, /python · add\.py finished/, 'Open Results');
+    assert.strictEqual(await resultsText(wb), '9.0');
+    await screenshot(wb, 'local-4-results');
+  });
+
+  it('signs in to the ws test server through the input boxes', async () => {
+    assert.ok(wb);
+    await runCommand(wb, 'Muse: Select Profile...');
+    await answerQuickInput(wb, WS_PROFILE);
+    await runCommand(wb, 'Muse: Sign In');
+    await waitForQuestion(wb, /Username on/);
+    await answerQuickInput(wb, 'alice');
+    await waitForQuestion(wb, /Password of alice/);
+    await answerQuickInput(wb, 'secret');
+    await waitForNotification(wb, /Signed in to muse-test-server as alice/);
+    await screenshot(wb, 'ws-1-signed-in');
+    await clickNotificationButton(wb, /Signed in to/, 'No');
+    assert.ok(server?.requests.some((r) => r.method === 'POST' && /jwt\/obtain/.test(r.path)), 'no jwt/obtain reached the server');
+  });
+
+  it('runs add.py on the ws test server from the palette and shows 9.0', async () => {
+    assert.ok(wb && server);
+    await openFile(wb, 'add.py');
+    await runCommand(wb, 'Muse: Run Active File on Muse');
+    // The software offered comes from the server's software/list/.
+    await waitForQuestion(wb, /software on muse-test-server/);
+    const offered = await waitFor('the software list', async () => {
+      const labels = (await quickPickLabels(wb!)).map((r) => r.label);
+      return labels.length >= 2 ? labels.sort() : undefined;
+    });
+    assert.deepStrictEqual(offered, ['sw_example', 'sw_other']);
+    await screenshot(wb, 'ws-2-software');
+    await answerQuickInput(wb, 'sw_example');
+    await waitForQuestion(wb, /run add\.py with sw_example on muse-test-server/);
+    await answerQuickInput(wb, 'python3 add.py 4 5');
+    const asked = await clickDialogButton(wb, 'Run');
+    assert.match(asked.message, /Run add\.py on muse-test-server\?/);
+
+    await showViewContainer(wb, 'Muse');
+    await waitForTreeItems(wb, 'Runs', (items) => !!runRow(items, 'sw_example', 'done') && !!runRow(items, 'python', 'done'), RUN_DEADLINE_MS);
+    const post = server.requests.find((r) => r.method === 'POST' && /software\/muse\/run\/sw_example/.test(r.path));
+    assert.ok(post, 'no submit reached the server');
+    assert.deepStrictEqual(post.files, ['add.py']);
+
+    // From the tree: the row's inline "Open Results".
+    await clickTreeItemAction(wb, 'Runs', 'sw_example · add.py', 'Open Results');
+    assert.strictEqual(await resultsText(wb), '9.0');
+    await screenshot(wb, 'ws-3-results');
+  });
+
+  it('browses the run folder zip in the Explorer without extracting it', async () => {
+    assert.ok(wb);
+    await runCommand(wb, 'Muse: Open Run Content');
+    await answerQuickInput(wb, 'sw_example · add.py');
+    await clickNotificationButton(wb, /The run folder of sw_example · add\.py is ready/, 'Browse in Explorer');
+    // The zip becomes a second root of the workspace, its entries listed as they are in the zip.
+    const rows = await waitForTreeItems(
+      wb,
+      'Explorer',
+      (items) => {
+        const root = items.findIndex((i) => i.level === 1 && i.label === 'Muse: sw_example · add.py');
+        return root >= 0 && items.slice(root + 1).some((i) => i.level === 2 && /stdout\.txt$/.test(i.label));
+      },
+      RUN_DEADLINE_MS,
+    );
+    const root = rows.findIndex((i) => i.label === 'Muse: sw_example · add.py');
+    const entries = rows.slice(root + 1).filter((i) => i.level === 2).map((i) => i.label);
+    assert.ok(entries.includes('add.py'), `the zip lists ${JSON.stringify(entries)}`);
+    // A file opens straight from the zip (nothing extracted).
+    const stdoutName = entries.find((n) => /stdout\.txt$/.test(n))!;
+    await wb.page.locator('.explorer-folders-view .monaco-list-row[aria-level="2"]', { hasText: stdoutName }).last().click();
+    await waitFor(`${stdoutName} open`, async () => (await activeEditorTitle(wb!)) === stdoutName);
+    assert.strictEqual((await waitForEditorText(wb, /\S/)).trim(), '9.0');
+    await screenshot(wb, 'ws-4-content');
+  });
+});
