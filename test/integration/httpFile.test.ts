@@ -49,7 +49,7 @@ interface RawServer extends Closable {
  * A TCP server that reads each request head, then lets `answer` write whatever it likes
  * (nothing closes the socket unless `answer` does).
  */
-async function rawServer(answer: (socket: net.Socket, head: string) => void | Promise<void>, host = '127.0.0.1'): Promise<RawServer> {
+async function rawServer(answer: (socket: net.Socket, head: string) => unknown, host = '127.0.0.1'): Promise<RawServer> {
   const requests: string[] = [];
   const sockets: RawServer['sockets'] = [];
   const server = net.createServer((socket) => {
@@ -174,7 +174,7 @@ describe('getToFile: hand-written HTTP GET to a file (integration, loopback serv
     closables.push(c);
     return c;
   };
-  const raw = async (answer: (socket: net.Socket, head: string) => void | Promise<void>, host?: string): Promise<RawServer> => track(await rawServer(answer, host));
+  const raw = async (answer: (socket: net.Socket, head: string) => unknown, host?: string): Promise<RawServer> => track(await rawServer(answer, host));
   const serve = async (handler: http.RequestListener, tlsOpts?: https.ServerOptions, host?: string): Promise<HttpServer> =>
     track(await httpServer(handler, tlsOpts, host));
 
@@ -382,6 +382,15 @@ describe('getToFile: hand-written HTTP GET to a file (integration, loopback serv
     it('a server that never answers times out as UND_ERR_HEADERS_TIMEOUT, and one that closes without answering is ECONNRESET', async () => {
       const silent = await raw(() => undefined);
       await rejects(get(silent.url, { timeoutMs: 300 }), 'conn:UND_ERR_HEADERS_TIMEOUT');
+      // Headers dribbled a byte at a time never reach the idle timeout: the head has its own deadline.
+      const dribbler = await raw(async (s) => {
+        for (const c of 'HTTP/1.1 200 OK\r\nX-Slow: ' + 'z'.repeat(10_000)) {
+          if (s.destroyed) return;
+          s.write(c);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      });
+      await rejects(get(dribbler.url, { timeoutMs: 300 }), 'conn:UND_ERR_HEADERS_TIMEOUT');
       const closer = await raw((s) => s.end('HTTP/1.1 200 OK\r\nContent-Len'));
       await rejects(get(closer.url), 'conn:ECONNRESET');
       assertNoFile();
@@ -520,6 +529,18 @@ describe('getToFile: hand-written HTTP GET to a file (integration, loopback serv
       const id = await raw((s) => s.end('HTTP/1.1 200 OK\r\nContent-Encoding: identity\r\nContent-Length: 2\r\n\r\nok'));
       await get(id.url);
       assert.strictEqual(fs.readFileSync(dest, 'utf8'), 'ok');
+    });
+
+    it('a progress listener that throws fails the download (no crash, no file)', async () => {
+      const srv = await raw(async (s) => {
+        await writeInPieces(s, 'HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n', 100);
+        await writeInPieces(s, crypto.randomBytes(100_000), 10_000);
+      });
+      const onProgress = (p: { done: number }): void => {
+        if (p.done > 0) throw new Error('listener bug');
+      };
+      await assert.rejects(get(srv.url, { onProgress }), /listener bug/);
+      assertNoFile();
     });
 
     it('keeps a non-2xx body (bounded) for the error, and writes no file', async () => {

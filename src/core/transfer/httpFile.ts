@@ -187,6 +187,7 @@ export function getToFile(url: URL, dest: string, opts: GetToFileOptions): Promi
     let keptBytes = 0;
     let bufferCap = 0;
     let settled = false;
+    let headTimer: NodeJS.Timeout | undefined;
     let lastReport = 0;
 
     const cleanupFile = (): void => {
@@ -203,6 +204,7 @@ export function getToFile(url: URL, dest: string, opts: GetToFileOptions): Promi
     const fail = (e: Error): void => {
       if (settled) return;
       settled = true;
+      clearTimeout(headTimer);
       opts.signal?.removeEventListener('abort', onAbort);
       socket.destroy();
       try {
@@ -221,6 +223,7 @@ export function getToFile(url: URL, dest: string, opts: GetToFileOptions): Promi
     const finish = (): void => {
       if (settled) return;
       settled = true;
+      clearTimeout(headTimer);
       opts.signal?.removeEventListener('abort', onAbort);
       socket.destroy();
       if (mode === 'file') {
@@ -298,6 +301,7 @@ export function getToFile(url: URL, dest: string, opts: GetToFileOptions): Promi
 
     const startBody = (): void => {
       phase = 'body';
+      clearTimeout(headTimer);
       const te = codings(headers['transfer-encoding']);
       // Chunked frames the body only as the last coding (RFC 9112 6.3); it wins over Content-Length.
       chunked = te[te.length - 1] === 'chunked';
@@ -416,8 +420,14 @@ export function getToFile(url: URL, dest: string, opts: GetToFileOptions): Promi
       callback: (n: number, buf: Buffer): boolean => {
         if (settled) return false;
         const b = buf.subarray(0, n);
-        if (phase === 'body') body(b);
-        else onHead(b);
+        // A throw here (a progress listener's, say) would escape into the socket's read path
+        // and end the process: it fails this download instead.
+        try {
+          if (phase === 'body') body(b);
+          else onHead(b);
+        } catch (e) {
+          fail(e instanceof Error ? e : new Error(String(e)));
+        }
         return !settled;
       },
     };
@@ -433,6 +443,9 @@ export function getToFile(url: URL, dest: string, opts: GetToFileOptions): Promi
     });
     socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => {
       phase = 'head';
+      // The idle timeout alone would let a server dribble its headers for hours: as undici's
+      // headersTimeout, the whole head must come within the time allowed.
+      headTimer = setTimeout(() => fail(connError(`no answer within ${Math.round(opts.timeoutMs / 1000)} s`, 'UND_ERR_HEADERS_TIMEOUT')), opts.timeoutMs);
       const lines = [`GET ${url.pathname}${url.search} HTTP/1.1`, `Host: ${url.host}`, 'Connection: close', 'User-Agent: muse-runner', 'Accept-Encoding: identity'];
       // Credentials in the URL are sent as Basic auth (the `Host` header never holds them).
       if (url.username || url.password) lines.push(`Authorization: ${basicAuth(url)}`);
