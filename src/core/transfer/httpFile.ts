@@ -435,10 +435,14 @@ export function getToFile(url: URL, dest: string, opts: GetToFileOptions): Promi
       url.protocol === 'https:'
         ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, ALPNProtocols: ['http/1.1'], onread } as tls.ConnectionOptions)
         : net.connect({ host, port, onread });
+    // A non-2xx answer cut short is still that answer (its body only feeds the message): as on
+    // the undici path, a 503 whose body was cut is tried again.
+    const errorAnswer = (): boolean => phase === 'body' && (status < 200 || status >= 300);
     socket.setTimeout(opts.timeoutMs, () => {
       const s = Math.round(opts.timeoutMs / 1000);
       if (phase === 'connect') fail(connError(`connecting timed out after ${s} s`, 'UND_ERR_CONNECT_TIMEOUT'));
       else if (phase === 'head') fail(connError(`no answer within ${s} s`, 'UND_ERR_HEADERS_TIMEOUT'));
+      else if (errorAnswer()) finish();
       else fail(bodyError(`the server stopped sending for ${s} s`));
     });
     socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => {
@@ -453,14 +457,15 @@ export function getToFile(url: URL, dest: string, opts: GetToFileOptions): Promi
       socket.write(`${lines.join('\r\n')}\r\n\r\n`);
     });
     socket.on('error', (e: NodeJS.ErrnoException) => {
-      if (phase === 'body') fail(bodyError(e.message, e));
+      if (errorAnswer()) finish();
+      else if (phase === 'body') fail(bodyError(e.message, e));
       else fail(connError(e.message, e.code ?? 'ECONNRESET', e));
     });
     socket.on('close', () => {
       if (settled) return;
       if (phase !== 'body') return fail(connError('the server closed the connection without answering', 'ECONNRESET'));
       // Only a body delimited by the connection's end is complete here.
-      if (!chunked && remaining < 0) return finish();
+      if ((!chunked && remaining < 0) || errorAnswer()) return finish();
       fail(new MuseError('network', `The download of ${what} ended after ${done}${total !== undefined ? ` of ${total}` : ''} bytes (the connection dropped). Try again.`));
     });
     opts.signal?.addEventListener('abort', onAbort, { once: true });
