@@ -46,6 +46,10 @@ export async function streamToFile(source: Readable, dest: string, opts: StreamT
   const total = opts.expectedBytes;
   let done = 0;
   const report = (): void => opts.onProgress?.({ phase, done, total, file: what });
+  // Until pipeline listens, an error of the source (a dropped connection during the mkdir)
+  // would be an uncaught exception; pipeline still sees it through `source.errored`.
+  const ignore = (): void => undefined;
+  source.on('error', ignore);
   try {
     await fs.promises.mkdir(path.dirname(dest), { recursive: true });
   } catch (e) {
