@@ -8,8 +8,9 @@ import * as path from 'path';
 import { build } from 'esbuild';
 import { MuseError, isMuseError } from '../../src/core/errors';
 import type { Core } from '../../src/extension/coreBundle';
+import { repoRoot } from '../support/repoRoot';
 
-const ROOT = path.resolve(__dirname, '../..');
+const ROOT = repoRoot();
 const options = {
   bundle: true,
   platform: 'node' as const,
