@@ -7,6 +7,17 @@ import { ask } from './prompts';
 import type { Log } from './log';
 import type { Secrets } from './secrets';
 
+/** `exp` and the issue time (`iat`, or `orig_iat` as djangorestframework-jwt writes it) of a JWT, unverified. */
+function jwtTimes(token: string): { exp?: number; iat?: number } {
+  try {
+    const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+    const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+    return { exp: num(claims.exp), iat: num(claims.iat) ?? num(claims.orig_iat) };
+  } catch {
+    return {};
+  }
+}
+
 /**
  * Signing in to ws profiles (`jwt/obtain`) and renewing an expired token: at most one renewal
  * per expired token, silent with a remembered password, else one question. Never a loop.
@@ -39,6 +50,20 @@ export class Auth {
     const token = await this.secrets.getToken(profile.name);
     if (!token) return false;
     return !isJwtExpired(token) || !!(await this.secrets.getPassword(profile.name));
+  }
+
+  /**
+   * True when the profile has a token that will still be valid for a user's operation: not
+   * expired and not about to (within 30 s, or a quarter of its lifetime for short-lived tokens),
+   * by its own `exp`. An upload does not start with a token the server is about to refuse.
+   */
+  async tokenUsable(profile: WsProfile, nowMs = Date.now()): Promise<boolean> {
+    const token = await this.secrets.getToken(profile.name);
+    if (!token) return false;
+    const { exp, iat } = jwtTimes(token);
+    if (exp === undefined) return true; // not a JWT we can read: the server decides
+    const margin = Math.min(30, iat !== undefined && exp > iat ? (exp - iat) / 4 : 30);
+    return exp - margin > nowMs / 1000;
   }
 
   /**

@@ -74,7 +74,8 @@ async function pickSoftware(s: Services, profile: Profile, backend: Backend, alw
 
 async function ensureSignedIn(s: Services, profile: Profile): Promise<void> {
   if (profile.kind !== 'ws') return;
-  if (await s.auth.isSignedIn(profile)) return;
+  // A token expired (or about to) is renewed now, silently or by asking once, before any upload.
+  if (await s.auth.tokenUsable(profile)) return;
   if (!(await s.auth.renew(profile, true))) throw new MuseError('auth', `Sign in to ${profile.name} first (Muse: Sign In).`);
 }
 
