@@ -106,4 +106,33 @@ describe('Muse Runner run lifecycle in a real VS Code', function () {
     assert.ok(doc, api.lastCommandError());
     assert.strictEqual(doc.getText().trim(), '42');
   });
+
+  it('reruns a finished run with the same request and files', async () => {
+    const first = await runActive('python3 add.py 4 5');
+    await until('the first run to end', () => (api.store.get(first.id)?.state === 'ok' ? true : undefined));
+    const again = (await vscode.commands.executeCommand('muse.rerun', { type: 'run', id: first.id })) as Run | undefined;
+    assert.ok(again?.key, `no rerun: ${api.lastCommandError()}`);
+    assert.notStrictEqual(again.id, first.id);
+    assert.strictEqual(again.request.cmd, 'python3 add.py 4 5');
+    assert.deepStrictEqual(again.request.files, ['add.py']);
+    const done = await until('the rerun to end', () => {
+      const r = api.store.get(again.id);
+      return r && r.state !== 'waiting' && r.state !== 'submitting' ? r : undefined;
+    });
+    assert.strictEqual(done.state, 'ok', done.lastError);
+  });
+
+  it('clears the finished runs after one confirmation, keeping the active ones', async () => {
+    const sleeping = await runActive('python3 -c "import time; time.sleep(60)"');
+    await until('the sleeping run to wait', () => (api.store.get(sleeping.id)?.state === 'waiting' ? true : undefined));
+    const finished = api.store.list().filter((r) => r.state === 'ok' || r.state === 'failed' || r.state === 'cancelled').length;
+    assert.ok(finished >= 3, `only ${finished} finished runs`);
+    prompts.set('runs.clearFinished', 'Clear');
+    const removed = await vscode.commands.executeCommand('muse.clearFinished');
+    assert.strictEqual(removed, finished, api.lastCommandError());
+    assert.strictEqual(prompts.count('runs.clearFinished'), 1);
+    assert.deepStrictEqual(api.store.list().filter((r) => r.state === 'ok' || r.state === 'failed' || r.state === 'cancelled'), []);
+    assert.strictEqual(api.store.get(sleeping.id)?.state, 'waiting');
+    await vscode.commands.executeCommand('muse.cancel', { type: 'run', id: sleeping.id });
+  });
 });

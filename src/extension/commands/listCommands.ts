@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { MuseError } from '../../core/errors';
 import { isFinal } from '../../core/model';
 import { runRef } from '../../core/runs';
+import { ask } from '../prompts';
 import { runLabel } from '../runTreeModel';
 import type { Services } from '../services';
 import { command } from './register';
@@ -53,8 +54,16 @@ export function registerListCommands(s: Services): vscode.Disposable[] {
       const done = s.store.list().filter((r) => isFinal(r.state));
       if (done.length === 0) return;
       const go = 'Clear';
-      const answer = await vscode.window.showWarningMessage(`Remove ${done.length} finished run${done.length === 1 ? '' : 's'} from the list?`, { modal: true }, go);
+      const answer = await ask({
+        kind: 'message',
+        id: 'runs.clearFinished',
+        severity: 'warning',
+        modal: true,
+        message: `Remove ${done.length} finished run${done.length === 1 ? '' : 's'} from the list?`,
+        choices: [go],
+      });
       if (answer === go) await s.store.remove(done.map((r) => r.id));
+      return done.length;
     }),
   ];
 }
