@@ -107,6 +107,32 @@ function killSessions(sshdPid: number): number {
   return pids.length;
 }
 
+/** Every entry of a zip with its bytes (yauzl checks each entry's sizes against the directory). */
+function zipEntries(file: string): Promise<Map<string, Buffer>> {
+  return new Promise((resolve, reject) => {
+    yauzl.open(file, { lazyEntries: true, validateEntrySizes: true }, (err, zip) => {
+      if (err || !zip) return reject(err);
+      const out = new Map<string, Buffer>();
+      zip.on('entry', (e: yauzl.Entry) => {
+        if (e.fileName.endsWith('/')) return zip.readEntry();
+        zip.openReadStream(e, (er, rs) => {
+          if (er || !rs) return reject(er);
+          const parts: Buffer[] = [];
+          rs.on('data', (c: Buffer) => parts.push(c));
+          rs.on('error', reject);
+          rs.on('end', () => {
+            out.set(e.fileName, Buffer.concat(parts));
+            zip.readEntry();
+          });
+        });
+      });
+      zip.on('end', () => resolve(out));
+      zip.on('error', reject);
+      zip.readEntry();
+    });
+  });
+}
+
 function zipNames(file: string): Promise<string[]> {
   return new Promise((resolve, reject) => {
     yauzl.open(file, { lazyEntries: true }, (err, zip) => {
@@ -317,6 +343,40 @@ describe('Slurm backend on the test cluster', function () {
     await assert.rejects(backend.submit({ ...req, cmd: 'echo a\necho b' }), (e: unknown) => isMuseError(e, 'refused'));
     await assert.rejects(backend.submit({ ...req, sbatchList: ['--comment=$(id)'] }), (e: unknown) => isMuseError(e, 'refused'));
     assert.strictEqual(conn.commandCount, before, 'nothing was sent for refused input');
+  });
+
+  it('content of a folder with non-ASCII names (zipped here over SFTP), several at once, then dispose: complete zips, no stray error', async () => {
+    // A backend of its own (own prompts: own connection), so that dispose really closes it.
+    const b = new SlurmBackend(profile, strictPrompts());
+    const names = ['né 日本.txt', 'sub/ü.txt', 'plain.txt'];
+    const req: SubmitRequest = { software: 'sw_example', cmd: 'python /add.py 1 2', files: names.map((n, i) => input(n, `content ${i}\n`.repeat(2000))) };
+    const run = await submit(req, b);
+    assert.strictEqual((await final(run, b)).state, 'ok');
+    const stray: unknown[] = [];
+    const onStray = (e: unknown) => stray.push(e);
+    process.prependListener('uncaughtException', onStray);
+    try {
+      const c = await b.connection();
+      // The ssh2 client under the connection: its 'close' is when requests still in flight fail.
+      const client = (c as unknown as { client?: NodeJS.EventEmitter }).client;
+      assert.ok(client, 'connected');
+      const closed = new Promise<void>((res) => client.once('close', () => res()));
+      const dests = [1, 2, 3, 4].map((i) => path.join(tmp, `nonascii-${i}.zip`));
+      await Promise.all(dests.map((d) => b.content(run, d)));
+      await b.dispose();
+      await closed;
+      // Errors of the closed session's requests come on the next turns of the event loop.
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+      assert.deepStrictEqual(stray.map(String), []);
+      for (const d of dests) {
+        const entries = await zipEntries(d);
+        names.forEach((n, i) => assert.strictEqual(entries.get(n)?.toString(), `content ${i}\n`.repeat(2000), `${n} in ${d}`));
+        assert.strictEqual(entries.get('__WS__stdout.txt')?.toString().trim(), '3.0');
+      }
+    } finally {
+      process.removeListener('uncaughtException', onStray);
+      await b.dispose();
+    }
   });
 
   it('reaches the cluster by a ~/.ssh/config Host alias through a ProxyJump host', async () => {

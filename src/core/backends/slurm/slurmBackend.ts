@@ -7,6 +7,7 @@ import { randomUUID } from 'crypto';
 import { createWriteStream, promises as fs } from 'fs';
 import * as path from 'path';
 import { PassThrough } from 'stream';
+import type { Readable } from 'stream';
 import { pipeline } from 'stream/promises';
 import type { Stats } from 'ssh2';
 import { ZipFile } from 'yazl';
@@ -93,14 +94,19 @@ export function parseSbatchOutput(out: string): string | undefined {
   return /^\d+$/.test(id) ? id : undefined;
 }
 
+/** An SFTP failure as a MuseError: missing file, dropped session, or the server's refusal. */
+function sftpError(err: Error, what: string): MuseError {
+  const code = (err as { code?: number }).code;
+  // SFTP status 2 = no such file.
+  if (code === 2) return new MuseError('notFound', `${what}: no such file on the cluster.`, { cause: err });
+  return new MuseError(/No response|not connected|closed/i.test(err.message) ? 'network' : 'server', `${what}: ${err.message}`, { cause: err });
+}
+
 function sftpCall<T>(fn: (cb: (err: Error | undefined | null, v: T) => void) => void, what: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     fn((err, v) => {
       if (!err) return resolve(v);
-      const code = (err as { code?: number }).code;
-      // SFTP status 2 = no such file.
-      if (code === 2) reject(new MuseError('notFound', `${what}: no such file on the cluster.`, { cause: err }));
-      else reject(new MuseError(/No response|not connected|closed/i.test(err.message) ? 'network' : 'server', `${what}: ${err.message}`, { cause: err }));
+      reject(sftpError(err, what));
     });
   });
 }
@@ -571,8 +577,14 @@ export class SlurmBackend implements Backend {
     return this.retrying(async (conn) => {
       const tmp = `${destFile}.part`;
       const out = createWriteStream(tmp);
-      let bytes = 0;
+      let outError: Error | undefined;
       const counting = new PassThrough();
+      // Listened to from the start: a failed write (disk full) must fail this call, not the process.
+      out.on('error', (e) => {
+        outError ??= e;
+        counting.destroy(e);
+      });
+      let bytes = 0;
       counting.on('data', (c: Buffer) => {
         bytes += c.length;
         opts.onProgress?.({ phase: 'download', done: bytes });
@@ -599,6 +611,7 @@ export class SlurmBackend implements Backend {
           counting.end();
         }
         await new Promise<void>((res, rej) => {
+          if (outError) return rej(outError);
           if (out.writableFinished) return res();
           out.once('finish', () => res());
           out.once('error', rej);
@@ -607,8 +620,10 @@ export class SlurmBackend implements Backend {
         return { path: destFile, bytes };
       } catch (e) {
         counting.destroy();
-        out.destroy();
+        // Closed before the removal: a file still being opened would come back after it.
+        if (!out.closed) await new Promise<void>((res) => out.once('close', () => res()).destroy());
         await fs.rm(tmp, { force: true });
+        if (outError) throw new MuseError('io', `Cannot write ${tmp}: ${outError.message}`, { cause: outError });
         throw e;
       }
     }, opts.signal);
@@ -629,11 +644,46 @@ export class SlurmBackend implements Backend {
       };
       await walk('', 0);
       const zip = new ZipFile();
+      let failure: Error | undefined;
+      const fail = (e: Error) => {
+        failure ??= e;
+        // yazl stalls when a source stops: ending its output fails the pipeline below.
+        (zip.outputStream as Readable).destroy(failure);
+      };
+      zip.on('error', (e: Error) => fail(e));
+      const streams: Readable[] = [];
+      const settled: Promise<void>[] = [];
       for (const f of files) {
-        zip.addReadStreamLazy(f.rel, { mtime: new Date(f.mtime * 1000), size: f.size }, (cb) => cb(null, s.createReadStream(`${dir}/${f.rel}`)));
+        // No size given: a file that grows meanwhile (a running job's output) is zipped as read.
+        zip.addReadStreamLazy(f.rel, { mtime: new Date(f.mtime * 1000) }, (cb) => {
+          const rs = s.createReadStream(`${dir}/${f.rel}`);
+          streams.push(rs);
+          // ssh2's read streams close their remote handle after 'end' and say 'close' once that is
+          // answered, or 'error' (an error emitted after destroy is the last word). Every error is
+          // listened to: one left alone would crash the process, e.g. when the caller then closes
+          // the connection and the pending close fails with "No response from server".
+          settled.push(
+            new Promise<void>((res) => {
+              rs.once('close', () => res());
+              rs.on('error', (e: Error) => {
+                if (!rs.readableEnded) fail(sftpError(e, `Reading ${f.rel}`));
+                if (rs.destroyed) res();
+              });
+            }),
+          );
+          cb(null, rs);
+        });
       }
       zip.end();
-      await pipeline(zip.outputStream, dest, { signal: opts.signal });
+      try {
+        await pipeline(zip.outputStream, dest, { signal: opts.signal });
+      } catch (e) {
+        for (const rs of streams) if (!rs.readableEnded) rs.destroy();
+        await Promise.all(settled);
+        throw failure ?? e;
+      }
+      // Resolve only once every remote handle is closed: nothing of this zip is left in flight.
+      await Promise.all(settled);
     }, opts.signal);
   }
 

@@ -1,0 +1,225 @@
+/**
+ * `content` when the zip is made here from files read over SFTP (non-ASCII names, or no zip on
+ * the cluster), against an in-process ssh2 server serving a run folder from memory. Its SFTP
+ * answers file closes a little late, as a loaded cluster does: the zip must still be complete,
+ * and closing the connection right after must leave no stray error behind.
+ */
+import * as assert from 'assert';
+import { execFileSync } from 'child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import type * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
+import { Server, utils } from 'ssh2';
+import type { Connection, SFTPWrapper } from 'ssh2';
+import * as yauzl from 'yauzl';
+import type { RunRef } from '../../src/core/backend';
+import type { SshPrompts } from '../../src/core/backends/slurm/prompts';
+import { SlurmBackend } from '../../src/core/backends/slurm/slurmBackend';
+import { isMuseError } from '../../src/core/errors';
+import { normalizeRequest } from '../../src/core/model';
+import type { SshProfile } from '../../src/core/profiles';
+
+const { STATUS_CODE } = utils.sftp;
+const RUN_DIR = '/runs/k1';
+
+/** The remote run folder: path relative to RUN_DIR -> content. */
+type Tree = Map<string, Buffer>;
+
+function zipEntries(file: string): Promise<Map<string, Buffer>> {
+  return new Promise((resolve, reject) => {
+    yauzl.open(file, { lazyEntries: true, validateEntrySizes: true }, (err, zip) => {
+      if (err || !zip) return reject(err);
+      const out = new Map<string, Buffer>();
+      zip.on('entry', (e: yauzl.Entry) => {
+        if (e.fileName.endsWith('/')) return zip.readEntry();
+        zip.openReadStream(e, (er, rs) => {
+          if (er || !rs) return reject(er);
+          const parts: Buffer[] = [];
+          rs.on('data', (c: Buffer) => parts.push(c));
+          rs.on('error', reject);
+          rs.on('end', () => {
+            out.set(e.fileName, Buffer.concat(parts));
+            zip.readEntry();
+          });
+        });
+      });
+      zip.on('end', () => resolve(out));
+      zip.on('error', reject);
+      zip.readEntry();
+    });
+  });
+}
+
+/** Serves `tree` read-only under RUN_DIR; CLOSE answered after `closeDelayMs`; READ of `failRead` fails. */
+function serveSftp(sftp: SFTPWrapper, tree: Tree, opts: { closeDelayMs: number; failRead?: string }): void {
+  const handles = new Map<string, { kind: 'file'; rel: string } | { kind: 'dir'; rel: string; done: boolean }>();
+  let next = 0;
+  const newHandle = (h: { kind: 'file'; rel: string } | { kind: 'dir'; rel: string; done: boolean }) => {
+    const id = Buffer.from(String(next++));
+    handles.set(id.toString(), h);
+    return id;
+  };
+  const relOf = (p: string) => (p === RUN_DIR ? '' : p.startsWith(`${RUN_DIR}/`) ? p.slice(RUN_DIR.length + 1) : undefined);
+  const isDir = (rel: string) => rel === '' || [...tree.keys()].some((k) => k.startsWith(`${rel}/`));
+  const attrsOf = (rel: string) =>
+    tree.has(rel)
+      ? { mode: 0o100644, uid: 0, gid: 0, size: tree.get(rel)!.length, atime: 1_700_000_000, mtime: 1_700_000_000 }
+      : { mode: 0o040755, uid: 0, gid: 0, size: 4096, atime: 1_700_000_000, mtime: 1_700_000_000 };
+  sftp.on('REALPATH', (id, p) => sftp.name(id, [{ filename: p === '.' ? '/home/u' : p, longname: p, attrs: attrsOf('') }]));
+  sftp.on('OPENDIR', (id, p) => {
+    const rel = relOf(p);
+    if (rel === undefined || !isDir(rel)) return sftp.status(id, STATUS_CODE.NO_SUCH_FILE);
+    sftp.handle(id, newHandle({ kind: 'dir', rel, done: false }));
+  });
+  sftp.on('READDIR', (id, handle) => {
+    const h = handles.get(handle.toString());
+    if (!h || h.kind !== 'dir') return sftp.status(id, STATUS_CODE.FAILURE);
+    if (h.done) return sftp.status(id, STATUS_CODE.EOF);
+    h.done = true;
+    const prefix = h.rel ? `${h.rel}/` : '';
+    const children = new Set<string>();
+    for (const k of tree.keys()) if (k.startsWith(prefix)) children.add(k.slice(prefix.length).split('/')[0]);
+    sftp.name(id, [...children].map((c) => ({ filename: c, longname: c, attrs: attrsOf(prefix + c) })));
+  });
+  sftp.on('OPEN', (id, p) => {
+    const rel = relOf(p);
+    if (rel === undefined || !tree.has(rel)) return sftp.status(id, STATUS_CODE.NO_SUCH_FILE);
+    sftp.handle(id, newHandle({ kind: 'file', rel }));
+  });
+  sftp.on('READ', (id, handle, offset, length) => {
+    const h = handles.get(handle.toString());
+    if (!h || h.kind !== 'file') return sftp.status(id, STATUS_CODE.FAILURE);
+    if (h.rel === opts.failRead) return sftp.status(id, STATUS_CODE.PERMISSION_DENIED, 'Permission denied');
+    const data = tree.get(h.rel)!;
+    if (offset >= data.length) return sftp.status(id, STATUS_CODE.EOF);
+    sftp.data(id, data.subarray(offset, offset + length));
+  });
+  sftp.on('CLOSE', (id, handle) => {
+    setTimeout(() => {
+      handles.delete(handle.toString());
+      try {
+        sftp.status(id, STATUS_CODE.OK);
+      } catch {
+        // the session is gone: nothing to answer
+      }
+    }, opts.closeDelayMs);
+  });
+}
+
+describe('Slurm content zipped here over SFTP (in-process ssh2 server)', function () {
+  this.timeout(20_000);
+  let dir: string;
+  let server: Server;
+  let port: number;
+  let knownHosts: string;
+  let tree: Tree;
+  let failRead: string | undefined;
+  const serverClients = new Set<Connection>();
+  const commands: string[] = [];
+
+  before(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'muse-content-'));
+    const hostKey = path.join(dir, 'host');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
+    server = new Server({ hostKeys: [readFileSync(hostKey)] }, (client: Connection) => {
+      serverClients.add(client);
+      client.on('close', () => serverClients.delete(client));
+      client.on('error', () => undefined);
+      client.on('authentication', (ctx) => (ctx.method === 'password' && ctx.password === 'pw' ? ctx.accept() : ctx.reject(['password'])));
+      client.on('ready', () => {
+        client.on('session', (accept) => {
+          const session = accept();
+          session.on('exec', (acc, _rej, info) => {
+            commands.push(info.command);
+            const stream = acc();
+            // The remote zip step: "there are non-ASCII names, zip here" (95).
+            stream.exit(info.command.includes('zip -q -r') ? 95 : 127);
+            stream.end();
+          });
+          session.on('sftp', (acc) => serveSftp(acc(), tree, { closeDelayMs: 40, failRead }));
+        });
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    port = (server.address() as net.AddressInfo).port;
+    knownHosts = path.join(dir, 'known_hosts');
+    writeFileSync(knownHosts, `[127.0.0.1]:${port} ${readFileSync(`${hostKey}.pub`, 'utf8').split(/\s+/).slice(0, 2).join(' ')}\n`);
+    writeFileSync(path.join(dir, 'ssh_config'), '');
+  });
+  after(async () => {
+    await new Promise<void>((r) => server.close(() => r()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+  beforeEach(() => {
+    failRead = undefined;
+    commands.length = 0;
+    tree = new Map([
+      ['né 日本.txt', Buffer.from('nihon\n'.repeat(5000))],
+      ['sub/ü.txt', Buffer.from('umlaut\n'.repeat(3000))],
+      ['plain.txt', Buffer.from('plain\n')],
+      ['__WS__stdout.txt', Buffer.from('3.0\n')],
+      ['__WS__stderr.txt', Buffer.alloc(0)],
+      ['__MUSE__batch.sh', Buffer.from('#!/bin/bash\necho\n')],
+    ]);
+  });
+
+  function backend(): SlurmBackend {
+    const profile: SshProfile = {
+      name: 'fake',
+      kind: 'ssh',
+      host: '127.0.0.1',
+      port,
+      user: 'u',
+      knownHostsFile: knownHosts,
+      sshConfigFile: path.join(dir, 'ssh_config'),
+      remoteRoot: '/runs',
+      images: { sw: '/img' },
+    };
+    // Fresh prompts: a connection of its own, closed by dispose.
+    const prompts: SshPrompts = { passphrase: async () => undefined, password: async () => 'pw', keyboardInteractive: async () => undefined, unknownHostKey: async () => false };
+    return new SlurmBackend(profile, prompts, { connection: { env: {}, homeDir: path.join(dir, 'nohome') } });
+  }
+
+  const run: RunRef = { id: 'r1', key: 'k1', software: 'sw', request: normalizeRequest({ software: 'sw', cmd: 'x' }), raw: { jobId: '1' }, location: RUN_DIR };
+
+  /** Collects uncaught exceptions until the server has seen every client leave, and a few turns more. */
+  async function strayErrorsAfterClose(): Promise<string[]> {
+    const stray: unknown[] = [];
+    const onStray = (e: unknown) => stray.push(e);
+    process.prependListener('uncaughtException', onStray);
+    try {
+      const deadline = Date.now() + 10_000;
+      while (serverClients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      assert.strictEqual(serverClients.size, 0, 'the connection was closed');
+      // Requests still in flight fail when the client sees the close: give those callbacks their turn.
+      for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+      return stray.map(String);
+    } finally {
+      process.removeListener('uncaughtException', onStray);
+    }
+  }
+
+  it('several contents at once, dispose at once: every zip complete, no stray error', async () => {
+    const b = backend();
+    const dests = [1, 2, 3].map((i) => path.join(dir, `c${i}.zip`));
+    await Promise.all(dests.map((d) => b.content(run, d)));
+    await b.dispose();
+    assert.deepStrictEqual(await strayErrorsAfterClose(), []);
+    for (const d of dests) {
+      const got = await zipEntries(d);
+      for (const [name, data] of tree) assert.ok(got.get(name)?.equals(data), `${name} intact in ${d}`);
+    }
+  });
+
+  it('a file that cannot be read fails the content with a clear error, writes no zip, leaves no stray error', async () => {
+    failRead = 'sub/ü.txt';
+    const b = backend();
+    const dest = path.join(dir, 'failed.zip');
+    await assert.rejects(b.content(run, dest), (e: unknown) => isMuseError(e) && /ü\.txt/.test((e as Error).message) && /Permission denied/.test((e as Error).message));
+    await b.dispose();
+    assert.deepStrictEqual(await strayErrorsAfterClose(), []);
+    assert.throws(() => readFileSync(dest));
+    assert.throws(() => readFileSync(`${dest}.part`));
+  });
+});
