@@ -215,8 +215,8 @@ describe('muse CLI with an SSH profile (real sshd + Slurm)', function () {
       ];
       for (const [opt, msg] of cases) {
         const r = await muse(['submit', 'sw_example', '--cmd', 'python /add.py 1', `--sbatch=${opt}`, '--label', 'refused']);
-        // Exit 3 ("refused" maps to the server/file code); the message says which option and why.
-        expectClearError(r, 3, msg);
+        // Exit 2: bad user input is a usage error; the message says which option and why.
+        expectClearError(r, 2, msg);
         assert.strictEqual(r.stdout, '', 'no key printed');
       }
       // Nothing was made on the cluster; the run list records the refusals, without keys.

@@ -338,10 +338,10 @@ describe('Slurm backend on the test cluster', function () {
     assert.ok(!inZip.some((n) => /(^|\/)pwned2?$/.test(n)), 'no command ran from a file name');
 
     const before = conn.commandCount;
-    await assert.rejects(backend.submit({ ...req, files: [input('bad\nname.txt', 'x')] }), (e: unknown) => isMuseError(e, 'refused') && /line break/.test((e as Error).message));
-    await assert.rejects(backend.submit({ ...req, files: [input('../escape.txt', 'x')] }), (e: unknown) => isMuseError(e, 'refused'));
-    await assert.rejects(backend.submit({ ...req, cmd: 'echo a\necho b' }), (e: unknown) => isMuseError(e, 'refused'));
-    await assert.rejects(backend.submit({ ...req, sbatchList: ['--comment=$(id)'] }), (e: unknown) => isMuseError(e, 'refused'));
+    await assert.rejects(backend.submit({ ...req, files: [input('bad\nname.txt', 'x')] }), (e: unknown) => isMuseError(e, 'usage') && /line break/.test((e as Error).message));
+    await assert.rejects(backend.submit({ ...req, files: [input('../escape.txt', 'x')] }), (e: unknown) => isMuseError(e, 'usage'));
+    await assert.rejects(backend.submit({ ...req, cmd: 'echo a\necho b' }), (e: unknown) => isMuseError(e, 'usage'));
+    await assert.rejects(backend.submit({ ...req, sbatchList: ['--comment=$(id)'] }), (e: unknown) => isMuseError(e, 'usage'));
     assert.strictEqual(conn.commandCount, before, 'nothing was sent for refused input');
   });
 

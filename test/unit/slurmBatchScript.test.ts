@@ -28,7 +28,7 @@ function input(over: Partial<BatchScriptInput> = {}): BatchScriptInput {
   };
 }
 
-const refused = (re: RegExp) => (e: unknown) => isMuseError(e, 'refused') && re.test((e as Error).message);
+const refused = (re: RegExp) => (e: unknown) => isMuseError(e, 'usage') && re.test((e as Error).message);
 
 describe('batch script', () => {
   it('writes job name, run folder, outputs, options, modules and the singularity line', () => {

@@ -23,7 +23,7 @@ describe('run folder file names (ssh backend)', () => {
   ];
   for (const [n, re] of refused) {
     it(`refuses ${JSON.stringify(n)} clearly`, () => {
-      assert.throws(() => checkRunFileName(n), (e: unknown) => isMuseError(e, 'refused') && re.test((e as Error).message));
+      assert.throws(() => checkRunFileName(n), (e: unknown) => isMuseError(e, 'usage') && re.test((e as Error).message));
     });
   }
 });

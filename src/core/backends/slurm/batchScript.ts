@@ -40,7 +40,7 @@ export function normalizeSbatchOption(item: string): string {
 /** The option name of one `sbatch_list` item (`--array`, `-N`), after checking its shape. */
 export function validateSbatchOption(item: string): { name: string; value?: string } {
   const bad = (why: string): never => {
-    throw new MuseError('refused', `The sbatch option ${JSON.stringify(item)} is refused: ${why}. Write options as --opt=value, --opt value or -X value.`);
+    throw new MuseError('usage', `The sbatch option ${JSON.stringify(item)} is refused: ${why}. Write options as --opt=value, --opt value or -X value.`);
   };
   if (typeof item !== 'string' || item.trim() === '') bad('it is empty');
   if (/[\n\r\0]/.test(item)) bad('it contains a line break');
@@ -66,7 +66,7 @@ export function isArrayJob(sbatchList: readonly string[]): boolean {
 /** Checks one `module_list` entry: a module name such as `python/3.11` or `gcc@12`. */
 export function validateModule(name: string): string {
   if (typeof name !== 'string' || !/^[A-Za-z0-9._+/@:-]+$/.test(name) || name.startsWith('-')) {
-    throw new MuseError('refused', `The module name ${JSON.stringify(name)} is refused: a module name holds only letters, digits and . _ + / @ : -.`);
+    throw new MuseError('usage', `The module name ${JSON.stringify(name)} is refused: a module name holds only letters, digits and . _ + / @ : -.`);
   }
   return name;
 }
@@ -78,7 +78,7 @@ export function validateModule(name: string): string {
  */
 export function validateCommandLine(what: string, text: string): string {
   if (/[\n\r\0]/.test(text)) {
-    throw new MuseError('refused', `The ${what} contains a line break or a NUL byte: write it on one line (use ; or && between commands).`);
+    throw new MuseError('usage', `The ${what} contains a line break or a NUL byte: write it on one line (use ; or && between commands).`);
   }
   return text.trim();
 }
@@ -100,7 +100,10 @@ export interface BatchScriptInput {
 /** Characters an `#SBATCH` line can carry without quoting. */
 const SBATCH_SAFE = /^[A-Za-z0-9_@%+=:,./~-]+$/;
 
-/** Builds the batch script text. Throws a `refused`/`usage` MuseError on bad input. */
+/**
+ * Builds the batch script text. Throws a `usage` MuseError on bad input: it is what the user
+ * typed or configured (exit 2 in the CLI), not a safety refusal of something met on the way.
+ */
 export function buildBatchScript(input: BatchScriptInput): string {
   const cmd = validateCommandLine('command', input.cmd ?? '');
   if (!cmd) throw new MuseError('usage', 'The command to run is empty.');
@@ -110,9 +113,9 @@ export function buildBatchScript(input: BatchScriptInput): string {
   // As on the ws: mail-user alone means mails for every state change.
   if (names.includes('--mail-user') && !names.includes('--mail-type')) sbatchList.push('--mail-type=ALL');
   const modules = (input.moduleList ?? []).map(validateModule);
-  if (!SBATCH_SAFE.test(input.jobName)) throw new MuseError('refused', `The job name ${JSON.stringify(input.jobName)} holds characters an #SBATCH line cannot carry.`);
+  if (!SBATCH_SAFE.test(input.jobName)) throw new MuseError('usage', `The job name ${JSON.stringify(input.jobName)} holds characters an #SBATCH line cannot carry.`);
   if (!SBATCH_SAFE.test(input.runDir) || !input.runDir.startsWith('/')) {
-    throw new MuseError('refused', `The run folder ${JSON.stringify(input.runDir)} must be an absolute path without spaces, quotes or shell characters (set remoteRoot in the profile).`);
+    throw new MuseError('usage', `The run folder ${JSON.stringify(input.runDir)} must be an absolute path without spaces, quotes or shell characters (set remoteRoot in the profile).`);
   }
   const array = isArrayJob(sbatchList);
   const lines = [

@@ -54,7 +54,8 @@ function promptsId(p: SshPrompts): number {
  */
 export function checkRunFileName(name: string): string {
   const bad = (why: string): never => {
-    throw new MuseError('refused', `The file name ${JSON.stringify(name)} is refused: ${why}.`);
+    // The user's own input: a usage error (exit 2), not a safety refusal.
+    throw new MuseError('usage', `The file name ${JSON.stringify(name)} is refused: ${why}.`);
   };
   if (typeof name !== 'string' || name === '') bad('it is empty');
   // eslint-disable-next-line no-control-regex
