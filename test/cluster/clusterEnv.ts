@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { repoRoot } from '../support/repoRoot';
 
 /** What `bash test/cluster/up.sh` wrote to `.cache/cluster/env.json`: how to reach the test cluster. */
 export interface ClusterEnv {
@@ -27,23 +28,7 @@ export interface ClusterEnv {
   nodeName: string;
 }
 
-/** The checkout's root: the nearest folder up from here whose package.json is muse-runner's. */
-export function repoRoot(): string {
-  let dir = __dirname;
-  for (;;) {
-    const pkg = path.join(dir, 'package.json');
-    if (fs.existsSync(pkg)) {
-      try {
-        if ((JSON.parse(fs.readFileSync(pkg, 'utf8')) as { name?: string }).name === 'muse-runner') return dir;
-      } catch {
-        // not ours: keep going up
-      }
-    }
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`cannot find the muse-runner checkout above ${__dirname}`);
-    dir = parent;
-  }
-}
+export { repoRoot } from '../support/repoRoot';
 
 /** Path of env.json; MUSE_CLUSTER_ENV overrides it. */
 export function clusterEnvPath(): string {

@@ -20,17 +20,7 @@ import * as zlib from 'zlib';
 import { WsClient } from '../../src/core/backends/ws/wsClient';
 import { isMuseError, type MuseErrorCode } from '../../src/core/errors';
 import { getToFile, type GetToFileAnswer, type GetToFileOptions } from '../../src/core/transfer/httpFile';
-
-/** The repository root, from the source tree or from the compiled `out/` alike. */
-function repoRoot(): string {
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error(`package.json not found above ${__dirname}`);
-    dir = up;
-  }
-  return dir;
-}
+import { repoRoot } from '../support/repoRoot';
 
 interface Closable {
   close(): Promise<void>;

@@ -11,16 +11,8 @@ import { isMuseError } from '../../src/core/errors';
 import { normalizeRequest, type InputFile, type StateReport, type SubmitRequest } from '../../src/core/model';
 import { listZip } from '../../src/core/transfer/zip';
 import { buildRawZip } from '../fixtures/zips/rawZip';
+import { repoRoot } from '../support/repoRoot';
 
-/** The repository root (tests run from sources with tsx, or compiled under out/). */
-function repoRoot(): string {
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, 'package.json')) || path.basename(dir) === 'out') {
-    if (path.dirname(dir) === dir) throw new Error(`no package.json above ${__dirname}`);
-    dir = path.dirname(dir);
-  }
-  return dir;
-}
 const ROOT = repoRoot();
 const IMAGE = path.join(ROOT, '.cache', 'images', 'sw_example');
 const STAND_IN = path.join(ROOT, 'test', 'fixtures', 'singularity', 'singularity');

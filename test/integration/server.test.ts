@@ -10,17 +10,7 @@ import * as path from 'path';
 import { listZip } from '../../src/core/transfer/zip';
 import { startMuseServer } from '../server/museServer';
 import type { MuseTestServer } from '../server/museServer';
-
-/** The repository root, from the source tree or from `out/` alike. */
-function repoRoot(): string {
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('package.json not found above ' + __dirname);
-    dir = up;
-  }
-  return dir;
-}
+import { repoRoot } from '../support/repoRoot';
 
 const ROOT = repoRoot();
 const SINGULARITY = path.join(ROOT, 'test/fixtures/singularity/singularity');

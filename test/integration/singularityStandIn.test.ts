@@ -4,17 +4,8 @@ import type { SpawnSyncReturns } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { repoRoot } from '../support/repoRoot';
 
-// The singularity stand-in (bash over bubblewrap) that LOCAL's tests, the ws test server and the
-// test cluster run software with. It needs bubblewrap installed (apt-get install bubblewrap).
-// Found from the checkout's root, so the compiled copy under out/ finds the scripts too.
-function repoRoot(): string {
-  for (let dir = __dirname; ; dir = path.dirname(dir)) {
-    const pkg = path.join(dir, 'package.json');
-    if (fs.existsSync(pkg) && (JSON.parse(fs.readFileSync(pkg, 'utf8')) as { name?: string }).name === 'muse-runner') return dir;
-    if (path.dirname(dir) === dir) throw new Error(`cannot find the muse-runner checkout above ${__dirname}`);
-  }
-}
 const fixtures = path.join(repoRoot(), 'test', 'fixtures', 'singularity');
 const standIn = path.join(fixtures, 'singularity');
 

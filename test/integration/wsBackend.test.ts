@@ -14,12 +14,8 @@ import type { StateReport, SubmitRequest } from '../../src/core/model';
 import { isFinal, normalizeRequest } from '../../src/core/model';
 import { listZip } from '../../src/core/transfer/zip';
 import { startMuseServer, type MuseTestServer } from '../server/museServer';
+import { repoRoot } from '../support/repoRoot';
 
-function repoRoot(): string {
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
-  return dir;
-}
 const ROOT = repoRoot();
 
 describe('WsBackend against the ws test server', function () {

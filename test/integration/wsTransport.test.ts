@@ -16,17 +16,8 @@ import { WsBackend } from '../../src/core/backends/ws/wsBackend';
 import { WsClient } from '../../src/core/backends/ws/wsClient';
 import { isMuseError, MuseError } from '../../src/core/errors';
 import { normalizeRequest } from '../../src/core/model';
+import { repoRoot } from '../support/repoRoot';
 
-/** The repository root, from the source tree or from the compiled `out/` alike. */
-function repoRoot(): string {
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error(`package.json not found above ${__dirname}`);
-    dir = up;
-  }
-  return dir;
-}
 const FIX = path.join(repoRoot(), 'test', 'fixtures', 'ws');
 const fixtureText = (name: string): string => fs.readFileSync(path.join(FIX, name), 'utf8');
 

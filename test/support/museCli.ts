@@ -4,19 +4,10 @@
  */
 import { execFileSync, spawn } from 'child_process';
 import type { ChildProcess } from 'child_process';
-import * as fs from 'fs';
 import * as path from 'path';
+import { repoRoot } from './repoRoot';
 
-/** The repository root (found from here, in the sources or in out/). */
-export function repoRoot(): string {
-  let d = __dirname;
-  while (!fs.existsSync(path.join(d, 'package.json')) || !fs.existsSync(path.join(d, 'esbuild.js'))) {
-    const up = path.dirname(d);
-    if (up === d) throw new Error('repository root not found');
-    d = up;
-  }
-  return d;
-}
+export { repoRoot } from './repoRoot';
 
 /** Bundles the CLI (dist/cli.js). */
 export function buildCli(): string {

@@ -12,17 +12,8 @@ import {
   parseSoftwareList,
   parseStateReport,
 } from '../../src/core/backends/ws/wsParse';
+import { repoRoot } from '../support/repoRoot';
 
-/** The repository root, from the source tree or from the compiled `out/` alike. */
-function repoRoot(): string {
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error(`package.json not found above ${__dirname}`);
-    dir = up;
-  }
-  return dir;
-}
 const FIX = path.join(repoRoot(), 'test', 'fixtures', 'ws');
 const fixture = (name: string): unknown => JSON.parse(fs.readFileSync(path.join(FIX, name), 'utf8'));
 
