@@ -239,6 +239,8 @@ describe('Slurm backend on the test cluster', function () {
     assert.strictEqual(zip.kind, 'file');
     const names = await zipNames(path.join(tmp, 'r1.zip'));
     assert.ok(names.includes('__WS__stdout.txt') && names.includes('__WS__stderr.txt') && names.includes('__MUSE__batch.sh'), names.join(','));
+    // The backend's bookkeeping (submit lock, recorded job id) is not the user's.
+    assert.ok(!names.some((n) => /^(\.\/)?\.muse-/.test(n)), names.join(','));
     assert.strictEqual(await backend.tail(run, 'stdout', 3), '.0\n');
   });
 
@@ -371,6 +373,8 @@ describe('Slurm backend on the test cluster', function () {
       for (const d of dests) {
         const entries = await zipEntries(d);
         names.forEach((n, i) => assert.strictEqual(entries.get(n)?.toString(), `content ${i}\n`.repeat(2000), `${n} in ${d}`));
+        assert.ok(!/(^|,)\.muse-/.test([...entries.keys()].join(',')), [...entries.keys()].join(','));
+        assert.ok(entries.has('__MUSE__batch.sh'));
         assert.strictEqual(entries.get('__WS__stdout.txt')?.toString().trim(), '3.0');
       }
     } finally {

@@ -161,6 +161,11 @@ describe('Slurm content zipped here over SFTP (in-process ssh2 server)', functio
       ['__WS__stdout.txt', Buffer.from('3.0\n')],
       ['__WS__stderr.txt', Buffer.alloc(0)],
       ['__MUSE__batch.sh', Buffer.from('#!/bin/bash\necho\n')],
+      // The backend's bookkeeping: not part of what users get.
+      ['.muse-jobid', Buffer.from('1\n')],
+      ['.muse-sbatch/x', Buffer.from('')],
+      // The same names deeper down are the user's own files.
+      ['sub/.muse-jobid', Buffer.from('mine\n')],
     ]);
   });
 
@@ -208,7 +213,9 @@ describe('Slurm content zipped here over SFTP (in-process ssh2 server)', functio
     assert.deepStrictEqual(await strayErrorsAfterClose(), []);
     for (const d of dests) {
       const got = await zipEntries(d);
-      for (const [name, data] of tree) assert.ok(got.get(name)?.equals(data), `${name} intact in ${d}`);
+      const expected = [...tree.keys()].filter((n) => n !== '.muse-jobid' && !n.startsWith('.muse-sbatch/'));
+      assert.deepStrictEqual([...got.keys()].sort(), expected.sort());
+      for (const name of expected) assert.ok(got.get(name)?.equals(tree.get(name)!), `${name} intact in ${d}`);
     }
   });
 

@@ -36,6 +36,8 @@ export interface SlurmBackendOptions {
 const STAGING = '.muse-inputs';
 const SUBMIT_LOCK = '.muse-sbatch';
 const JOBID_FILE = '.muse-jobid';
+/** The backend's own files in a run folder, left out of its content zip (the batch script stays: users read it). */
+const BOOKKEEPING = new Set([SUBMIT_LOCK, JOBID_FILE]);
 
 /** Connections shared by every backend of the same target, with how many backends use each. */
 const pool = new Map<string, { conn: SshConnection; users: number }>();
@@ -597,7 +599,8 @@ export class SlurmBackend implements Backend {
         // are zipped here instead, from files streamed over SFTP.
         const script =
           'cd -- "$1" || exit 98; command -v zip >/dev/null 2>&1 || exit 97; ' +
-          "if LC_ALL=C find . -name '*[! -~]*' -print | head -n 1 | grep -q .; then exit 95; fi; exec zip -q -r - .";
+          "if LC_ALL=C find . -name '*[! -~]*' -print | head -n 1 | grep -q .; then exit 95; fi; " +
+          `exec zip -q -r - . -x '${SUBMIT_LOCK}' '${SUBMIT_LOCK}/*' '${JOBID_FILE}'`;
         const r = await conn.exec(['sh', '-c', script, 'sh', dir], {
           signal: opts.signal,
           stdoutTo: counting,
@@ -638,6 +641,7 @@ export class SlurmBackend implements Backend {
         if (depth > 32) return;
         const list = await sftpCall<{ filename: string; attrs: Stats }[]>((cb) => s.readdir(rel ? `${dir}/${rel}` : dir, cb), 'Listing the run folder');
         for (const e of list) {
+          if (!rel && BOOKKEEPING.has(e.filename)) continue;
           const r = rel ? `${rel}/${e.filename}` : e.filename;
           if (e.attrs.isDirectory()) await walk(r, depth + 1);
           else if (e.attrs.isFile()) files.push({ rel: r, size: e.attrs.size, mtime: e.attrs.mtime });
