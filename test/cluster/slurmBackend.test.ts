@@ -517,6 +517,18 @@ describe('Slurm backend on the test cluster', function () {
     assert.strictEqual((await conn.execOk(['echo', 'ok'])).trim(), 'ok');
   });
 
+  it('an option only sbatch rejects: its message reaches the caller, and no run folder is left', async () => {
+    // A mark in the batch script tells this attempt's folder from others' (other suites share the root).
+    const mark = `muse-test-${Math.random().toString(36).slice(2)}`;
+    const folders = async () =>
+      (await conn.exec(['sh', '-c', 'grep -l -F -e "$1" -- "$2"/*/__MUSE__batch.sh 2>/dev/null; true', 'sh', mark, env.remoteRoot])).stdout.toString().split('\n').filter(Boolean);
+    await assert.rejects(
+      backend.submit({ software: 'sw_example', cmd: 'python /add.py 1 1', sbatchList: [`--comment=${mark}`, '--bogus-opt=3'], files: [input('in.txt', '1\n')] }),
+      (e: unknown) => isMuseError(e, 'usage') && /^sbatch refused the job: sbatch: unrecognized option '--bogus-opt=3'$/.test((e as Error).message),
+    );
+    assert.deepStrictEqual(await folders(), [], 'the half-made run folder was removed');
+  });
+
   it('never submits twice when the connection dies as sbatch runs', async () => {
     const req: SubmitRequest = { software: 'sw_example', cmd: 'python /add.py 5 5' };
     let killed = 0;

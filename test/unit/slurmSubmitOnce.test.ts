@@ -120,4 +120,12 @@ describe('sbatch at most once (in-process ssh2 server)', function () {
     script = [guard({ code: 96, err: 'sbatch: error: Batch job submission failed: Invalid partition name specified\n' })];
     await assert.rejects(sbatchOnce(connection(), '/runs/k5', 'muse-sw-k5'), (e: unknown) => isMuseError(e, 'server') && /Invalid partition/.test((e as Error).message));
   });
+
+  it("an option sbatch cannot parse: a usage error with sbatch's own words, without its --help hint", async () => {
+    script = [guard({ code: 96, err: "sbatch: unrecognized option '--bogus-opt=3'\nTry \"sbatch --help\" for more information\n" })];
+    await assert.rejects(sbatchOnce(connection(), '/runs/k6', 'muse-sw-k6'), (e: unknown) => {
+      const m = (e as Error).message;
+      return isMuseError(e, 'usage') && m === "sbatch refused the job: sbatch: unrecognized option '--bogus-opt=3'";
+    });
+  });
 });

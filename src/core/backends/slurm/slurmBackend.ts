@@ -132,6 +132,27 @@ async function runLimited<T>(items: T[], limit: number, fn: (item: T) => Promise
   if (failed !== undefined) throw failed;
 }
 
+/** Errors meaning "sbatch ran and refused: no job exists", so the run folder can go. */
+const notSubmitted = new WeakSet<Error>();
+
+/**
+ * sbatch's own refusal, its message as it wrote it (less the "Try sbatch --help" line: the user did
+ * not type sbatch). An option sbatch cannot parse can only be one of the user's `sbatch_list`
+ * items (ours are fixed): a usage error; anything else (partition, limits, controller) is the
+ * cluster's answer.
+ */
+export function sbatchRefusal(stderr: string): MuseError {
+  const text = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !/^Try "?sbatch --help/.test(l))
+    .join('\n');
+  const optionError = /^sbatch: (unrecognized option|invalid option|option .* requires an argument|option .* doesn't allow an argument|option .* is ambiguous)/m.test(text);
+  const e = new MuseError(optionError ? 'usage' : 'server', `sbatch refused the job: ${text || 'no message'}`);
+  notSubmitted.add(e);
+  return e;
+}
+
 /**
  * Submits the batch script at most once. The remote side takes a lock (mkdir is atomic) before
  * sbatch and records the job id; after a dropped connection the same guarded command is run
@@ -156,7 +177,7 @@ export async function sbatchOnce(conn: SshConnection, runDir: string, jobName: s
     if (id) return id;
     throw new MuseError('malformed', `sbatch answered something that is not a job id: ${JSON.stringify(r.stdout.toString().slice(0, 200))}`);
   }
-  if (r.code === 96) throw new MuseError('server', `sbatch refused the job: ${r.stderr.toString().trim() || 'no message'}`);
+  if (r.code === 96) throw sbatchRefusal(r.stderr.toString());
   if (r.code === 99) {
     const found = await findJobByName(conn, jobName);
     if (found) {
@@ -381,6 +402,10 @@ export class SlurmBackend implements Backend {
       if (!sbatchStarted) {
         // Nothing was submitted: leave no half-made run folder behind (best effort).
         conn.exec(['rm', '-rf', '--', runDir]).catch(() => undefined);
+      } else if (e instanceof Error && notSubmitted.has(e)) {
+        // sbatch refused: no job will ever use the folder. Awaited: the connection just worked,
+        // and a CLI closes it right after the error.
+        await conn.exec(['rm', '-rf', '--', runDir]).catch(() => undefined);
       }
       throw e;
     }
