@@ -273,6 +273,31 @@ describe('Slurm backend on the test cluster', function () {
     assert.match(readFileSync(out.path, 'utf8'), /boom on stderr/);
   });
 
+  it('says the job name given at submit all along, also while sacct shows "allocation" around the start and the end', async () => {
+    const req: SubmitRequest = { software: 'sw_example', cmd: `python -c 'import time; time.sleep(2)'` };
+    const runs = [await submit(req), await submit(req)];
+    const seen = new Map<string, Set<string>>(runs.map((r) => [r.id, new Set<string>()]));
+    let placeholders = 0;
+    const sacctNames = async () => {
+      const out = await conn.execOk(['sacct', '-X', '-P', '-n', '-j', runs.map((r) => r.raw.jobId).join(','), '--format=JobName,Timelimit']);
+      placeholders += out.split('\n').filter((l) => l.startsWith('allocation|')).length;
+      return out;
+    };
+    // Until both have ended and sacct has its final record of both (name and time limit).
+    await until('both jobs to end and sacct to hold their records', 90_000, async () => {
+      const states = await backend.states(runs);
+      for (const r of runs) {
+        const st = states.get(r.id);
+        if (st instanceof Error) throw st;
+        seen.get(r.id)!.add(String(st?.raw.jobName));
+      }
+      const done = runs.every((r) => isFinal((states.get(r.id) as StateReport).state));
+      const acct = await sacctNames();
+      return done && !/^allocation\||\|$/m.test(acct) ? true : undefined;
+    });
+    for (const r of runs) assert.deepStrictEqual([...seen.get(r.id)!], [`muse-sw_example-${r.key}`], `sacct showed "allocation" ${placeholders} time(s)`);
+  });
+
   it('tails a running job, then cancels it', async () => {
     const req: SubmitRequest = { software: 'sw_example', cmd: `python -c 'import time; print("started", flush=True); time.sleep(120)'` };
     const run = await submit(req);

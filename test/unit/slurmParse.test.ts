@@ -12,6 +12,12 @@ import {
   stateFromRows,
 } from '../../src/core/backends/slurm/slurmParse';
 import { parseSbatchOutput } from '../../src/core/backends/slurm/slurmBackend';
+import { mkdtempSync, rmSync } from 'fs';
+import * as os from 'os';
+import type { Run } from '../../src/core/model';
+import { normalizeRequest } from '../../src/core/model';
+import { applyStates } from '../../src/core/runs';
+import { RunStore } from '../../src/core/store';
 
 /** The checkout (tests also run compiled from out/, where fixture files are not copied). */
 function repoRoot(): string {
@@ -60,6 +66,47 @@ describe('sacct / squeue parsing', () => {
     assert.strictEqual(pending.raw.node, undefined);
     assert.strictEqual(pending.raw.reason, 'Resources');
     assert.strictEqual(pending.startedAt, undefined);
+  });
+
+  describe('rows sacct shows for a moment as "allocation" (Slurm 22.05, just after a start or an end)', () => {
+    const alloc = fixture('sacct-allocation.txt');
+    const rowsOf = (id: string) => parseSacct(alloc).filter((r) => r.baseId === id);
+
+    it('say the job name given at submit, never "allocation"', () => {
+      const running = stateFromRows('938', rowsOf('938'), 'sacct', undefined, 'muse-sw_example-k1');
+      assert.strictEqual(running.raw.jobName, 'muse-sw_example-k1');
+      const ended = stateFromRows('939', rowsOf('939'), 'sacct', undefined, 'muse-sw_example-k2');
+      assert.strictEqual(ended.state, 'ok');
+      assert.strictEqual(ended.raw.jobName, 'muse-sw_example-k2');
+      // Without a known name: no name rather than the stand-in.
+      assert.ok(!('jobName' in stateFromRows('939', rowsOf('939'), 'sacct').raw));
+    });
+
+    it('do not wipe what a stored run knew (name, node, elapsed) when merged in', async () => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'muse-slurm-alloc-'));
+      try {
+        const store = new RunStore(path.join(dir, 'runs.json'));
+        await store.load();
+        const now = new Date().toISOString();
+        const run: Run = {
+          id: 'r1', key: 'k3', profile: 'cluster', backend: 'ssh', software: 'sw_example', request: normalizeRequest({ software: 'sw_example', cmd: 'x' }),
+          state: 'waiting', raw: { jobId: '940', jobName: 'muse-sw_example-k3', node: 'vm', elapsed: '00:00:01', reason: 'Priority' }, createdAt: now, updatedAt: now,
+        };
+        await store.add(run);
+        // Node and elapsed empty for a moment, the name a stand-in.
+        const report = stateFromRows('940', rowsOf('940'), 'sacct');
+        const [after] = await applyStates(store, [run], new Map([['r1', report]]));
+        assert.strictEqual(after.raw.jobName, 'muse-sw_example-k3');
+        assert.strictEqual(after.raw.node, 'vm');
+        assert.strictEqual(after.raw.elapsed, '00:00:01');
+        // "No reason" is news: the old reason goes.
+        assert.strictEqual(after.raw.reason, undefined);
+        await store.load();
+        assert.strictEqual(store.get('r1')?.raw.jobName, 'muse-sw_example-k3');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
   });
 
   it('reads exit codes', () => {

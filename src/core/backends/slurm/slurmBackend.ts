@@ -18,7 +18,7 @@ import { normalizeRequest } from '../../model';
 import type { SshProfile } from '../../profiles';
 import { BATCH_FILE, STDERR_FILE, STDOUT_FILE, buildBatchScript, isArrayJob, normalizeSbatchOption } from './batchScript';
 import type { SshPrompts } from './prompts';
-import { FIELD_DELIMITER, SACCT_FIELDS, SQUEUE_FORMAT, coveredTasks, groupByJob, parseArraySpec, parseSacct, parseSqueue, stateFromRows } from './slurmParse';
+import { FIELD_DELIMITER, SACCT_FIELDS, SQUEUE_FORMAT, coveredTasks, groupByJob, parseArraySpec, parseSacct, parseSqueue, realJobName, stateFromRows } from './slurmParse';
 import type { SlurmRow } from './slurmParse';
 import { SshConnection, isConnectionLoss } from './sshConnection';
 import type { SshConnectionOptions } from './sshConnection';
@@ -88,6 +88,12 @@ function arrayTasksOf(run: RunRef): number[] | undefined {
     if (m) return parseArraySpec(m[1]);
   }
   return undefined;
+}
+
+/** The job name submit gave the run's job (`muse-<software>-<key>`), when the run shows it. */
+function submittedJobName(run: RunRef): string | undefined {
+  if (run.key && /^[A-Za-z0-9-]+$/.test(run.key) && /^[A-Za-z0-9._+-]+$/.test(run.software ?? '')) return `muse-${run.software}-${run.key}`;
+  return realJobName(run.raw?.jobName);
 }
 
 /** `123` from `sbatch --parsable` output `123` or `123;cluster`. */
@@ -415,6 +421,7 @@ export class SlurmBackend implements Backend {
     const out = new Map<string, StateReport | Error>();
     const ids = new Map<string, string[]>(); // job id -> run ids
     const expected = new Map<string, number[]>(); // job id -> array task ids asked for
+    const names = new Map<string, string>(); // job id -> the name given at submit
     for (const r of runs) {
       const jobId = r.raw?.jobId?.split(';')[0];
       if (!jobId || !/^\d+$/.test(jobId)) {
@@ -424,10 +431,12 @@ export class SlurmBackend implements Backend {
       ids.set(jobId, [...(ids.get(jobId) ?? []), r.id]);
       const tasks = arrayTasksOf(r);
       if (tasks) expected.set(jobId, tasks);
+      const name = submittedJobName(r);
+      if (name) names.set(jobId, name);
     }
     if (ids.size === 0) return out;
     try {
-      const found = await this.retrying((conn) => this.queryJobs(conn, [...ids.keys()], expected, opts.signal), opts.signal);
+      const found = await this.retrying((conn) => this.queryJobs(conn, [...ids.keys()], expected, names, opts.signal), opts.signal);
       for (const [jobId, runIds] of ids) {
         const st: StateReport | Error =
           found.get(jobId) ??
@@ -445,7 +454,13 @@ export class SlurmBackend implements Backend {
    * ONE sacct for all the jobs, then squeue only for those sacct does not show (accounting off,
    * its lag behind squeue, array tasks not listed yet).
    */
-  private async queryJobs(conn: SshConnection, jobIds: string[], expected: Map<string, number[]>, signal?: AbortSignal): Promise<Map<string, StateReport>> {
+  private async queryJobs(
+    conn: SshConnection,
+    jobIds: string[],
+    expected: Map<string, number[]>,
+    names: Map<string, string>,
+    signal?: AbortSignal,
+  ): Promise<Map<string, StateReport>> {
     const rowsOf = new Map<string, { rows: SlurmRow[]; source: 'sacct' | 'squeue' }>();
     const sacct = await conn.exec(
       ['sacct', '-X', '-P', '-n', '-j', jobIds.join(','), `--format=${SACCT_FIELDS.join(',')}`, `--delimiter=${FIELD_DELIMITER}`],
@@ -484,7 +499,7 @@ export class SlurmBackend implements Backend {
       }
     }
     const result = new Map<string, StateReport>();
-    for (const [id, { rows, source }] of rowsOf) result.set(id, stateFromRows(id, rows, source, expected.get(id)));
+    for (const [id, { rows, source }] of rowsOf) result.set(id, stateFromRows(id, rows, source, expected.get(id), names.get(id)));
     return result;
   }
 

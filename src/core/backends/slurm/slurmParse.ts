@@ -127,11 +127,32 @@ export interface TaskReport {
 }
 
 /**
+ * The name sacct shows for a job, or undefined when it shows a stand-in: Slurm 22.05 accounting
+ * lists a job as `allocation` (with an empty time limit) for a second or so after it starts and
+ * after it ends, before the controller's record arrives.
+ */
+export function realJobName(name: string | undefined): string | undefined {
+  const n = (name ?? '').trim();
+  return n === '' || n === 'allocation' ? undefined : n;
+}
+
+/**
  * The state of one run from the rows of its job: a plain job has one row; a job array has one
  * row per task (or per pending range), summed up as: waiting while any task is; else failed if
  * any failed, cancelled if any was, ok when all completed. Every task stays in `report.tasks`.
+ *
+ * `knownJobName` is the name given at submit: it is what `raw.jobName` says, whatever sacct
+ * shows meanwhile. Facts that sacct leaves empty for a moment (name, node, elapsed) are left out
+ * of `raw` rather than set empty, so that merging the report into a stored run keeps what was
+ * known; the reason is always given, as no reason is news once a job runs.
  */
-export function stateFromRows(jobId: string, allRows: SlurmRow[], source: 'sacct' | 'squeue', expectedTasks?: number[]): StateReport {
+export function stateFromRows(
+  jobId: string,
+  allRows: SlurmRow[],
+  source: 'sacct' | 'squeue',
+  expectedTasks?: number[],
+  knownJobName?: string,
+): StateReport {
   // Once an array's tasks are listed, a row without a task id is the array's own record
   // (accounting shows it briefly while splitting the array): the tasks tell the state.
   const rows = allRows.some((r) => r.task !== undefined) ? allRows.filter((r) => r.task !== undefined) : allRows;
@@ -160,7 +181,13 @@ export function stateFromRows(jobId: string, allRows: SlurmRow[], source: 'sacct
           : 'ok';
   const isArray = rows.length > 1 || rows.some((r) => r.task !== undefined);
   const main = rows.find((r) => mapSlurmState(r.state) === state) ?? rows[0];
-  const raw: RawFacts = { jobId, jobName: main.name, slurmState: main.rawState, node: main.node, elapsed: main.elapsed, reason: main.reason };
+  const raw: RawFacts = { jobId };
+  const jobName = knownJobName ?? realJobName(main.name) ?? rows.map((r) => realJobName(r.name)).find((n) => n !== undefined);
+  if (jobName !== undefined) raw.jobName = jobName;
+  raw.slurmState = main.rawState;
+  if (main.node !== undefined) raw.node = main.node;
+  if (main.elapsed !== undefined) raw.elapsed = main.elapsed;
+  raw.reason = main.reason;
   const codes = rows.map((r) => r.exitCode).filter((c): c is number => c !== undefined);
   if (codes.length > 0) raw.exitCode = Math.max(...codes);
   const sig = rows.map((r) => r.signal).find((s) => s !== undefined && s > 0);
