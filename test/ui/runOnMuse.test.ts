@@ -2,12 +2,13 @@
 // Chromium): open add.py, press the editor's Run button or use the palette, answer the questions
 // (software, command, "Run?"), watch the run turn done in the Runs tree, open its results (9.0)
 // and browse its run folder in the Explorer. Once on the local runner (the default profile), once
-// on the project's ws test server (a profile from the workspace's .vscode/settings.json, signed
+// on the project's ws test server (a profile from the workspace's settings, signed
 // in through the "Muse: Sign In" input boxes). Screenshots of each step: test-results/screenshots/.
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import { startMuseServer } from '../server/museServer';
+import { remoteUri } from '../vscode/runner/browser';
 import type { MuseTestServer } from '../server/museServer';
 import {
   PROJECT_ROOT,
@@ -69,20 +70,28 @@ describe('Run on Muse, end to end in the workbench', function () {
     // A second software besides sw_example, as on a real server: the run flow then asks which
     // one (with a single one it does not ask). Only sw_example is run.
     server = await startMuseServer({ dataDir: path.join(base, 'ws-server'), images: { sw_other: path.join(base, 'sw_other.sif') } });
-    // The example workspace, with a ws profile for the test server in its settings (the local
-    // runner stays first, so it is the active profile until the user selects another).
-    folder = path.join(base, 'example');
-    fs.cpSync(path.join(PROJECT_ROOT, 'test', 'vscode', 'workspace'), folder, { recursive: true });
-    fs.mkdirSync(path.join(folder, '.vscode'));
+    // The example folder, opened as a (multi-root) workspace whose settings name a ws profile
+    // for the test server; the local runner stays first, so it is the active profile until the
+    // user selects another. A workspace file rather than the bare folder: "Browse in Explorer"
+    // adds the zip as a second root, and in a single-folder window VS Code turns that into an
+    // untitled workspace by reloading the page, which code-server does not always survive (about
+    // 1 reload in 4 here came back with "no folder opened").
+    fs.cpSync(path.join(PROJECT_ROOT, 'test', 'vscode', 'workspace'), path.join(base, 'example'), { recursive: true });
+    folder = path.join(base, 'example.code-workspace');
     fs.writeFileSync(
-      path.join(folder, '.vscode', 'settings.json'),
+      folder,
       JSON.stringify(
         {
-          'muse.profiles': [
-            { name: 'local', kind: 'local' },
-            { name: WS_PROFILE, kind: 'ws', url: server.url, username: 'alice' },
-          ],
-          'muse.pollInterval': 1,
+          // As VS Code writes them for a remote window: the folder's full vscode-remote: URI.
+          folders: [{ uri: remoteUri(process.env.MUSE_CODE_SERVER_URL ?? '', path.join(base, 'example')) }],
+          remoteAuthority: new URL(process.env.MUSE_CODE_SERVER_URL ?? 'http://x').host,
+          settings: {
+            'muse.profiles': [
+              { name: 'local', kind: 'local' },
+              { name: WS_PROFILE, kind: 'ws', url: server.url, username: 'alice' },
+            ],
+            'muse.pollInterval': 1,
+          },
         },
         null,
         2,
@@ -92,7 +101,7 @@ describe('Run on Muse, end to end in the workbench', function () {
   });
 
   afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && wb) { console.log('URL', wb.page.url()); await screenshot(wb, `failed-${this.currentTest.title}`); }
+    if (this.currentTest?.state === 'failed' && wb) await screenshot(wb, `failed-${this.currentTest.title}`);
   });
 
   after(async () => {

@@ -25,7 +25,7 @@ export interface Workbench {
   readonly context: BrowserContext;
   /** The code-server address, `http://127.0.0.1:PORT`. */
   readonly serverUrl: string;
-  /** Absolute path of the opened workspace folder. */
+  /** Absolute path of the opened workspace folder (or `.code-workspace` file). */
   readonly folder: string;
   /** Closes the browser (code-server keeps running for the next test). */
   close(): Promise<void>;
@@ -73,7 +73,8 @@ function requiredEnv(name: string): string {
 let browsers = 0;
 
 /**
- * Opens the workbench on the example workspace (or `folder`) with our extension loaded from the
+ * Opens the workbench on the example workspace (or `folder`, which may be a `.code-workspace`
+ * file) with our extension loaded from the
  * project folder in development mode, and waits until the Explorer shows the folder and the
  * extensions have activated.
  */

@@ -45,13 +45,14 @@ export function remoteUri(serverUrl: string, absPath: string): string {
 }
 
 /**
- * The workbench address for `folder`, optionally with a `payload` (the key/value list VS Code's
- * web workbench reads for `extensionDevelopmentPath`, `extensionTestsPath`, `skipWelcome`...).
+ * The workbench address for `folder` (a folder, or a `.code-workspace` file: a multi-root
+ * workspace), optionally with a `payload` (the key/value list VS Code's web workbench reads for
+ * `extensionDevelopmentPath`, `extensionTestsPath`, `skipWelcome`...).
  */
 export function workbenchUrl(serverUrl: string, folder: string, payload?: [string, string][]): string {
   const url = new URL(serverUrl);
   url.pathname = '/';
-  url.searchParams.set('folder', folder);
+  url.searchParams.set(folder.endsWith('.code-workspace') ? 'workspace' : 'folder', folder);
   if (payload) url.searchParams.set('payload', JSON.stringify(payload));
   return url.toString();
 }
