@@ -1,11 +1,13 @@
 import * as vscode from 'vscode';
-import { errorMessage, isMuseError } from '../core/errors';
+import { MuseError, errorMessage, isMuseError } from '../core/errors';
 import { isJwtExpired } from '../core/backends/ws/wsParse';
-import type { WsProfile } from '../core/profiles';
+import type { Profile, WsProfile } from '../core/profiles';
 import { loadCore } from './coreBundle';
 import { ask } from './prompts';
 import type { Log } from './log';
+import { Renewal } from './renewal';
 import type { Secrets } from './secrets';
+import type { Settings } from './settings';
 
 /** `exp` and the issue time (`iat`, or `orig_iat` as djangorestframework-jwt writes it) of a JWT, unverified. */
 function jwtTimes(token: string): { exp?: number; iat?: number } {
@@ -25,10 +27,11 @@ function jwtTimes(token: string): { exp?: number; iat?: number } {
 export class Auth {
   /** Profiles whose current token already failed and could not be renewed: no more attempts. */
   private readonly gaveUp = new Set<string>();
-  private readonly inFlight = new Map<string, Promise<boolean>>();
+  private readonly inFlight = new Map<string, { interactive: boolean; done: Promise<boolean> }>();
 
   constructor(
     private readonly secrets: Secrets,
+    private readonly settings: Settings,
     private readonly log: Log,
   ) {
     // A new token (this window or another) deserves a fresh chance.
@@ -121,10 +124,11 @@ export class Auth {
   renew(profile: WsProfile, interactive: boolean): Promise<boolean> {
     if (this.gaveUp.has(profile.name) && !interactive) return Promise.resolve(false);
     const running = this.inFlight.get(profile.name);
-    if (running) return running;
-    const p = this.renewOnce(profile, interactive).finally(() => this.inFlight.delete(profile.name));
-    this.inFlight.set(profile.name, p);
-    return p;
+    // A silent renewal already under way (a poll's) that fails must still let a user's gesture ask.
+    if (running) return running.interactive || !interactive ? running.done : running.done.then((ok) => ok || this.renew(profile, true));
+    const done = this.renewOnce(profile, interactive).finally(() => this.inFlight.delete(profile.name));
+    this.inFlight.set(profile.name, { interactive, done });
+    return done;
   }
 
   private async renewOnce(profile: WsProfile, interactive: boolean): Promise<boolean> {
@@ -144,22 +148,29 @@ export class Auth {
     this.gaveUp.add(profile.name);
     if (!interactive) return false;
     const signIn = 'Sign In';
-    const pick = await ask({ kind: 'message', id: 'auth.expired', severity: 'warning', message: `Your session on ${profile.name} has expired.`, choices: [signIn] });
+    const token = await this.secrets.getToken(profile.name);
+    // A token that is not expired by its own date was refused by the server (new secret, revoked).
+    const why = token && !isJwtExpired(token) ? `${profile.name} refused your sign-in.` : `Your session on ${profile.name} has expired.`;
+    const pick = await ask({ kind: 'message', id: 'auth.expired', severity: 'warning', message: why, choices: [signIn] });
     if (pick !== signIn) return false;
     return this.signIn(profile);
   }
 
   /**
-   * Runs `op`; on an `auth` error renews once (see `renew`) and runs it once more.
-   * A second `auth` error is thrown as it is.
+   * The token budget of one gesture (`interactive`: a user's command, which may ask) or one
+   * background operation (never asks) on a profile: every ws operation goes through one. Profiles
+   * without tokens get a pass-through. See `Renewal`.
    */
-  async withAuth<T>(profile: WsProfile, interactive: boolean, op: () => Promise<T>): Promise<T> {
-    try {
-      return await op();
-    } catch (e) {
-      if (!isMuseError(e, 'auth')) throw e;
-      if (!(await this.renew(profile, interactive))) throw e;
-      return op();
-    }
+  renewal(profile: Profile | string, interactive: boolean): Renewal {
+    const p = typeof profile === 'string' ? this.settings.profile(profile) : profile;
+    if (p?.kind !== 'ws') return new Renewal(undefined, interactive);
+    return new Renewal(
+      {
+        usable: () => this.tokenUsable(p),
+        renew: (i) => this.renew(p, i),
+        notSignedIn: () => new MuseError('auth', `Sign in to ${p.name} first (Muse: Sign In).`),
+      },
+      interactive,
+    );
   }
 }

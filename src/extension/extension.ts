@@ -61,7 +61,7 @@ export function activate(context: vscode.ExtensionContext): MuseExtensionApi {
   // Secrets
   const secrets = new Secrets(context.secrets);
   subs.push(secrets);
-  const auth = new Auth(secrets, log('auth'));
+  const auth = new Auth(secrets, settings, log('auth'));
 
   // Backends (loaded lazily, on first use)
   const backends = new Backends(settings, secrets, vscodeSshPrompts(), log('backend'));
@@ -77,16 +77,16 @@ export function activate(context: vscode.ExtensionContext): MuseExtensionApi {
 
   // Poller: one batched refresh per profile per cycle
   const pollLog = log('poller');
+  // While a user's Refresh runs, its polls may ask to renew a refused token (once, see Renewal).
+  let userRefreshes = 0;
   const poller = new Poller({
     runs: () => store.list(),
     baseIntervalMs: settings.pollIntervalMs,
     refresh: async (profileName, runs, signal) => {
       const { refreshRuns } = await import('../core/runs.js');
       const backend = await backends.get(profileName);
-      const profile = settings.profile(profileName);
-      const op = () => refreshRuns(backend, store, runs, { signal });
       // Background polls renew a token silently at most once; they never open a dialog.
-      return profile?.kind === 'ws' ? auth.withAuth(profile, false, op) : op();
+      return auth.renewal(profileName, userRefreshes > 0).run(() => refreshRuns(backend, store, runs, { signal }));
     },
     onError: (profile, e, n) => {
       pollLog.warn(`profile "${profile}": ${errorMessage(e)} (${n} in a row)`);
@@ -111,7 +111,7 @@ export function activate(context: vscode.ExtensionContext): MuseExtensionApi {
     return candidates.find((f) => fs.existsSync(f));
   });
   subs.push(vscode.workspace.registerFileSystemProvider(ZipFileSystem.scheme, zipFs, { isReadonly: true, isCaseSensitive: true }));
-  const documents = new RunDocuments(store, backends, results);
+  const documents = new RunDocuments(store, backends, results, auth);
   subs.push(vscode.workspace.registerTextDocumentContentProvider(RunDocuments.scheme, documents));
   const runsView = new RunsView(store, settings, backends);
   subs.push(runsView);
@@ -154,7 +154,15 @@ export function activate(context: vscode.ExtensionContext): MuseExtensionApi {
   });
 
   // Commands
-  const services: Services = { context, channel, log, settings, auth, backends, store, poller, runsView, documents, zipFs, results, ready };
+  const refreshNow = async (): Promise<void> => {
+    userRefreshes++;
+    try {
+      await poller.refreshNow();
+    } finally {
+      userRefreshes--;
+    }
+  };
+  const services: Services = { context, channel, log, settings, auth, backends, store, poller, runsView, documents, zipFs, results, refreshNow, ready };
   subs.push(...registerCommands(services, updateContext));
   updateContext();
   const activationMs = performance.now() - started;

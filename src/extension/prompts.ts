@@ -1,11 +1,22 @@
 import * as vscode from 'vscode';
 
+/** An entry of a `pick` question; the answer is its label. */
+export interface PickItem {
+  label: string;
+  description?: string;
+  detail?: string;
+}
+
 /**
  * A question the extension puts to the user (SSH prompts, sign-in, an expired session, a run
- * that ended). `id` names the question for tests and logs; `subject` is the run id when there is one.
+ * that ended, the run flow's choices, where to save). `id` names the question for tests and logs;
+ * `subject` is the run id when there is one.
  */
 export type Question =
   | { kind: 'input'; id: string; title: string; prompt: string; password?: boolean; value?: string }
+  | { kind: 'pick'; id: string; title: string; placeHolder?: string; items: PickItem[] }
+  /** Where to save a file: the answer is a file system path. */
+  | { kind: 'save'; id: string; title: string; defaultPath: string; filters?: Record<string, string[]> }
   | {
       kind: 'message';
       id: string;
@@ -17,7 +28,7 @@ export type Question =
       subject?: string;
     };
 
-/** Answers a question: the text typed or the choice picked; undefined when dismissed. */
+/** Answers a question: the text typed, the choice or label picked, the path; undefined when dismissed. */
 export type Answerer = (q: Question) => Promise<string | undefined>;
 
 let override: Answerer | undefined;
@@ -30,11 +41,16 @@ export function setAnswerer(answerer: Answerer | undefined): void {
   override = answerer;
 }
 
-/** Asks the user: an input box or a (possibly modal) message with choices. */
+/** Asks the user: an input box, a quick pick, a save dialog, or a (possibly modal) message with choices. */
 export async function ask(q: Question): Promise<string | undefined> {
   if (override) return override(q);
-  if (q.kind === 'input') {
-    return vscode.window.showInputBox({ title: q.title, prompt: q.prompt, password: q.password, value: q.value, ignoreFocusOut: true });
+  switch (q.kind) {
+    case 'input':
+      return vscode.window.showInputBox({ title: q.title, prompt: q.prompt, password: q.password, value: q.value, ignoreFocusOut: true });
+    case 'pick':
+      return (await vscode.window.showQuickPick(q.items, { title: q.title, placeHolder: q.placeHolder, matchOnDescription: true, matchOnDetail: true }))?.label;
+    case 'save':
+      return (await vscode.window.showSaveDialog({ title: q.title, defaultUri: vscode.Uri.file(q.defaultPath), filters: q.filters }))?.fsPath;
   }
   const show = q.severity === 'warning' ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
   return show(q.message, { modal: !!q.modal, detail: q.detail }, ...q.choices);

@@ -5,7 +5,9 @@ import { MuseError, errorMessage } from '../core/errors';
 import type { Run } from '../core/model';
 import { runRef } from '../core/runs';
 import type { RunStore } from '../core/store';
+import type { Auth } from './auth';
 import type { Backends } from './backends';
+import type { Renewal } from './renewal';
 import type { ResultsFolders } from './resultsFolders';
 import { runScriptName } from './runTreeModel';
 import { RUN_SCHEME, fromRunUri, toRunUri } from './uris';
@@ -43,12 +45,33 @@ export class RunDocuments implements vscode.TextDocumentContentProvider {
   readonly onDidChange = this.emitter.event;
   /** Stdout of ended runs does not change: kept, so reopening a tab does not download again. */
   private readonly finalText = new Map<string, string>();
+  /**
+   * Documents being opened by a user's command: their reads may renew a refused token by asking.
+   * Other reads (VS Code reading an open tab again after a state change, tabs restored on
+   * reload) are background work and never ask.
+   */
+  private readonly userOpens = new Map<string, number>();
 
   constructor(
     private readonly store: RunStore,
     private readonly backends: Backends,
     private readonly results: ResultsFolders,
+    private readonly auth: Auth,
   ) {}
+
+  /** Opens a run's document for a user's command (see `userOpens`). */
+  async openForUser(run: Run, kind: RunDocKind): Promise<vscode.TextDocument> {
+    const uri = runDocumentUri(run, kind);
+    const k = uri.toString();
+    this.userOpens.set(k, (this.userOpens.get(k) ?? 0) + 1);
+    try {
+      return await vscode.workspace.openTextDocument(uri);
+    } finally {
+      const n = (this.userOpens.get(k) ?? 1) - 1;
+      if (n > 0) this.userOpens.set(k, n);
+      else this.userOpens.delete(k);
+    }
+  }
 
   /** Asks VS Code to read a document again (a run changed state). */
   changed(run: Run): void {
@@ -63,28 +86,32 @@ export class RunDocuments implements vscode.TextDocumentContentProvider {
     if (!run) throw new MuseError('notFound', 'This run is no longer in the Runs list.');
     const ctl = new AbortController();
     const sub = token.onCancellationRequested(() => ctl.abort());
+    const renewal = this.auth.renewal(run.profile, this.userOpens.has(uri.toString()));
     try {
-      if (ref.kind === 'report') return await this.report(run, ctl.signal);
-      return await this.output(run, ref.kind, ctl.signal);
+      if (ref.kind === 'report') return await this.report(run, renewal, ctl.signal);
+      return await this.output(run, ref.kind, renewal, ctl.signal);
     } finally {
       sub.dispose();
     }
   }
 
-  private async report(run: Run, signal: AbortSignal): Promise<string> {
+  private async report(run: Run, renewal: Renewal, signal: AbortSignal): Promise<string> {
     const local = { ...run };
     if (!run.key) return JSON.stringify(local, null, 2);
     try {
       const backend = await this.backends.get(run.profile);
-      const answer = (await backend.states([runRef(run)], { signal })).get(run.id);
-      if (answer instanceof Error) throw answer;
+      const answer = await renewal.run(async () => {
+        const a = (await backend.states([runRef(run)], { signal })).get(run.id);
+        if (a instanceof Error) throw a;
+        return a;
+      });
       return JSON.stringify({ run: local, report: answer?.report ?? answer }, null, 2);
     } catch (e) {
       return JSON.stringify({ run: local, error: errorMessage(e) }, null, 2);
     }
   }
 
-  private async output(run: Run, stream: 'stdout' | 'stderr', signal: AbortSignal): Promise<string> {
+  private async output(run: Run, stream: 'stdout' | 'stderr', renewal: Renewal, signal: AbortSignal): Promise<string> {
     const cacheKey = `${run.id}:${stream}`;
     const cached = this.finalText.get(cacheKey);
     if (cached !== undefined) return cached;
@@ -93,12 +120,14 @@ export class RunDocuments implements vscode.TextDocumentContentProvider {
     const dir = await this.results.ensureDir(run);
     let text: string;
     if (backend.output) {
+      const output = backend.output.bind(backend);
       const dest = path.join(dir, `${stream}.txt`);
-      await backend.output(runRef(run), stream, dest, { signal });
+      await renewal.run(() => output(runRef(run), stream, dest, { signal }));
       text = await readCapped(dest);
     } else if (stream === 'stdout') {
       if (run.state !== 'ok') throw new MuseError('notReady', 'The output is available once the run has ended well.');
-      const outcome = await backend.results(runRef(run), path.join(dir, run.request.returnedType === 'run.zip' ? 'run.zip' : 'stdout.txt'), { signal });
+      const dest = path.join(dir, run.request.returnedType === 'run.zip' ? 'run.zip' : 'stdout.txt');
+      const outcome = await renewal.run(() => backend.results(runRef(run), dest, { signal }));
       if (outcome.kind === 'stdout') text = outcome.text;
       else if (outcome.kind === 'file' && !outcome.path.endsWith('.zip')) text = await readCapped(outcome.path);
       else if (outcome.kind === 'file') text = `The results are a zip: ${outcome.path}\nUse "Muse: Open Run Content" to browse it.\n`;

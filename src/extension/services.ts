@@ -24,6 +24,11 @@ export interface Services {
   documents: RunDocuments;
   zipFs: ZipFileSystem;
   results: ResultsFolders;
+  /**
+   * A user's Refresh: polls every profile with active runs now; unlike the poller's own polls,
+   * a token refused on the way may be renewed by asking (once).
+   */
+  refreshNow(): Promise<void>;
   /** Resolves once the run store is read (commands wait for it). */
   ready: Promise<void>;
 }

@@ -3,6 +3,7 @@ import { MuseError } from '../../core/errors';
 import { isFinal } from '../../core/model';
 import { runRef } from '../../core/runs';
 import { ask } from '../prompts';
+import type { Renewal } from '../renewal';
 import { runLabel } from '../runTreeModel';
 import type { Services } from '../services';
 import { command } from './register';
@@ -14,16 +15,21 @@ export function registerListCommands(s: Services): vscode.Disposable[] {
   return [
     command(s, 'muse.refresh', async () => {
       await s.store.reload();
-      await vscode.window.withProgress({ location: { viewId: 'muse.runs' } }, () => s.poller.refreshNow());
+      await vscode.window.withProgress({ location: { viewId: 'muse.runs' } }, () => s.refreshNow());
       s.runsView.refresh();
     }),
     command(s, 'muse.cancel', async (arg?: unknown) => {
       const runs = await runsFromArgs(s, arg, selection(), { accept: isActive, placeHolder: 'Run to cancel', many: true });
+      // One token budget per profile for the whole gesture, however many of its runs are cancelled.
+      const renewals = new Map<string, Renewal>();
       for (const run of runs) {
         const backend = await s.backends.get(run.profile);
-        if (!backend.cancel || !backend.capabilities.cancel) throw new MuseError('unsupported', `The ${run.backend} backend cannot cancel runs.`);
+        const cancel = backend.cancel?.bind(backend);
+        if (!cancel || !backend.capabilities.cancel) throw new MuseError('unsupported', `The ${run.backend} backend cannot cancel runs.`);
         if (!run.key || isFinal(run.state)) continue;
-        await backend.cancel(runRef(run));
+        let renewal = renewals.get(run.profile);
+        if (!renewal) renewals.set(run.profile, (renewal = s.auth.renewal(run.profile, true)));
+        await renewal.run(() => cancel(runRef(run)));
         s.log('runs').info(`cancelled ${runLabel(run)} (${run.key})`);
       }
       await s.poller.refreshNow();

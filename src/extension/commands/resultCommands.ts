@@ -4,8 +4,8 @@ import * as vscode from 'vscode';
 import { MuseError } from '../../core/errors';
 import type { Run } from '../../core/model';
 import { runRef } from '../../core/runs';
-import { runDocumentUri } from '../runDocuments';
 import { loadCore } from '../coreBundle';
+import { ask } from '../prompts';
 import { runLabel } from '../runTreeModel';
 import { safeFileName } from '../resultPaths';
 import type { Services } from '../services';
@@ -20,19 +20,21 @@ interface ContentOptions {
   quiet?: boolean;
 }
 
-async function openDocument(run: Run, kind: 'stdout' | 'stderr' | 'report'): Promise<vscode.TextDocument> {
-  const doc = await vscode.workspace.openTextDocument(runDocumentUri(run, kind));
+async function openDocument(s: Services, run: Run, kind: 'stdout' | 'stderr' | 'report'): Promise<vscode.TextDocument> {
+  const doc = await s.documents.openForUser(run, kind);
   await vscode.window.showTextDocument(doc, { preview: false });
   return doc;
 }
 
 /** Downloads the run-folder zip into the run's results folder (once), and returns its path. */
-async function ensureContentZip(s: Services, run: Run, force = false): Promise<string> {
+async function ensureContentZip(s: Services, run: Run): Promise<string> {
   const dest = s.results.contentZip(run);
-  if (!force && fs.existsSync(dest)) return dest;
+  if (fs.existsSync(dest)) return dest;
   const backend = await s.backends.get(run.profile);
   await s.results.ensureDir(run);
-  await withTransferProgress(`Muse: downloading the run folder of ${runLabel(run)}`, (o) => backend.content(runRef(run), dest, o));
+  await s.auth
+    .renewal(run.profile, true)
+    .run(() => withTransferProgress(`Muse: downloading the run folder of ${runLabel(run)}`, (o) => backend.content(runRef(run), dest, o)));
   s.zipFs.invalidate(run.id);
   return dest;
 }
@@ -99,22 +101,24 @@ async function openEntry(root: vscode.Uri): Promise<void> {
   if (picked) await vscode.window.showTextDocument(vscode.Uri.joinPath(root, ...picked.split('/')), { preview: true });
 }
 
-async function saveTarget(defaultPath: string, filters?: Record<string, string[]>): Promise<string | undefined> {
-  const uri = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(defaultPath), filters });
-  return uri?.fsPath;
+/** Where to save a download (the save dialog, answerable by tests), with its folder made. */
+async function saveTarget(title: string, defaultPath: string, filters?: Record<string, string[]>): Promise<string | undefined> {
+  const dest = await ask({ kind: 'save', id: 'download.saveAs', title, defaultPath, filters });
+  if (dest) await fs.promises.mkdir(path.dirname(dest), { recursive: true });
+  return dest;
 }
 
 async function downloadResults(s: Services, run: Run): Promise<string | undefined> {
   const isZip = run.request.returnedType === 'run.zip';
-  const dest = await saveTarget(path.join(s.results.dirFor(run), isZip ? 'run.zip' : 'stdout.txt'));
+  const dest = await saveTarget(`Muse: save the results of ${runLabel(run)}`, path.join(s.results.dirFor(run), isZip ? 'run.zip' : 'stdout.txt'));
   if (!dest) return undefined;
-  await fs.promises.mkdir(path.dirname(dest), { recursive: true });
   const backend = await s.backends.get(run.profile);
-  const outcome = await withTransferProgress(`Muse: downloading the results of ${runLabel(run)}`, (o) => backend.results(runRef(run), dest, o));
+  const renewal = s.auth.renewal(run.profile, true);
+  const outcome = await renewal.run(() => withTransferProgress(`Muse: downloading the results of ${runLabel(run)}`, (o) => backend.results(runRef(run), dest, o)));
   if (outcome.kind === 'stdout') await fs.promises.writeFile(dest, outcome.text);
   if (outcome.kind === 'downloadKey') {
     if (!backend.download) throw new MuseError('unsupported', `The results are kept under the key ${outcome.key} (${outcome.url}).`);
-    await withTransferProgress(`Muse: downloading ${outcome.key}`, (o) => backend.download!(outcome.key, dest, o));
+    await renewal.run(() => withTransferProgress(`Muse: downloading ${outcome.key}`, (o) => backend.download!(outcome.key, dest, o)));
     await s.store.update(run.id, { downloadKey: outcome.key }).catch(() => undefined);
   }
   void vscode.window.showInformationMessage(`Saved the results to ${dest}.`);
@@ -122,27 +126,26 @@ async function downloadResults(s: Services, run: Run): Promise<string | undefine
 }
 
 async function downloadContent(s: Services, run: Run): Promise<string | undefined> {
-  const dest = await saveTarget(path.join(s.results.dirFor(run), `${safeFileName(runLabel(run))}-content.zip`), { Zip: ['zip'] });
+  const dest = await saveTarget(`Muse: save the run folder of ${runLabel(run)}`, path.join(s.results.dirFor(run), `${safeFileName(runLabel(run))}-content.zip`), { Zip: ['zip'] });
   if (!dest) return undefined;
-  await fs.promises.mkdir(path.dirname(dest), { recursive: true });
   const backend = await s.backends.get(run.profile);
-  await withTransferProgress(`Muse: downloading the run folder of ${runLabel(run)}`, (o) => backend.content(runRef(run), dest, o));
+  await s.auth
+    .renewal(run.profile, true)
+    .run(() => withTransferProgress(`Muse: downloading the run folder of ${runLabel(run)}`, (o) => backend.content(runRef(run), dest, o)));
   void vscode.window.showInformationMessage(`Saved the run folder to ${dest}.`);
   return dest;
 }
 
 async function downloadByKey(s: Services): Promise<string | undefined> {
-  const key = (await vscode.window.showInputBox({ title: 'Muse: download by key', prompt: 'Download key (as in .../download/?key=...)', ignoreFocusOut: true }))?.trim();
+  const key = (await ask({ kind: 'input', id: 'download.key', title: 'Muse: download by key', prompt: 'Download key (as in .../download/?key=...)' }))?.trim();
   if (!key) return undefined;
   if (!/^[\w.-]+$/.test(key)) throw new MuseError('usage', 'A download key is made of letters, digits, "_", "-" and ".".');
   const profile = s.settings.activeProfile;
   const backend = await s.backends.get(profile);
   if (!backend.download) throw new MuseError('unsupported', `The profile ${profile.name} (${profile.kind}) has no download by key; select a ws profile.`);
-  const root = s.results.root();
-  const dest = await saveTarget(path.join(root, safeFileName(key)));
+  const dest = await saveTarget(`Muse: save the download ${key}`, path.join(s.results.root(), safeFileName(key)));
   if (!dest) return undefined;
-  await fs.promises.mkdir(path.dirname(dest), { recursive: true });
-  await withTransferProgress(`Muse: downloading ${key}`, (o) => backend.download!(key, dest, o));
+  await s.auth.renewal(profile, true).run(() => withTransferProgress(`Muse: downloading ${key}`, (o) => backend.download!(key, dest, o)));
   void vscode.window.showInformationMessage(`Saved ${key} to ${dest}.`);
   return dest;
 }
@@ -154,15 +157,15 @@ export function registerResultCommands(s: Services): vscode.Disposable[] {
       const run = await runFromArgs(s, arg, { accept: isDone, placeHolder: 'Run whose results to open' });
       if (!run) return undefined;
       if (run.request.returnedType === 'run.zip') return openContent(s, run, {});
-      return openDocument(run, 'stdout');
+      return openDocument(s, run, 'stdout');
     }),
     command(s, 'muse.openStderr', async (arg?: unknown) => {
       const run = await runFromArgs(s, arg, { accept: hasKey, placeHolder: 'Run whose standard error to open' });
-      return run && openDocument(run, 'stderr');
+      return run && openDocument(s, run, 'stderr');
     }),
     command(s, 'muse.showReport', async (arg?: unknown) => {
       const run = await runFromArgs(s, arg, { placeHolder: 'Run whose state report to show' });
-      return run && openDocument(run, 'report');
+      return run && openDocument(s, run, 'report');
     }),
     command(s, 'muse.openContent', async (arg?: unknown, opts?: ContentOptions) => {
       const run = await runFromArgs(s, arg, { accept: hasKey, placeHolder: 'Run whose folder to open' });

@@ -8,6 +8,8 @@ import type { Profile } from '../../core/profiles';
 import { commandFor } from '../commandTemplate';
 import { loadCore } from '../coreBundle';
 import { formatBytes } from '../format';
+import { ask } from '../prompts';
+import type { Renewal } from '../renewal';
 import type { Services } from '../services';
 import { command } from './register';
 import { runFromArgs } from './runArgs';
@@ -43,13 +45,12 @@ async function scriptsFrom(uri: unknown, uris: unknown): Promise<vscode.Uri[]> {
   return list;
 }
 
-async function pickSoftware(s: Services, profile: Profile, backend: Backend, always: boolean): Promise<string> {
+async function pickSoftware(s: Services, profile: Profile, backend: Backend, always: boolean, renewal: Renewal): Promise<string> {
   if (!always && profile.defaultSoftware) return profile.defaultSoftware;
   let names: { label: string; description?: string }[] = [];
   if (backend.listSoftware) {
-    const list = await vscode.window.withProgress(
-      { location: { viewId: 'muse.runs' }, title: 'Listing software' },
-      () => backend.listSoftware!(),
+    const list = await renewal.run(() =>
+      vscode.window.withProgress({ location: { viewId: 'muse.runs' }, title: 'Listing software' }, () => backend.listSoftware!()),
     );
     names = list.map((sw) => ({ label: sw.name, description: sw.description }));
   } else if ('images' in profile && profile.images) {
@@ -57,36 +58,36 @@ async function pickSoftware(s: Services, profile: Profile, backend: Backend, alw
   }
   if (names.length === 1 && !always) return names[0].label;
   if (names.length === 0) {
-    const typed = await vscode.window.showInputBox({
+    const typed = await ask({
+      kind: 'input',
+      id: 'run.softwareName',
       title: `Muse: software on ${profile.name}`,
       prompt: 'Name of the software (container image) to run. Set "images" or "defaultSoftware" in the profile to skip this question.',
       value: profile.defaultSoftware ?? '',
-      ignoreFocusOut: true,
     });
-    if (!typed) throw cancelledError('Run');
+    if (!typed?.trim()) throw cancelledError('Run');
     return typed.trim();
   }
-  const picked = await vscode.window.showQuickPick(names, { title: `Muse: software on ${profile.name}`, placeHolder: 'Software to run the script with' });
+  const picked = await ask({ kind: 'pick', id: 'run.software', title: `Muse: software on ${profile.name}`, placeHolder: 'Software to run the script with', items: names });
   if (!picked) throw cancelledError('Run');
-  s.log('run').debug(`software ${picked.label}`);
-  return picked.label;
+  s.log('run').debug(`software ${picked}`);
+  return picked;
 }
 
-async function ensureSignedIn(s: Services, profile: Profile): Promise<void> {
-  if (profile.kind !== 'ws') return;
-  // A token expired (or about to) is renewed now, silently or by asking once, before any upload.
-  if (await s.auth.tokenUsable(profile)) return;
-  if (!(await s.auth.renew(profile, true))) throw new MuseError('auth', `Sign in to ${profile.name} first (Muse: Sign In).`);
-}
-
-/** The whole run flow: software, command, files, summary, upload, key stored at once. */
-export async function runFlow(s: Services, scripts: vscode.Uri[], opts: RunOptions, withOptions: boolean): Promise<Run | undefined> {
+/**
+ * The whole run flow: software, command, files, summary, upload, key stored at once. `renewal`
+ * is the gesture's token budget when the flow is part of a larger one (Browse Software).
+ */
+export async function runFlow(s: Services, scripts: vscode.Uri[], opts: RunOptions, withOptions: boolean, renewal?: Renewal): Promise<Run | undefined> {
   const profile = opts.profile ? s.settings.profile(opts.profile) : s.settings.activeProfile;
   if (!profile) throw new MuseError('usage', `No profile named "${opts.profile}".`);
-  await ensureSignedIn(s, profile);
+  const gesture = renewal ?? s.auth.renewal(profile, true);
+  // A ws token expired (or about to) is renewed now, silently or by asking once: before the
+  // user answers the flow's questions, and before any upload bound to be refused.
+  await gesture.ensureToken();
   const backend = await s.backends.get(profile);
 
-  const software = opts.software ?? (await pickSoftware(s, profile, backend, withOptions));
+  const software = opts.software ?? (await pickSoftware(s, profile, backend, withOptions, gesture));
   const main = scripts[0];
   const folder = vscode.workspace.getWorkspaceFolder(main);
   const { selectFiles, summarizeSelection } = loadCore();
@@ -102,11 +103,12 @@ export async function runFlow(s: Services, scripts: vscode.Uri[], opts: RunOptio
   const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === main.toString());
   let cmd = opts.cmd ?? commandFor(profile.commandTemplates, doc?.languageId, files[0].name);
   if (opts.cmd === undefined) {
-    const typed = await vscode.window.showInputBox({
+    const typed = await ask({
+      kind: 'input',
+      id: 'run.cmd',
       title: `Muse: run ${path.basename(main.fsPath)} with ${software} on ${profile.name}`,
       prompt: 'Command run in the run folder (inside the container)',
       value: cmd,
-      ignoreFocusOut: true,
     });
     if (typed === undefined) throw cancelledError('Run');
     cmd = typed;
@@ -125,16 +127,18 @@ export async function runFlow(s: Services, scripts: vscode.Uri[], opts: RunOptio
       if (files.length === 0) throw new MuseError('usage', 'No file left to send.');
     }
     if (cmdOption === undefined) {
-      cmdOption = await vscode.window.showInputBox({ title: 'Muse: container options', prompt: 'Singularity options (cmd_option), e.g. --bind /data:/data; empty for none', value: '', ignoreFocusOut: true });
+      cmdOption = await ask({ kind: 'input', id: 'run.cmdOption', title: 'Muse: container options', prompt: 'Singularity options (cmd_option), e.g. --bind /data:/data; empty for none', value: '' });
       if (cmdOption === undefined) throw cancelledError('Run');
     }
     if (opts.returnedType === undefined) {
-      const rt = await vscode.window.showQuickPick(
-        RETURNED_TYPES.map((t) => ({ label: t, description: t === 'stdout' ? 'standard output as text' : t === 'stdout.txt' ? 'standard output as a file' : 'the run folder, zipped' })),
-        { title: 'Muse: what the run returns' },
-      );
-      if (!rt) throw cancelledError('Run');
-      returnedType = rt.label as ReturnedType;
+      const rt = await ask({
+        kind: 'pick',
+        id: 'run.returnedType',
+        title: 'Muse: what the run returns',
+        items: RETURNED_TYPES.map((t) => ({ label: t, description: t === 'stdout' ? 'standard output as text' : t === 'stdout.txt' ? 'standard output as a file' : 'the run folder, zipped' })),
+      });
+      if (!rt || !(RETURNED_TYPES as readonly string[]).includes(rt)) throw cancelledError('Run');
+      returnedType = rt as ReturnedType;
     }
   }
 
@@ -148,11 +152,15 @@ export async function runFlow(s: Services, scripts: vscode.Uri[], opts: RunOptio
   if (opts.confirm !== false) {
     const go = 'Run';
     const shown = files.slice(0, 12).map((f) => `  ${f.name}`).join('\n') + (files.length > 12 ? `\n  ... and ${files.length - 12} more` : '');
-    const answer = await vscode.window.showInformationMessage(
-      `Run ${path.basename(main.fsPath)} on ${profile.name}?`,
-      { modal: true, detail: `${software}: ${cmd}\n${summary}:\n${shown}` },
-      go,
-    );
+    const answer = await ask({
+      kind: 'message',
+      id: 'run.confirm',
+      severity: 'info',
+      modal: true,
+      message: `Run ${path.basename(main.fsPath)} on ${profile.name}?`,
+      detail: `${software}: ${cmd}\n${summary}:\n${shown}`,
+      choices: [go],
+    });
     if (answer !== go) throw cancelledError('Run');
   }
 
@@ -161,15 +169,23 @@ export async function runFlow(s: Services, scripts: vscode.Uri[], opts: RunOptio
   if (returnedType) request.returnedType = returnedType;
   if (profile.sbatchList) request.sbatchList = profile.sbatchList;
   if (profile.moduleList) request.moduleList = profile.moduleList;
-  return submitWithProgress(s, profile, backend, request, path.basename(main.fsPath), summary);
+  return submitWithProgress(s, profile, backend, request, path.basename(main.fsPath), summary, gesture);
 }
 
-/** Submits under a cancellable notification that shows the bytes sent; the key is stored at once. */
-export async function submitWithProgress(s: Services, profile: Profile, backend: Backend, request: SubmitRequest, label: string, summary: string): Promise<Run> {
+/**
+ * Submits under a cancellable notification that shows the bytes sent; the key is stored at once.
+ * A submit refused for its token is sent once more after a renewal (`renewal`: the gesture's
+ * budget). That is safe here, and only here among the failures of an upload: the ws server checks
+ * the `jwt` parameter before it creates anything, so a 401/403 (or an expired token the client
+ * would not even send) means no run exists; the refused record, which has no key, is dropped.
+ * A network error, by contrast, may have reached the server: it is never resubmitted.
+ */
+async function submitWithProgress(s: Services, profile: Profile, backend: Backend, request: SubmitRequest, label: string, summary: string, renewal: Renewal): Promise<Run> {
   const { submitRun } = await import('../../core/runs.js');
   const log = s.log('run');
   log.info(`submitting ${label} (${request.software}: ${request.cmd}) to "${profile.name}", ${summary}`);
-  const run = await vscode.window.withProgress(
+  let recorded: string | undefined;
+  const send = (): Thenable<Run> => vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `Muse: sending ${label} to ${profile.name}`, cancellable: true },
     async (progress, token) => {
       const ctl = new AbortController();
@@ -183,12 +199,29 @@ export async function submitWithProgress(s: Services, profile: Profile, backend:
       };
       try {
         return await submitRun(
-          { backend, store: s.store, profile, request, label, onRecorded: (r) => void s.runsView.reveal(r.id) },
+          {
+            backend,
+            store: s.store,
+            profile,
+            request,
+            label,
+            onRecorded: (r) => {
+              recorded = r.id;
+              void s.runsView.reveal(r.id);
+            },
+          },
           { signal: ctl.signal, onProgress },
         );
       } finally {
         sub.dispose();
       }
+    },
+  );
+  const run = await renewal.run(
+    send,
+    async () => {
+      log.info(`the token was refused before the run was created; sending ${label} again with the new one`);
+      if (recorded) await s.store.remove([recorded]);
     },
   );
   log.info(`submitted ${label}: key ${run.key}`);
@@ -205,7 +238,8 @@ export async function submitWithProgress(s: Services, profile: Profile, backend:
 async function rerun(s: Services, run: Run): Promise<Run | undefined> {
   const profile = s.settings.profile(run.profile);
   if (!profile) throw new MuseError('usage', `The profile "${run.profile}" of this run is no longer configured.`);
-  await ensureSignedIn(s, profile);
+  const renewal = s.auth.renewal(profile, true);
+  await renewal.ensureToken();
   const root = vscode.workspace.workspaceFolders?.find((f) => f.uri.scheme === 'file')?.uri.fsPath;
   const files: InputFile[] = [];
   const missing: string[] = [];
@@ -222,10 +256,11 @@ async function rerun(s: Services, run: Run): Promise<Run | undefined> {
     software: run.software, cmd: r.cmd, cmdOption: r.cmdOption, files, filesOrder: r.filesOrder,
     returnedType: r.returnedType, toDownload: r.toDownload, sbatchList: r.sbatchList, moduleList: r.moduleList,
   };
-  return submitWithProgress(s, profile, backend, request, run.label ?? run.software, `${files.length} file(s)`);
+  return submitWithProgress(s, profile, backend, request, run.label ?? run.software, `${files.length} file(s)`, renewal);
 }
 
-async function browseSoftware(s: Services): Promise<void> {
+/** The software of the active profile; "Run Active File with It" runs (and returns) the run. */
+async function browseSoftware(s: Services): Promise<Run | undefined> {
   const profile = s.settings.activeProfile;
   const backend = await s.backends.get(profile);
   if (!backend.listSoftware) {
@@ -233,20 +268,28 @@ async function browseSoftware(s: Services): Promise<void> {
     void vscode.window.showInformationMessage(
       images.length ? `${profile.name} runs: ${images.join(', ')} (the profile's images).` : `${profile.name} does not list its software; set "images" in the profile.`,
     );
-    return;
+    return undefined;
   }
-  const list = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Listing the software of ${profile.name}` }, () => backend.listSoftware!());
-  const picked = await vscode.window.showQuickPick(
-    list.map((sw) => ({ label: sw.name, description: sw.shortName, detail: [sw.description, sw.keywords?.join(', ')].filter(Boolean).join(' · '), sw })),
-    { title: `Muse: software on ${profile.name}`, matchOnDetail: true },
+  const renewal = s.auth.renewal(profile, true);
+  const list = await renewal.run(() =>
+    vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Listing the software of ${profile.name}` }, () => backend.listSoftware!()),
   );
-  if (!picked) return;
+  const name = await ask({
+    kind: 'pick',
+    id: 'software.pick',
+    title: `Muse: software on ${profile.name}`,
+    items: list.map((sw) => ({ label: sw.name, description: sw.shortName, detail: [sw.description, sw.keywords?.join(', ')].filter(Boolean).join(' · ') })),
+  });
+  const sw = list.find((x) => x.name === name);
+  if (!sw) return undefined;
   const run = 'Run Active File with It';
-  const docs = Object.entries(picked.sw.urls ?? {});
-  const choice = await vscode.window.showInformationMessage(`${picked.sw.name}: ${picked.sw.description ?? ''}`, run, ...docs.map(([k]) => k));
-  if (choice === run) await vscode.commands.executeCommand('muse.runActiveFile', undefined, undefined, { software: picked.sw.name });
+  const docs = Object.entries(sw.urls ?? {});
+  const choice = await ask({ kind: 'message', id: 'software.chosen', severity: 'info', message: `${sw.name}: ${sw.description ?? ''}`, choices: [run, ...docs.map(([k]) => k)] });
+  // The same gesture: a token renewed for the list is not renewed (or asked for) again.
+  if (choice === run) return runFlow(s, await scriptsFrom(undefined, undefined), { software: sw.name }, false, renewal);
   const url = docs.find(([k]) => k === choice)?.[1];
   if (url) await vscode.env.openExternal(vscode.Uri.parse(url));
+  return undefined;
 }
 
 /** Run active file / selected files / with options, rerun, browse software. */
