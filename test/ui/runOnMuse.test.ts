@@ -19,6 +19,7 @@ import {
   clickNotificationButton,
   clickTreeItemAction,
   openFile,
+  notifications,
   openWorkbench,
   quickPickLabels,
   runCommand,
@@ -53,7 +54,9 @@ async function waitForQuestion(wb: Workbench, title: RegExp): Promise<void> {
 /** The text of the results document (the run's standard output), once its tab is the active one. */
 async function resultsText(wb: Workbench): Promise<string> {
   // add.py's own text mentions 9.0: wait for the results tab before reading.
-  await waitFor('the results tab (stdout.txt)', async () => (await activeEditorTitle(wb)) === 'stdout.txt');
+  await waitFor('the results tab (stdout.txt)', async () => (await activeEditorTitle(wb)) === 'stdout.txt').catch(async (err: Error) => {
+    throw new Error(`${err.message}; the active tab is "${await activeEditorTitle(wb)}", notifications: ${JSON.stringify(await notifications(wb))}`);
+  });
   return (await waitForEditorText(wb, /\S/)).trim();
 }
 
@@ -179,6 +182,20 @@ describe('Run on Muse, end to end in the workbench', function () {
     await clickTreeItemAction(wb, 'Runs', 'sw_example · add.py', 'Open Results');
     assert.strictEqual(await resultsText(wb), '9.0');
     await screenshot(wb, 'ws-3-results');
+
+    // The picture for the README: both finished runs and the results, without the toasts.
+    await runCommand(wb, 'Notifications: Clear All Notifications');
+    await waitFor('no notification on screen', async () => (await notifications(wb!)).length === 0);
+    await wb.page.mouse.click(800, 500); // focus leaves the tree: its row shows no inline actions
+    // A wider side bar, so that the runs' descriptions (state, time, job) show in full.
+    const bar = await wb.page.locator('.part.sidebar').boundingBox();
+    assert.ok(bar);
+    await wb.page.mouse.move(bar.x + bar.width + 1, bar.y + bar.height / 2);
+    await wb.page.mouse.down();
+    await wb.page.mouse.move(bar.x + bar.width + 120, bar.y + bar.height / 2, { steps: 5 });
+    await wb.page.mouse.up();
+    await wb.page.mouse.move(900, 600); // off the sash, which stays highlighted under the pointer
+    await screenshot(wb, 'runs-and-results');
   });
 
   it('browses the run folder zip in the Explorer without extracting it', async () => {
