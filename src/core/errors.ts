@@ -24,7 +24,10 @@ export type MuseErrorCode =
   | 'unsupported'
   /** The run is not finished yet (results asked too early). */
   | 'notReady'
-  /** Refused on purpose for safety (hostile zip entry, host key mismatch, odd file name). */
+  /**
+   * Refused on purpose for safety (hostile zip entry, host key mismatch, a symlink in the way);
+   * a bad name or option the user typed is `usage`.
+   */
   | 'refused'
   /** A local file system problem. */
   | 'io';

@@ -347,6 +347,14 @@ describe('muse CLI (built, as a child process)', function () {
       expectClearError(await muse(['cancel', finished.key]), 2, /already ended/);
     });
 
+    it('an input file name the runner refuses (a backslash in it) is a usage error on the local runner: exit 2', async () => {
+      const dir = freshDir();
+      fs.writeFileSync(path.join(dir, 'a\\b.txt'), '1 2');
+      const r = await muse(['--profile', 'loc', 'submit', 'sw_example', '--cmd', 'python /add.py', '--file', 'a\\b.txt'], { cwd: dir });
+      expectClearError(r, 2, /a\\b\.txt.*backslash/);
+      assert.strictEqual(r.stdout, '', 'no key printed');
+    });
+
     it('cancel on the web API: exit 2, says the API cannot cancel; the local runner can', async () => {
       const w = await muse(['submit', 'sw_example', '--cmd', 'python -c "import time; time.sleep(3)"']);
       expectOk(w, 'submit ws');

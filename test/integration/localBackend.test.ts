@@ -249,6 +249,16 @@ describe('LocalBackend (real child processes)', function () {
     assert.ok(!fs.existsSync(path.join(tmp, 'escaped.txt')) && !fs.existsSync(path.join(root, 'escaped.txt')));
   });
 
+  it('refuses a bad input file name or files_order as a usage error before anything runs', async () => {
+    const fine = await file('fine.txt', 'x');
+    const escape = await file('../escape.txt', 'x');
+    await assert.rejects(submit({ cmd: 'echo should not run', files: [fine, escape] }), (e: unknown) => isMuseError(e, 'usage') && /escape\.txt/.test((e as Error).message));
+    await assert.rejects(submit({ cmd: 'echo should not run', files: [fine], filesOrder: ['/etc/passwd'] }), (e: unknown) => isMuseError(e, 'usage'));
+    assert.deepStrictEqual(await backend.listKeys(), [], 'no run was made');
+    assert.ok(!fs.existsSync(path.join(root, 'escape.txt')));
+    assert.deepStrictEqual((await fsp.readdir(root)).filter((f) => f.startsWith('.staging-')), [], 'no staging folder left');
+  });
+
   it('maps an unknown or malformed key to an Error in the states map', async () => {
     const unknown = ref('7f1b3c52-0f0e-4a8e-9c1d-2b7c1e6f9a10');
     const bad = { ...ref('x'), id: 'bad', key: '../../etc' };

@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { listZip } from '../../src/core/transfer/zip';
+import { buildRawZip } from '../fixtures/zips/rawZip';
 import { startMuseServer } from '../server/museServer';
 import type { MuseTestServer } from '../server/museServer';
 import { repoRoot } from '../support/repoRoot';
@@ -336,7 +337,7 @@ describe('ws test server', function () {
       assert.match(json.error, /no_such_sw/);
     });
 
-    it('refuses a bad returned_type, a files_order naming an absent file, and an odd file name', async function () {
+    it('refuses a bad returned_type, a files_order naming an absent file, an odd file name, and names the runner cannot stage', async function () {
       const jwt = plain.issueToken('alice');
       const bad = await postJson(`${plain.url}software/muse/run/sw_example/`, { cmd: 'true', returned_type: 'pdf', jwt });
       assert.strictEqual(bad.status, 400);
@@ -355,6 +356,25 @@ describe('ws test server', function () {
       odd.append('jwt', jwt);
       const oddRes = await fetch(`${plain.url}software/muse/run/sw_example/`, { method: 'POST', body: odd });
       assert.strictEqual(oddRes.status, 400);
+
+      // Names the runner refuses as the user's mistake (usage errors): 400 as well. Two uploads
+      // of one name, and a file named like a folder a zip sent before it made.
+      const twice = new FormData();
+      twice.append('file', new Blob(['1']), 'a.txt');
+      twice.append('file', new Blob(['2']), 'a.txt');
+      twice.append('cmd', 'true');
+      twice.append('jwt', jwt);
+      const twiceRes = await fetch(`${plain.url}software/muse/run/sw_example/`, { method: 'POST', body: twice });
+      assert.strictEqual(twiceRes.status, 400);
+      assert.match(((await twiceRes.json()) as Json).error, /a\.txt/);
+      const clash = new FormData();
+      clash.append('file', new Blob([buildRawZip([{ name: 'data/a.txt', data: 'A' }])]), 'data.zip');
+      clash.append('file', new Blob(['a file']), 'data');
+      clash.append('cmd', 'true');
+      clash.append('jwt', jwt);
+      const clashRes = await fetch(`${plain.url}software/muse/run/sw_example/`, { method: 'POST', body: clash });
+      assert.strictEqual(clashRes.status, 400);
+      assert.match(((await clashRes.json()) as Json).error, /"data"/);
       // Refused uploads are not kept anywhere.
       assert.deepStrictEqual(fs.readdirSync(path.join(plainData, 'ws-uploads')), []);
     });

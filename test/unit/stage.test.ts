@@ -91,13 +91,43 @@ describe('stageInputs', () => {
     assert.deepStrictEqual((await fsp.readdir(runDir)).sort(), [...names].sort(), 'nothing else was created');
   });
 
-  it('refuses hostile or empty names before copying anything', async () => {
+  // Names are the user's own input: a usage error (exit 2 in the CLI, as on the ssh backend).
+  it('refuses hostile or empty names as usage errors before copying anything', async () => {
     for (const bad of ['../escape.txt', '/etc/passwd', 'a/../../x', 'nul\0byte', '', '  ', 'a\\..\\b', '.']) {
       const files = [await input('fine.txt', 'x'), { path: path.join(srcDir, 'whatever'), name: bad }];
-      await assert.rejects(stageInputs(files, undefined, runDir), (e: unknown) => isMuseError(e, 'refused'), `name ${JSON.stringify(bad)}`);
+      await assert.rejects(stageInputs(files, undefined, runDir), (e: unknown) => isMuseError(e, 'usage'), `name ${JSON.stringify(bad)}`);
     }
     await assert.rejects(fsp.access(path.join(runDir, 'fine.txt')));
     await assert.rejects(fsp.access(path.join(tmp, 'escape.txt')));
+  });
+
+  it('refuses a hostile name in files_order as a usage error', async () => {
+    const a = await input('a.txt', 'a');
+    for (const bad of ['../a.txt', '/a.txt', '']) {
+      await assert.rejects(stageInputs([a], [bad], runDir), (e: unknown) => isMuseError(e, 'usage'), `files_order ${JSON.stringify(bad)}`);
+    }
+    await assert.rejects(fsp.access(path.join(runDir, 'a.txt')));
+  });
+
+  it('a file and a folder of the same name: usage errors naming them', async () => {
+    const plain = await input('sub', 'a file');
+    await assert.rejects(
+      stageInputs([plain, await input('sub/x.txt', 'x')], undefined, runDir),
+      (e: unknown) => isMuseError(e, 'usage') && /sub\/x\.txt/.test((e as Error).message),
+    );
+    await fsp.rm(runDir, { recursive: true, force: true });
+    await assert.rejects(
+      stageInputs([await zipInput('z.zip', [{ name: 'data/a.txt', data: 'A' }]), await input('data', 'a file')], undefined, runDir),
+      (e: unknown) => isMuseError(e, 'usage') && /"data"/.test((e as Error).message),
+    );
+    assert.strictEqual(await read('data/a.txt'), 'A', 'the folder the zip made is kept');
+  });
+
+  it('never writes through a symbolic link in the run folder (refused: not the user\'s typing)', async () => {
+    await fsp.mkdir(runDir);
+    await fsp.symlink(tmp, path.join(runDir, 'link'));
+    await assert.rejects(stageInputs([await input('link/x.txt', 'x')], undefined, runDir), (e: unknown) => isMuseError(e, 'refused'));
+    await assert.rejects(fsp.access(path.join(tmp, 'x.txt')));
   });
 
   it('refuses a files_order naming a file that was not sent, and duplicate names', async () => {

@@ -17,15 +17,17 @@ export type StageOptions = OpOptions & Pick<ExtractOptions, 'maxBytes' | 'maxEnt
 /**
  * Checks the name an input file gets in the run folder and returns it normalized (`a/./b` ->
  * `a/b`). Names with spaces, quotes, `$()`, backticks or non-ASCII are fine (they are never
- * pasted into a shell); empty names, NUL, backslashes, absolute paths and `..` are refused.
+ * pasted into a shell); empty names, NUL, backslashes, absolute paths and `..` are refused with
+ * a `usage` MuseError: the name is the user's own input (exit 2 in the CLI, as on the ssh
+ * backend), not a safety refusal of something met on the way (a hostile zip stays `refused`).
  */
 export function checkInputName(name: string): string {
   if (typeof name !== 'string' || name.trim() === '') {
-    throw new MuseError('refused', 'An input file has an empty name.');
+    throw new MuseError('usage', 'An input file has an empty name.');
   }
   const checked = checkEntryName(name);
-  if (!checked.ok) throw new MuseError('refused', `Input file name "${name}" ${checked.reason}.`);
-  if (checked.name === '') throw new MuseError('refused', `Input file name "${name}" names no file.`);
+  if (!checked.ok) throw new MuseError('usage', `Input file name "${name}" ${checked.reason}.`);
+  if (checked.name === '') throw new MuseError('usage', `Input file name "${name}" names no file.`);
   return checked.name;
 }
 
@@ -43,7 +45,10 @@ async function looksLikeZip(file: string): Promise<boolean> {
   }
 }
 
-/** Makes the parent folders of `rel` inside `root`, refusing to go through a symlink or a file. */
+/**
+ * Makes the parent folders of `rel` inside `root`. A symlink on the way is `refused` (nothing is
+ * written through a link); a file where a folder must be is the user's names clashing (`usage`).
+ */
 async function ensureParents(root: string, rel: string): Promise<void> {
   const parts = rel.split('/').slice(0, -1);
   let cur = root;
@@ -55,7 +60,7 @@ async function ensureParents(root: string, rel: string): Promise<void> {
     } else if (st.isSymbolicLink()) {
       throw new MuseError('refused', `"${path.relative(root, cur)}" in the run folder is a symbolic link; input files are not written through it.`);
     } else if (!st.isDirectory()) {
-      throw new MuseError('refused', `Cannot put "${rel}" in the run folder: "${path.relative(root, cur)}" is a file there.`);
+      throw new MuseError('usage', `Cannot put "${rel}" in the run folder: "${path.relative(root, cur)}" is a file there.`);
     }
   }
 }
@@ -65,7 +70,9 @@ async function ensureParents(root: string, rel: string): Promise<void> {
  * overwriting, and unzips each zip (by name `.zip`) right after copying it, safely (see
  * `extractZip`). Files that `filesOrder` does not name are staged after the named ones, in their
  * upload order, so nothing sent is lost. `filesOrder` naming a file that was not sent, two files
- * with the same name, or a hostile name reject with a MuseError before anything is copied.
+ * with the same name, or a hostile name reject with a `usage` MuseError before anything is
+ * copied; a file and a folder of the same name (one of them from a zip) are `usage` too. A
+ * hostile zip entry is `refused` (see `extractZip`).
  */
 export async function stageInputs(
   files: InputFile[],
@@ -100,7 +107,7 @@ export async function stageInputs(
     await ensureParents(root, name);
     const st = await fsp.lstat(dest).catch(() => undefined);
     if (st?.isDirectory()) {
-      throw new MuseError('refused', `Input file "${name}" would overwrite the folder "${name}" in the run folder.`);
+      throw new MuseError('usage', `Input file "${name}" would overwrite the folder "${name}" in the run folder.`);
     }
     if (st?.isSymbolicLink()) await fsp.unlink(dest); // replace a link, never write through it
     try {
