@@ -8,3 +8,5 @@ export { createBackend } from '../core/backends/factory';
 export { WsClient } from '../core/backends/ws/wsClient';
 export { extractZip, listZip, openZipEntry } from '../core/transfer/zip';
 export { selectFiles, summarizeSelection } from './fileSelection';
+// The run store's lock (proper-lockfile, with graceful-fs): only writes need it.
+export { lock as lockFile } from 'proper-lockfile';

@@ -5,9 +5,11 @@ import { errorMessage, isMuseError } from '../core/errors';
 import type { Run } from '../core/model';
 import { runStorePath } from '../core/paths';
 import { Poller } from '../core/poller';
-import { RunStore } from '../core/store';
+import type { RunStore } from '../core/store';
+import { RunStoreCore } from '../core/storeCore';
 import { Auth } from './auth';
 import { Backends } from './backends';
+import { loadCore } from './coreBundle';
 import { lastCommandError } from './commands/register';
 import { registerCommands } from './commands/registerCommands';
 import { componentLog, createLogChannel } from './log';
@@ -69,7 +71,8 @@ export function activate(context: vscode.ExtensionContext): MuseExtensionApi {
 
   // Run store, shared with the CLI and other windows
   // Read in the background: activation does no disk I/O it could avoid; views fill in when ready.
-  const store = new RunStore(runStorePath());
+  // Its lock (proper-lockfile) comes from the core bundle, loaded on the first write only.
+  const store: RunStore = new RunStoreCore(runStorePath(), { lock: () => loadCore().lockFile });
   const loaded = store.load().then(
     () => store.warnings.forEach((w) => log('store').warn(w)),
     (e: unknown) => log('store').error(`cannot read ${store.file}: ${errorMessage(e)}`),
