@@ -298,6 +298,22 @@ describe('SSH connection layer (in-process ssh2 server)', function () {
     assert.strictEqual((await c.exec(['after'])).stdout.toString(), 'after');
   });
 
+  it('closes a connection closed while it was still logging in, once the login ends', async () => {
+    writeFileSync(knownHosts, server.hostKeyLine + '\n');
+    const { prompts } = fakePrompts({});
+    const c = await connect({ user: 'keyuser', identityFile: clientKey }, prompts);
+    const earlier = new Set(server.clients);
+    const logins = server.logins.length;
+    const ac = new AbortController();
+    const p = c.exec(['x'], { signal: ac.signal });
+    ac.abort(); // the caller gives up during the login (a download whose file failed at once)
+    await assert.rejects(p, (e: unknown) => isMuseError(e, 'cancelled'));
+    c.close();
+    await until(() => server.logins.length > logins, 'the login to end on the server');
+    await until(() => [...server.clients].every((x) => earlier.has(x)), 'the connection to be closed');
+    assert.deepStrictEqual(server.commands, [], 'no command ran');
+  });
+
   it('closes the connection after the idle time', async () => {
     writeFileSync(knownHosts, server.hostKeyLine + '\n');
     const { prompts } = fakePrompts({});

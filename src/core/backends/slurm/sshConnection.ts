@@ -185,6 +185,12 @@ export class SshConnection {
     return new Promise<Client>((resolve, reject) => {
       let ready = false;
       client.on('ready', () => {
+        if (this.disposed) {
+          // Closed while logging in (its callers gave up): nobody else would close this one.
+          client.end();
+          reject(new MuseError('cancelled', `The SSH connection to ${this.name} was closed while logging in.`));
+          return;
+        }
         ready = true;
         this.client = client;
         this.connectCount++;
