@@ -2,11 +2,12 @@
  * `content` when the zip is made here from files read over SFTP (non-ASCII names, or no zip on
  * the cluster), against an in-process ssh2 server serving a run folder from memory. Its SFTP
  * answers file closes a little late, as a loaded cluster does: the zip must still be complete,
- * and closing the connection right after must leave no stray error behind.
+ * and closing the connection right after must leave no stray error behind. Also the zip made on
+ * the cluster and streamed back, when the local file cannot be written: it must fail, not stall.
  */
 import * as assert from 'assert';
 import { execFileSync } from 'child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'fs';
 import type * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
@@ -117,6 +118,10 @@ describe('Slurm content zipped here over SFTP (in-process ssh2 server)', functio
   let failRead: string | undefined;
   const serverClients = new Set<Connection>();
   const commands: string[] = [];
+  /** How the fake cluster answers the remote zip step: "zip here" (95), or an endless zip stream. */
+  let remoteZip: 'zipHere' | 'stream';
+  /** The channels of remote zip streams: closed once the client closes them. */
+  const zipChannels: { closed: boolean; bytes: number }[] = [];
 
   before(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'muse-content-'));
@@ -133,6 +138,24 @@ describe('Slurm content zipped here over SFTP (in-process ssh2 server)', functio
           session.on('exec', (acc, _rej, info) => {
             commands.push(info.command);
             const stream = acc();
+            if (remoteZip === 'stream' && info.command.includes('zip -q -r')) {
+              // A zip bigger than any buffer on the way: it goes on while the client reads it.
+              const ch = { closed: false, bytes: 0 };
+              zipChannels.push(ch);
+              const chunk = Buffer.alloc(64 * 1024, 0x5a);
+              const pump = () => {
+                while (!ch.closed) {
+                  ch.bytes += chunk.length;
+                  if (!stream.write(chunk)) return;
+                }
+              };
+              stream.on('drain', pump);
+              stream.on('close', () => (ch.closed = true));
+              stream.resume(); // ssh2 says 'close' once the (empty) input is read to its end
+              stream.on('error', () => undefined);
+              pump();
+              return;
+            }
             // The remote zip step: "there are non-ASCII names, zip here" (95).
             stream.exit(info.command.includes('zip -q -r') ? 95 : 127);
             stream.end();
@@ -153,7 +176,9 @@ describe('Slurm content zipped here over SFTP (in-process ssh2 server)', functio
   });
   beforeEach(() => {
     failRead = undefined;
+    remoteZip = 'zipHere';
     commands.length = 0;
+    zipChannels.length = 0;
     tree = new Map([
       ['né 日本.txt', Buffer.from('nihon\n'.repeat(5000))],
       ['sub/ü.txt', Buffer.from('umlaut\n'.repeat(3000))],
@@ -228,5 +253,48 @@ describe('Slurm content zipped here over SFTP (in-process ssh2 server)', functio
     assert.deepStrictEqual(await strayErrorsAfterClose(), []);
     assert.throws(() => readFileSync(dest));
     assert.throws(() => readFileSync(`${dest}.part`));
+  });
+
+  describe('zip made on the cluster, streamed back, when the local file cannot be written', () => {
+    /** Fails `content` into `dest` whose `.part` is a symlink to `target`; checks what is left. */
+    async function expectIoFailure(dest: string, target: string, code: RegExp): Promise<void> {
+      remoteZip = 'stream';
+      symlinkSync(target, `${dest}.part`);
+      const b = backend();
+      try {
+        await assert.rejects(b.content(run, dest), (e: unknown) => isMuseError(e, 'io') && code.test((e as Error).message) && (e as Error).message.includes(`${dest}.part`));
+        // A remote zip started (or not, when the file failed first) is closed, not left stalled
+        // with a full window.
+        assert.ok(zipChannels.length <= 1, 'at most one remote zip');
+        const deadline = Date.now() + 10_000;
+        while (!zipChannels.every((c) => c.closed) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+        assert.ok(zipChannels.every((c) => c.closed), 'the remote zip channel was closed');
+      } finally {
+        await b.dispose();
+      }
+      assert.deepStrictEqual(await strayErrorsAfterClose(), []);
+      assert.throws(() => readFileSync(dest), 'no zip written');
+      assert.throws(() => lstatSync(`${dest}.part`), 'no .part left');
+    }
+
+    it('disk full (writes fail with ENOSPC): an io error, the channel closed, no .part left', async () => {
+      await expectIoFailure(path.join(dir, 'full.zip'), '/dev/full', /ENOSPC/);
+      assert.ok(zipChannels.length === 1 && zipChannels[0].bytes > 0, 'the zip had started streaming');
+    });
+
+    it('the file cannot be created (ENOENT through the link): an io error, the channel closed, no .part left', async () => {
+      await expectIoFailure(path.join(dir, 'nodir.zip'), path.join(dir, 'no', 'such', 'folder', 'f'), /ENOENT/);
+    });
+  });
+
+  it('zipped here, disk full: an io error, no .part left, no stray error', async () => {
+    const dest = path.join(dir, 'full-here.zip');
+    symlinkSync('/dev/full', `${dest}.part`);
+    const b = backend();
+    await assert.rejects(b.content(run, dest), (e: unknown) => isMuseError(e, 'io') && /ENOSPC/.test((e as Error).message));
+    await b.dispose();
+    assert.deepStrictEqual(await strayErrorsAfterClose(), []);
+    assert.throws(() => readFileSync(dest));
+    assert.throws(() => lstatSync(`${dest}.part`));
   });
 });

@@ -616,17 +616,27 @@ export class SlurmBackend implements Backend {
 
   async content(run: RunRef, destFile: string, opts: OpOptions = {}): Promise<{ path: string; bytes: number }> {
     const dir = await this.runDir(run, opts.signal);
-    await fs.mkdir(path.dirname(destFile), { recursive: true });
+    await fs.mkdir(path.dirname(destFile), { recursive: true }).catch((e: unknown) => {
+      throw new MuseError('io', `Cannot make the folder of ${destFile}: ${errorMessage(e)}`, { cause: e });
+    });
     return this.retrying(async (conn) => {
       const tmp = `${destFile}.part`;
       const out = createWriteStream(tmp);
       let outError: Error | undefined;
       const counting = new PassThrough();
+      // Closes the remote zip's channel when the file here fails: left alone, its unread data
+      // fills the SSH window and the command never ends. The caller's cancel does the same.
+      const stopRemote = new AbortController();
+      const onCancel = () => stopRemote.abort();
+      opts.signal?.addEventListener('abort', onCancel, { once: true });
+      if (opts.signal?.aborted) stopRemote.abort();
       // Listened to from the start: a failed write (disk full) must fail this call, not the process.
       out.on('error', (e) => {
         outError ??= e;
-        counting.destroy(e);
+        stopRemote.abort();
+        counting.destroy();
       });
+      counting.on('error', () => undefined); // its failures are outError's, told below
       let bytes = 0;
       counting.on('data', (c: Buffer) => {
         bytes += c.length;
@@ -642,7 +652,7 @@ export class SlurmBackend implements Backend {
           "if LC_ALL=C find . -name '*[! -~]*' -print | head -n 1 | grep -q .; then exit 95; fi; " +
           `exec zip -q -r - . -x '${SUBMIT_LOCK}' '${SUBMIT_LOCK}/*' '${JOBID_FILE}'`;
         const r = await conn.exec(['sh', '-c', script, 'sh', dir], {
-          signal: opts.signal,
+          signal: stopRemote.signal,
           stdoutTo: counting,
         });
         if (r.code === 97 || r.code === 95) {
@@ -669,6 +679,8 @@ export class SlurmBackend implements Backend {
         await fs.rm(tmp, { force: true });
         if (outError) throw new MuseError('io', `Cannot write ${tmp}: ${outError.message}`, { cause: outError });
         throw e;
+      } finally {
+        opts.signal?.removeEventListener('abort', onCancel);
       }
     }, opts.signal);
   }
