@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The `vscode` test tier: our extension inside a real VS Code.
 #   1. setup (cached under .cache/): chromium + code-server 4.100.3   (test/vscode/runner/setup.sh)
-#   2. code-server on 127.0.0.1:<free port>, all its state in .cache/vscode-run/run-<pid>/
+#   2. code-server on 127.0.0.1:<free port>, one per phase (3, 4: no settings, secrets or runs
+#      leak between them), all its state in .cache/vscode-run/run-<pid>/
 #   3. in-host tests: mocha inside the real extension host on test/vscode/**/*.test.ts,
 #      driven through headless Chromium (test/vscode/runner/drive.ts); with VSCODE_EXECUTABLE
 #      set, through that VS Code binary and @vscode/test-electron instead (test/vscode/electron.ts)
-#   4. UI tests: test/ui/**/*.test.ts (mocha in Node, Playwright against the workbench;
-#      screenshots in test-results/screenshots/)
+#   4. UI tests: test/ui/**/*.test.ts (mocha in Node, Playwright against the workbench, the
+#      way a user clicks and types; screenshots in test-results/screenshots/)
 #   5. the VSIX (`vsce package`) installs into code-server
 # Appends "<passed> <failed> <pending>" lines to $MUSE_TALLY when set; exit 1 if anything failed,
 # 77 (loudly) when the services cannot be set up here (not root / no apt).
