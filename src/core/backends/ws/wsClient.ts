@@ -11,7 +11,7 @@ import type FormDataClass from 'form-data';
 import type { Dispatcher } from 'undici';
 import type { OpOptions } from '../../backend';
 import { MuseError, cancelledError, throwIfAborted, type MuseErrorCode } from '../../errors';
-import type { InputFile, ResultOutcome, ReturnedType, SoftwareInfo, StateReport } from '../../model';
+import type { ResultOutcome, SoftwareInfo, StateReport, SubmitRequest } from '../../model';
 import { basicAuth, getToFile, streamToFile, type GetToFileAnswer } from '../../transfer/httpFile';
 import {
   bodyExcerpt,
@@ -41,17 +41,8 @@ export interface WsClientOptions {
   dispatcher?: Dispatcher;
 }
 
-/** The parameters of a run, as the ws API names them (camelCase here). */
-export interface WsRunParams {
-  cmd: string;
-  cmdOption?: string;
-  files?: InputFile[];
-  filesOrder?: string[];
-  returnedType?: ReturnedType;
-  toDownload?: boolean;
-  sbatchList?: string[];
-  moduleList?: string[];
-}
+/** The parameters of a run, as the ws API names them (camelCase here): a submit less the software, which is in the URL. */
+export type WsRunParams = Omit<SubmitRequest, 'software'>;
 
 /** What a cluster submit answered. */
 export interface WsSubmitAnswer {
