@@ -17,6 +17,7 @@ import { buildCli, spawnMuse } from '../support/museCli';
 import type { MuseResult } from '../support/museCli';
 import { loadClusterEnv, runSsh } from './clusterEnv';
 import type { ClusterEnv } from './clusterEnv';
+import { until } from '../support/until';
 
 interface StoredRun {
   id: string;
@@ -108,17 +109,6 @@ describe('muse CLI with an SSH profile (real sshd + Slurm)', function () {
     return r.stdout;
   }
 
-  /** Polls `probe` every 500 ms until it gives a value, or fails after `ms`. */
-  async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const v = await probe();
-      if (v !== undefined) return v;
-      if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
-
   function zipText(zip: string, name: string): Promise<string> {
     return openZipEntry(zip, name).then(
       (s) =>
@@ -197,10 +187,10 @@ describe('muse CLI with an SSH profile (real sshd + Slurm)', function () {
       assert.match(run.raw.jobId ?? '', /^\d+$/);
       // What Slurm holds for the job: both options from scontrol, the time limit from sacct
       // (which lists a job without its details for a few seconds after it ends).
-      await until('sacct to list the time limit', 30000, async () => {
+      await until('sacct to list the time limit', async () => {
         const acct = await remote(`sacct -X -P -n -j ${run.raw.jobId} --format=JobID,Timelimit,State`);
         return new RegExp(`^${run.raw.jobId}\\|00:05:00\\|COMPLETED`, 'm').test(acct) ? true : undefined;
-      });
+      }, { timeoutMs: 30000, intervalMs: 500 });
       const job = await remote(`scontrol show job ${run.raw.jobId}`);
       assert.match(job, /TimeLimit=00:05:00/);
       assert.match(job, /Comment=muse-cli-test/);
@@ -316,14 +306,14 @@ describe('muse CLI with an SSH profile (real sshd + Slurm)', function () {
 
     it('runs lists the run and refreshes it until it has ended', async () => {
       const row = new RegExp(`^${key.slice(0, 8)}\\s+(\\S+)\\s+cluster\\s+sw_example\\s+.*later$`, 'm');
-      const state = await until('"muse runs" to show the run ok', 60000, async () => {
+      const state = await until('"muse runs" to show the run ok', async () => {
         const r = await muse(['runs']);
         expectOk(r, 'runs');
         assert.match(r.stdout, /^KEY\s+STATE\s+PROFILE/);
         const m = row.exec(r.stdout);
         assert.ok(m, `the run is listed:\n${r.stdout}`);
         return m[1] === 'ok' ? m[1] : undefined;
-      });
+      }, { timeoutMs: 60000, intervalMs: 500 });
       assert.strictEqual(state, 'ok');
       assert.strictEqual(stored(key).state, 'ok', 'the refreshed state is stored');
       const js = await muse(['runs', '--json', '--no-refresh']);
@@ -381,7 +371,7 @@ describe('muse CLI with an SSH profile (real sshd + Slurm)', function () {
   it('Ctrl-C while waiting leaves the job running; cancel then cancels it and it leaves squeue', async function () {
     this.timeout(150000);
     const child = spawnMuse(['submit', 'sw_example', '--cmd', 'sleep 300', '--wait'], { env, cwd: tmp });
-    await until('the key on stdout', 30000, async () => (/^[0-9a-f-]{36}$/m.test(child.out()) ? true : undefined));
+    await until('the key on stdout', () => /^[0-9a-f-]{36}$/m.test(child.out()), { timeoutMs: 30000, intervalMs: 500 });
     child.kill('SIGINT');
     const s = await child.result;
     expectClearError(s, 130, /interrupted\. The run goes on: follow it with "muse state [0-9a-f]{8}"/);
@@ -389,27 +379,27 @@ describe('muse CLI with an SSH profile (real sshd + Slurm)', function () {
     assert.strictEqual(stored(key).state, 'waiting');
     const jobId = stored(key).raw.jobId as string;
     // Wait (polling the CLI) for Slurm to start it: other tests may hold the node's CPUs.
-    await until('the job to run', 90000, async () => {
+    await until('the job to run', async () => {
       const r = await muse(['state', key]);
       expectOk(r, 'state');
       return /^server state:\s+RUNNING$/m.test(r.stdout) ? true : undefined;
-    });
+    }, { timeoutMs: 90000, intervalMs: 500 });
     // A running job is 'waiting' in the run model (not ended); Slurm's word is kept beside it.
     assert.strictEqual(stored(key).state, 'waiting');
     assert.strictEqual(stored(key).raw.slurmState, 'RUNNING');
     const c = await muse(['cancel', key.slice(0, 8)]);
     expectOk(c, 'cancel');
     assert.match(c.stderr, new RegExp(`Cancel asked for ${key}; it is now \\w+`));
-    await until('the run to be cancelled', 30000, async () => {
+    await until('the run to be cancelled', async () => {
       const r = await muse(['state', key]);
       expectOk(r, 'state');
       return /^state:\s+cancelled$/m.test(r.stdout) ? true : undefined;
-    });
+    }, { timeoutMs: 30000, intervalMs: 500 });
     assert.strictEqual(stored(key).state, 'cancelled');
-    await until('the job to leave squeue', 30000, async () => {
+    await until('the job to leave squeue', async () => {
       const q = await runSsh(cluster, `squeue -h -j ${jobId} -o %T`);
       return /PENDING|RUNNING|COMPLETING|SUSPENDED/.test(q.stdout) ? undefined : true;
-    });
+    }, { timeoutMs: 30000, intervalMs: 500 });
     expectClearError(await muse(['cancel', key]), 2, /has already ended \(cancelled\)/);
     expectClearError(await muse(['results', key]), 1, /ended cancelled/);
   });

@@ -16,6 +16,7 @@ import { isMuseError } from '../../src/core/errors';
 import { isFinal, normalizeRequest } from '../../src/core/model';
 import type { StateReport, SubmitRequest } from '../../src/core/model';
 import type { SshProfile } from '../../src/core/profiles';
+import { until } from '../support/until';
 
 interface ClusterEnv {
   host: string;
@@ -65,16 +66,6 @@ function strictPrompts(over: Partial<SshPrompts> = {}): SshPrompts & { asked: st
     },
     ...over,
   };
-}
-
-async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 /** PIDs of the sshd processes serving connections (children of the listening sshd). */
@@ -198,11 +189,11 @@ describe('Slurm backend on the test cluster', function () {
   }
 
   async function final(run: RunRef, b = backend): Promise<StateReport> {
-    return until(`run ${run.raw.jobId} to end`, 120_000, async () => {
+    return until(`run ${run.raw.jobId} to end`, async () => {
       const st = (await b.states([run])).get(run.id);
       if (st instanceof Error) throw st;
       return st && isFinal(st.state) ? st : undefined;
-    });
+    }, { timeoutMs: 120_000, intervalMs: 250 });
   }
 
   /** Slurm jobs with this name, as sacct and squeue list them (a submit must make exactly one). */
@@ -284,7 +275,7 @@ describe('Slurm backend on the test cluster', function () {
       return out;
     };
     // Until both have ended and sacct has its final record of both (name and time limit).
-    await until('both jobs to end and sacct to hold their records', 90_000, async () => {
+    await until('both jobs to end and sacct to hold their records', async () => {
       const states = await backend.states(runs);
       for (const r of runs) {
         const st = states.get(r.id);
@@ -294,22 +285,22 @@ describe('Slurm backend on the test cluster', function () {
       const done = runs.every((r) => isFinal((states.get(r.id) as StateReport).state));
       const acct = await sacctNames();
       return done && !/^allocation\||\|$/m.test(acct) ? true : undefined;
-    });
+    }, { timeoutMs: 90_000, intervalMs: 250 });
     for (const r of runs) assert.deepStrictEqual([...seen.get(r.id)!], [`muse-sw_example-${r.key}`], `sacct showed "allocation" ${placeholders} time(s)`);
   });
 
   it('tails a running job, then cancels it', async () => {
     const req: SubmitRequest = { software: 'sw_example', cmd: `python -c 'import time; print("started", flush=True); time.sleep(120)'` };
     const run = await submit(req);
-    await until('the job to run', 60_000, async () => {
+    await until('the job to run', async () => {
       const st = (await backend.states([run])).get(run.id) as StateReport;
       return st.raw.slurmState === 'RUNNING' ? true : undefined;
-    });
+    }, { timeoutMs: 60_000, intervalMs: 250 });
     // A live tail of the running job's output.
-    const tail = await until('the running job to print', 30_000, async () => {
+    const tail = await until('the running job to print', async () => {
       const t = await backend.tail!(run, 'stdout', 1000);
       return t.includes('started') ? t : undefined;
-    });
+    }, { timeoutMs: 30_000, intervalMs: 250 });
     assert.strictEqual(tail, 'started\n');
     await backend.cancel!(run);
     const st = await final(run);
@@ -322,7 +313,7 @@ describe('Slurm backend on the test cluster', function () {
     const runs: RunRef[] = [];
     for (let i = 0; i < 20; i++) runs.push(await submit(req));
     let cycles = 0;
-    await until('20 jobs to end', 150_000, async () => {
+    await until('20 jobs to end', async () => {
       const mark = events.length;
       const states = await backend.states(runs);
       const cmds = events.slice(mark).filter((e): e is Extract<SshEvent, { type: 'command' }> => e.type === 'command').map((e) => e.command);
@@ -330,7 +321,7 @@ describe('Slurm backend on the test cluster', function () {
       assert.ok(cmds.every((c) => c.startsWith('sacct ') || c.startsWith('squeue ')), cmds.join('\n'));
       cycles++;
       return [...states.values()].every((s) => !(s instanceof Error) && isFinal(s.state)) ? states : undefined;
-    }).then((states) => {
+    }, { timeoutMs: 150_000, intervalMs: 250 }).then((states) => {
       for (const s of states.values()) assert.strictEqual((s as StateReport).state, 'ok');
     });
     assert.ok(cycles >= 1);
@@ -537,7 +528,7 @@ describe('Slurm backend on the test cluster', function () {
       (e: unknown) => isMuseError(e, 'cancelled'),
     );
     assert.ok(!events.slice(mark).some((e) => e.type === 'command' && e.command.includes('sbatch')), 'no sbatch after a cancel');
-    await until('the half-made run folder to be removed', 30_000, async () => ((await list()).every((d) => before.has(d)) ? true : undefined));
+    await until('the half-made run folder to be removed', async () => (await list()).every((d) => before.has(d)), { timeoutMs: 30_000, intervalMs: 250 });
     // The shared connection is still fine.
     assert.strictEqual((await conn.execOk(['echo', 'ok'])).trim(), 'ok');
   });

@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadClusterEnv, repoRoot, runSsh, sshArgs } from './clusterEnv';
 import type { ClusterEnv, SshResult } from './clusterEnv';
+import { until } from '../support/until';
 
 // The test cluster itself (bash test/cluster/up.sh), driven through the real OpenSSH client the
 // way the SSH backend drives Muse: sbatch, squeue, sacct, scancel, singularity in a job.
@@ -15,25 +16,14 @@ async function ssh(env: ClusterEnv, command: string): Promise<string> {
   return r.stdout;
 }
 
-/** Polls `probe` until it returns a value, or fails after `ms`. */
-async function waitFor<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
 /** The job's state and exit code from accounting, once it has a final one. */
 async function finalAccounting(env: ClusterEnv, jobId: string): Promise<{ state: string; exitCode: string }> {
-  return waitFor(`job ${jobId} to end in sacct`, 60_000, async () => {
+  return until(`job ${jobId} to end in sacct`, async () => {
     const out = await ssh(env, `sacct -X -P -n -j ${jobId} --format=State,ExitCode`);
     const [state, exitCode] = out.trim().split('|');
     if (!state || /^(PENDING|RUNNING|REQUEUED|SUSPENDED|COMPLETING|CONFIGURING)/.test(state)) return undefined;
     return { state, exitCode };
-  });
+  }, { timeoutMs: 60_000, intervalMs: 250 });
 }
 
 async function submit(env: ClusterEnv, dir: string, wrap: string, extra = ''): Promise<string> {

@@ -14,8 +14,9 @@ import * as path from 'path';
 import { startMuseServer } from '../server/museServer';
 import type { MuseTestServer } from '../server/museServer';
 import { listZip } from '../../src/core/transfer/zip';
-import { buildCli, repoRoot, runMuse, spawnMuse, until } from '../support/museCli';
+import { buildCli, repoRoot, runMuse, spawnMuse } from '../support/museCli';
 import type { MuseResult } from '../support/museCli';
+import { until } from '../support/until';
 
 const ROOT = repoRoot();
 const IMAGE = path.join(ROOT, '.cache', 'images', 'sw_example');
@@ -241,7 +242,7 @@ describe('muse CLI (built, as a child process)', function () {
       const w = await muse(['state', zipRun]);
       expectOk(w, 'state B');
       // Wait (by polling the CLI) for B to end.
-      for (let i = 0; i < 100 && !/^state:\s+ok$/m.test((await muse(['state', zipRun])).stdout); i++) await new Promise((r) => setTimeout(r, 200));
+      await until('run B to end', async () => /^state:\s+ok$/m.test((await muse(['state', zipRun])).stdout), { timeoutMs: 60_000, intervalMs: 200 });
       idsBefore = storedRuns().map((r) => r.id);
     });
     afterEach(() => {
@@ -386,7 +387,7 @@ describe('muse CLI (built, as a child process)', function () {
 
     it('Ctrl-C while waiting: exit 130, the run goes on and stays listed', async () => {
       const child = spawnMuse(['--profile', 'loc', 'submit', 'sw_example', '--cmd', 'python -c "import time; time.sleep(30)"', '--wait'], { env, cwd: workDir });
-      await until(() => /^[0-9a-f-]{36}$/m.test(child.out()), 'the key on stdout');
+      await until('the key on stdout', () => /^[0-9a-f-]{36}$/m.test(child.out()), { timeoutMs: 20_000 });
       child.kill('SIGINT');
       const r = await child.result;
       expectClearError(r, 130, /interrupted\. The run goes on: follow it with "muse state/);
@@ -401,7 +402,7 @@ describe('muse CLI (built, as a child process)', function () {
       server.faults.set({ kind: 'delay', delayMs: 5000, path: /\/software\/muse\/run\// });
       server.requests.length = 0;
       const child = spawnMuse(['submit', 'sw_example', '--cmd', 'python /add.py 2 2'], { env, cwd: workDir });
-      await until(() => server.requests.some((q) => q.method === 'POST'), 'the submit to reach the server');
+      await until('the submit to reach the server', () => server.requests.some((q) => q.method === 'POST'), { timeoutMs: 20_000 });
       child.kill('SIGINT');
       const r = await child.result;
       expectClearError(r, 130, /interrupted\. The submit was already sent: a run may have been created/);

@@ -21,6 +21,7 @@ import { WsClient } from '../../src/core/backends/ws/wsClient';
 import { isMuseError, type MuseErrorCode } from '../../src/core/errors';
 import { getToFile, type GetToFileAnswer, type GetToFileOptions } from '../../src/core/transfer/httpFile';
 import { repoRoot } from '../support/repoRoot';
+import { until } from '../support/until';
 
 interface Closable {
   close(): Promise<void>;
@@ -124,15 +125,6 @@ function chunked(parts: Buffer[], ext = '', trailers = ''): Buffer {
   for (const p of parts) out.push(Buffer.from(`${p.length.toString(16)}${ext}\r\n`), p, Buffer.from('\r\n'));
   out.push(Buffer.from(`0${ext}\r\n${trailers}\r\n`));
   return Buffer.concat(out);
-}
-
-/** Polls until `cond` holds (or fails after `ms`). */
-async function until(cond: () => boolean, ms = 10_000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) assert.fail(`${what} not met in time`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 /** Awaits a rejection with this MuseError code (or, for `conn:CODE`, a plain error with that `code`). */
@@ -302,7 +294,7 @@ describe('getToFile: hand-written HTTP GET to a file (integration, loopback serv
       for (const p of ['len', 'chunked']) {
         await get(`${srv.url}${p}`);
         // The server would keep it for 10 minutes: only the client can have closed it.
-        await until(() => srv.connections() === 0, 5000, `the ${p} connection closed by the client`);
+        await until(`the ${p} connection closed by the client`, () => srv.connections() === 0, { timeoutMs: 5000 });
       }
       assert.strictEqual(fs.readFileSync(dest, 'utf8'), 'chunked hello');
     });
@@ -471,7 +463,7 @@ describe('getToFile: hand-written HTTP GET to a file (integration, loopback serv
       });
       await rejects(get(srv.url, { timeoutMs: 400 }), 'network', /stopped sending/);
       assertNoFile();
-      await until(() => srv.sockets.every((x) => x.closed), 5000, 'the stalled connection closed');
+      await until('the stalled connection closed', () => srv.sockets.every((x) => x.closed), { timeoutMs: 5000 });
     });
 
     it('an abort mid-body removes the .part at once and closes the connection', async () => {
@@ -482,19 +474,19 @@ describe('getToFile: hand-written HTTP GET to a file (integration, loopback serv
       const ac = new AbortController();
       let done = 0;
       const p = get(srv.url, { signal: ac.signal, onProgress: (pr) => (done = pr.done) });
-      await until(() => done > 0 && fs.existsSync(`${dest}.part`));
+      await until('some bytes in the .part file', () => done > 0 && fs.existsSync(`${dest}.part`));
       ac.abort();
       // Checked right after the rejection: the removal is not left for later.
       await rejects(p, 'cancelled');
       assertNoFile();
-      await until(() => srv.sockets.every((x) => x.closed), 5000, 'the aborted connection closed');
+      await until('the aborted connection closed', () => srv.sockets.every((x) => x.closed), { timeoutMs: 5000 });
     });
 
     it('an abort before the answer stops at once, and an aborted signal sends nothing', async () => {
       const srv = await raw(() => undefined);
       const ac = new AbortController();
       const p = get(srv.url, { signal: ac.signal });
-      await until(() => srv.requests.length === 1);
+      await until('the request to reach the server', () => srv.requests.length === 1);
       ac.abort();
       await rejects(p, 'cancelled');
       await rejects(get(srv.url, { signal: ac.signal }), 'cancelled');

@@ -12,26 +12,11 @@ import { normalizeRequest, type InputFile, type StateReport, type SubmitRequest 
 import { listZip } from '../../src/core/transfer/zip';
 import { buildRawZip } from '../fixtures/zips/rawZip';
 import { repoRoot } from '../support/repoRoot';
+import { until } from '../support/until';
 
 const ROOT = repoRoot();
 const IMAGE = path.join(ROOT, '.cache', 'images', 'sw_example');
 const STAND_IN = path.join(ROOT, 'test', 'fixtures', 'singularity', 'singularity');
-
-/** Polls `fn` until it returns a value, or fails after `ms`. */
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v as T;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('LocalBackend (real child processes)', function () {
   this.timeout(60_000);
@@ -73,10 +58,10 @@ describe('LocalBackend (real child processes)', function () {
     return s!;
   }
   async function ended(run: RunRef, b = backend): Promise<StateReport> {
-    return waitFor('the run to end', async () => {
+    return until('the run to end', async () => {
       const s = await stateOf(run, b);
       return s.state !== 'waiting' && s;
-    });
+    }, { timeoutMs: 30_000 });
   }
   async function file(name: string, content: string | Buffer): Promise<InputFile> {
     const dir = path.join(tmp, 'in', String(n++));
@@ -116,17 +101,17 @@ describe('LocalBackend (real child processes)', function () {
   it('cancels the whole process tree, grandchild included', async () => {
     const { run } = await submit({ cmd: `sh -c 'sleep 300 & echo $! > grandchild.pid; wait'` });
     const pidFile = path.join(root, run.key!, 'grandchild.pid');
-    const grandchild = await waitFor('the grandchild pid', async () => {
+    const grandchild = await until('the grandchild pid', async () => {
       const t = await fsp.readFile(pidFile, 'utf8').catch(() => '');
       return /^\d+\n$/.test(t) ? Number(t) : undefined;
-    });
+    }, { timeoutMs: 30_000 });
     const started = await procStartTime(grandchild);
     assert.ok(started, 'the grandchild runs');
     assert.strictEqual((await stateOf(run)).state, 'waiting');
     assert.strictEqual((await stateOf(run)).raw.slurmState, 'RUNNING');
 
     await backend.cancel(run);
-    await waitFor('the grandchild to be gone', async () => !(await isSameProcessAlive(grandchild, started)));
+    await until('the grandchild to be gone', async () => !(await isSameProcessAlive(grandchild, started)), { timeoutMs: 30_000 });
     const s = await ended(run);
     assert.strictEqual(s.state, 'cancelled');
     assert.deepStrictEqual([s.raw.slurmState, s.raw.cr, s.raw.latestCr], ['CANCELLED', 'NOK', 'ENDED_NOK']);
@@ -136,7 +121,7 @@ describe('LocalBackend (real child processes)', function () {
   it('kills with SIGKILL after the grace period a command that ignores SIGTERM', async () => {
     const quick = new LocalBackend({ root, cancelGraceMs: 500 });
     const { run } = await submit({ cmd: `trap '' TERM; echo ready; sleep 300` }, quick);
-    await waitFor('the command to start', async () => (await quick.tail(run, 'stdout', 100)) === 'ready\n');
+    await until('the command to start', async () => (await quick.tail(run, 'stdout', 100)) === 'ready\n', { timeoutMs: 30_000 });
     await quick.cancel(run);
     const s = await ended(run, quick);
     assert.strictEqual(s.state, 'cancelled');
@@ -146,8 +131,8 @@ describe('LocalBackend (real child processes)', function () {
 
   it('says failed, not waiting forever, when the process vanished without an exit record', async () => {
     const { run } = await submit({ cmd: 'sleep 300' });
-    const launch = JSON.parse(await waitFor('the launch record', () => fsp.readFile(path.join(root, run.key!, '__MUSE__state.json'), 'utf8')));
-    await waitFor('the run to be running', async () => (await stateOf(run)).raw.slurmState === 'RUNNING');
+    const launch = JSON.parse(await until('the launch record', () => fsp.readFile(path.join(root, run.key!, '__MUSE__state.json'), 'utf8'), { timeoutMs: 30_000 }));
+    await until('the run to be running', async () => (await stateOf(run)).raw.slurmState === 'RUNNING', { timeoutMs: 30_000 });
     process.kill(-launch.pgid, 'SIGKILL'); // as the OOM killer or a reboot would
     const s = await ended(run);
     assert.strictEqual(s.state, 'failed');
@@ -175,7 +160,7 @@ describe('LocalBackend (real child processes)', function () {
 
   it('tails the output of a running job', async () => {
     const { run } = await submit({ cmd: 'echo first line; sleep 300' });
-    await waitFor('the first line', async () => (await backend.tail(run, 'stdout', 100)) === 'first line\n');
+    await until('the first line', async () => (await backend.tail(run, 'stdout', 100)) === 'first line\n', { timeoutMs: 30_000 });
     assert.strictEqual(await backend.tail(run, 'stdout', 5), 'line\n');
     await assert.rejects(backend.results(run, path.join(tmp, 'r')), (e: unknown) => isMuseError(e, 'notReady'));
     await backend.cancel(run);

@@ -12,6 +12,7 @@ import { buildRawZip } from '../fixtures/zips/rawZip';
 import { startMuseServer } from '../server/museServer';
 import type { MuseTestServer } from '../server/museServer';
 import { repoRoot } from '../support/repoRoot';
+import { until } from '../support/until';
 
 const ROOT = repoRoot();
 const SINGULARITY = path.join(ROOT, 'test/fixtures/singularity/singularity');
@@ -20,17 +21,6 @@ const FIXTURES = path.join(ROOT, 'test/server/fixtures');
 const UUID4 = /[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}/;
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-/** Polls `check` until it returns a value, or fails after `ms`. */
-async function until<T>(what: string, check: () => Promise<T | undefined>, ms = 30000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function postJson(url: string, body: unknown): Promise<{ status: number; json: Json }> {
   const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
@@ -57,7 +47,7 @@ async function waitEnd(stateUrl: string): Promise<Json> {
     const { status, json } = await getJson(stateUrl);
     assert.strictEqual(status, 200, JSON.stringify(json));
     return json.info.report.cr === 'WAIT' ? undefined : json;
-  });
+  }, { timeoutMs: 30_000 });
 }
 
 /** A fetch whose body read fails (dropped connection) resolves to the error. */

@@ -15,6 +15,7 @@ import { isFinal, normalizeRequest } from '../../src/core/model';
 import { listZip } from '../../src/core/transfer/zip';
 import { startMuseServer, type MuseTestServer } from '../server/museServer';
 import { repoRoot } from '../support/repoRoot';
+import { until } from '../support/until';
 
 const ROOT = repoRoot();
 
@@ -48,14 +49,12 @@ describe('WsBackend against the ws test server', function () {
   async function submitAndWait(req: SubmitRequest): Promise<{ run: RunRef; state: StateReport }> {
     const r = await backend.submit(req);
     const run: RunRef = { id: r.key, key: r.key, software: req.software, request: normalizeRequest(req), raw: {}, location: r.location };
-    const deadline = Date.now() + 30_000;
-    for (;;) {
+    const state = await until(`run ${r.key} to end`, async () => {
       const st = (await backend.states([run])).get(run.id);
       assert.ok(st && !(st instanceof Error), String(st));
-      if (isFinal(st.state)) return { run, state: st };
-      if (Date.now() > deadline) assert.fail(`run ${r.key} did not end (last: ${JSON.stringify(st.raw)})`);
-      await new Promise((res) => setTimeout(res, 50));
-    }
+      return isFinal(st.state) && st;
+    }, { timeoutMs: 30_000 });
+    return { run, state };
   }
 
   const dest = (name: string): string => path.join(tmp, 'out', name);

@@ -17,6 +17,7 @@ import { WsClient } from '../../src/core/backends/ws/wsClient';
 import { isMuseError, MuseError } from '../../src/core/errors';
 import { normalizeRequest } from '../../src/core/model';
 import { repoRoot } from '../support/repoRoot';
+import { until } from '../support/until';
 
 const FIX = path.join(repoRoot(), 'test', 'fixtures', 'ws');
 const fixtureText = (name: string): string => fs.readFileSync(path.join(FIX, name), 'utf8');
@@ -79,15 +80,6 @@ async function rejects(p: Promise<unknown>, code: string, re?: RegExp): Promise<
     return e;
   }
   assert.fail(`expected a ${code} error`);
-}
-
-/** Polls until `cond` holds (or fails after `ms`). */
-async function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) assert.fail('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 describe('ws transport (integration, plain HTTP servers)', function () {
@@ -189,7 +181,7 @@ describe('ws transport (integration, plain HTTP servers)', function () {
     let sent = 0;
     const p = backend(srv.url).submit({ software: 'sw_example', cmd: 'x', files: [{ path: big, name: 'big.bin' }] }, { signal: ac.signal, onProgress: (pr) => (sent = pr.done) });
     // The server has the request (progress alone can come before it does on a loaded machine).
-    await until(() => sent > 0 && srv.seen.length === 1);
+    await until('the upload to start and reach the server', () => sent > 0 && srv.seen.length === 1);
     ac.abort();
     await rejects(p, 'cancelled');
     assert.strictEqual(srv.seen.length, 1);
@@ -304,11 +296,11 @@ describe('ws transport (integration, plain HTTP servers)', function () {
         assert.strictEqual(pr.total, 100 * 1024 * 1024);
       },
     });
-    await until(() => seenBytes > 0 && fs.existsSync(`${dest}.part`));
+    await until('some bytes in the .part file', () => seenBytes > 0 && fs.existsSync(`${dest}.part`));
     ac.abort();
     await rejects(p, 'cancelled');
     assert.deepStrictEqual(fs.readdirSync(tmp), []);
-    await until(() => closed);
+    await until('the connection to be closed', () => closed);
   });
 
   it('an abort while waiting for a GET retry stops at once', async () => {
@@ -317,7 +309,7 @@ describe('ws transport (integration, plain HTTP servers)', function () {
     backends.push(b);
     const ac = new AbortController();
     const p = b.content(runRef(), path.join(tmp, 'x.zip'), { signal: ac.signal });
-    await until(() => srv.seen.length === 1);
+    await until('the request to reach the server', () => srv.seen.length === 1);
     ac.abort();
     await rejects(p, 'cancelled');
     assert.strictEqual(srv.seen.length, 1);

@@ -53,11 +53,3 @@ export function runMuse(args: string[], o: MuseOptions): Promise<MuseResult> {
   return spawnMuse(args, o).result;
 }
 
-/** Polls `cond` every 25 ms until it holds, or fails after `ms`. */
-export async function until(cond: () => boolean, what: string, ms = 20000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}

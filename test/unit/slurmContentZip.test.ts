@@ -20,6 +20,7 @@ import { SlurmBackend } from '../../src/core/backends/slurm/slurmBackend';
 import { isMuseError } from '../../src/core/errors';
 import { normalizeRequest } from '../../src/core/model';
 import type { SshProfile } from '../../src/core/profiles';
+import { until } from '../support/until';
 
 const { STATUS_CODE } = utils.sftp;
 const RUN_DIR = '/runs/k1';
@@ -219,9 +220,7 @@ describe('Slurm content zipped here over SFTP (in-process ssh2 server)', functio
     const onStray = (e: unknown) => stray.push(e);
     process.prependListener('uncaughtException', onStray);
     try {
-      const deadline = Date.now() + 10_000;
-      while (serverClients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-      assert.strictEqual(serverClients.size, 0, 'the connection was closed');
+      await until('the connection to be closed', () => serverClients.size === 0);
       // Requests still in flight fail when the client sees the close: give those callbacks their turn.
       for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
       return stray.map(String);
@@ -266,9 +265,7 @@ describe('Slurm content zipped here over SFTP (in-process ssh2 server)', functio
         // A remote zip started (or not, when the file failed first) is closed, not left stalled
         // with a full window.
         assert.ok(zipChannels.length <= 1, 'at most one remote zip');
-        const deadline = Date.now() + 10_000;
-        while (!zipChannels.every((c) => c.closed) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-        assert.ok(zipChannels.every((c) => c.closed), 'the remote zip channel was closed');
+        await until('the remote zip channel to be closed', () => zipChannels.every((c) => c.closed));
       } finally {
         await b.dispose();
       }

@@ -16,6 +16,7 @@ import { SshConnection } from '../../src/core/backends/slurm/sshConnection';
 import type { SshEvent } from '../../src/core/backends/slurm/sshConnection';
 import { resolveTarget } from '../../src/core/backends/slurm/sshTarget';
 import { isMuseError } from '../../src/core/errors';
+import { until } from '../support/until';
 
 interface TestServer {
   port: number;
@@ -127,14 +128,6 @@ function fakePrompts(answers: { hostKey?: boolean; passphrases?: string[]; otp?:
     },
   };
   return { prompts, asked };
-}
-
-async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 describe('SSH connection layer (in-process ssh2 server)', function () {
@@ -269,7 +262,7 @@ describe('SSH connection layer (in-process ssh2 server)', function () {
     const c = await connect({ user: 'keyuser', identityFile: clientKey }, prompts);
     await c.exec(['one']);
     for (const sc of server.clients) sc.end();
-    await until(() => !c.connected, 'the drop to be seen');
+    await until('the drop to be seen', () => !c.connected);
     const r = await c.exec(['two']);
     assert.strictEqual(r.stdout.toString(), 'two');
     assert.strictEqual(c.connectCount, 2);
@@ -280,7 +273,7 @@ describe('SSH connection layer (in-process ssh2 server)', function () {
     const { prompts } = fakePrompts({});
     const c = await connect({ user: 'keyuser', identityFile: clientKey }, prompts);
     const p = c.exec(['hang']);
-    await until(() => server.commands.includes('hang'), 'the command to arrive');
+    await until('the command to arrive', () => server.commands.includes('hang'));
     c.destroyForTest();
     await assert.rejects(p, (e: unknown) => isMuseError(e, 'network'));
   });
@@ -291,7 +284,7 @@ describe('SSH connection layer (in-process ssh2 server)', function () {
     const c = await connect({ user: 'keyuser', identityFile: clientKey }, prompts);
     const ac = new AbortController();
     const p = c.exec(['hang'], { signal: ac.signal });
-    await until(() => server.commands.includes('hang'), 'the command to arrive');
+    await until('the command to arrive', () => server.commands.includes('hang'));
     ac.abort();
     await assert.rejects(p, (e: unknown) => isMuseError(e, 'cancelled'));
     // The connection stays usable.
@@ -309,8 +302,8 @@ describe('SSH connection layer (in-process ssh2 server)', function () {
     ac.abort(); // the caller gives up during the login (a download whose file failed at once)
     await assert.rejects(p, (e: unknown) => isMuseError(e, 'cancelled'));
     c.close();
-    await until(() => server.logins.length > logins, 'the login to end on the server');
-    await until(() => [...server.clients].every((x) => earlier.has(x)), 'the connection to be closed');
+    await until('the login to end on the server', () => server.logins.length > logins);
+    await until('the connection to be closed', () => [...server.clients].every((x) => earlier.has(x)));
     assert.deepStrictEqual(server.commands, [], 'no command ran');
   });
 
@@ -320,7 +313,7 @@ describe('SSH connection layer (in-process ssh2 server)', function () {
     const c = await connect({ user: 'keyuser', identityFile: clientKey }, prompts, { idleMs: 50 });
     await c.exec(['x']);
     assert.ok(c.connected);
-    await until(() => !c.connected, 'the idle close');
+    await until('the idle close', () => !c.connected);
   });
 
   it('goes through a ProxyJump host', async () => {

@@ -6,14 +6,7 @@ import { RunStore } from '../../src/core/store';
 import { isMuseError } from '../../src/core/errors';
 import { spawnSupportScript } from '../support/childScript';
 import { makeRun } from '../support/storeWriter';
-
-async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 10000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { until } from '../support/until';
 
 describe('RunStore', () => {
   let dir: string;
@@ -138,7 +131,7 @@ describe('RunStore', () => {
     try {
       const r = await spawnSupportScript('storeWriter', ['add', file, 'other', '2']);
       assert.strictEqual(r.code, 0, r.stderr);
-      await until(() => s.list().length === 2, 'the watcher to reload');
+      await until('the watcher to reload', () => s.list().length === 2);
       assert.strictEqual(seen[seen.length - 1], 2);
     } finally {
       w.dispose();
