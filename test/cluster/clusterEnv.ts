@@ -28,8 +28,6 @@ export interface ClusterEnv {
   nodeName: string;
 }
 
-export { repoRoot } from '../support/repoRoot';
-
 /** Path of env.json; MUSE_CLUSTER_ENV overrides it. */
 export function clusterEnvPath(): string {
   return process.env.MUSE_CLUSTER_ENV ?? path.join(repoRoot(), '.cache', 'cluster', 'env.json');

@@ -3,7 +3,7 @@
  * stand-in), brought up by test/cluster/up.sh, described by .cache/cluster/env.json.
  */
 import * as assert from 'assert';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync, existsSync } from 'fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'fs';
 import { execFileSync } from 'child_process';
 import * as os from 'os';
 import * as path from 'path';
@@ -17,36 +17,8 @@ import { isFinal, normalizeRequest } from '../../src/core/model';
 import type { StateReport, SubmitRequest } from '../../src/core/model';
 import type { SshProfile } from '../../src/core/profiles';
 import { until } from '../support/until';
-
-interface ClusterEnv {
-  host: string;
-  port: number;
-  user: string;
-  identityFile: string;
-  knownHostsFile: string;
-  remoteRoot: string;
-  singularityCommand: string;
-  images: Record<string, string>;
-  sshdPid: number;
-}
-
-/** The checkout: the nearest folder above with a package.json (tests also run compiled, from out/). */
-function findRoot(): string {
-  let d = __dirname;
-  while (!existsSync(path.join(d, 'package.json')) || path.basename(d) === 'out') {
-    const up = path.dirname(d);
-    if (up === d) throw new Error('cannot find the checkout');
-    d = up;
-  }
-  return d;
-}
-const ROOT = findRoot();
-
-function loadEnv(): ClusterEnv {
-  const file = path.join(ROOT, '.cache', 'cluster', 'env.json');
-  if (!existsSync(file)) throw new Error(`No ${file}: run bash test/cluster/up.sh first.`);
-  return JSON.parse(readFileSync(file, 'utf8')) as ClusterEnv;
-}
+import { zipEntries } from '../support/zipEntries';
+import { loadClusterEnv, type ClusterEnv } from './clusterEnv';
 
 /** Prompts that fail the test if the layer asks anything unexpected. */
 function strictPrompts(over: Partial<SshPrompts> = {}): SshPrompts & { asked: string[] } {
@@ -98,32 +70,6 @@ function killSessions(sshdPid: number): number {
   return pids.length;
 }
 
-/** Every entry of a zip with its bytes (yauzl checks each entry's sizes against the directory). */
-function zipEntries(file: string): Promise<Map<string, Buffer>> {
-  return new Promise((resolve, reject) => {
-    yauzl.open(file, { lazyEntries: true, validateEntrySizes: true }, (err, zip) => {
-      if (err || !zip) return reject(err);
-      const out = new Map<string, Buffer>();
-      zip.on('entry', (e: yauzl.Entry) => {
-        if (e.fileName.endsWith('/')) return zip.readEntry();
-        zip.openReadStream(e, (er, rs) => {
-          if (er || !rs) return reject(er);
-          const parts: Buffer[] = [];
-          rs.on('data', (c: Buffer) => parts.push(c));
-          rs.on('error', reject);
-          rs.on('end', () => {
-            out.set(e.fileName, Buffer.concat(parts));
-            zip.readEntry();
-          });
-        });
-      });
-      zip.on('end', () => resolve(out));
-      zip.on('error', reject);
-      zip.readEntry();
-    });
-  });
-}
-
 function zipNames(file: string): Promise<string[]> {
   return new Promise((resolve, reject) => {
     yauzl.open(file, { lazyEntries: true }, (err, zip) => {
@@ -151,7 +97,7 @@ describe('Slurm backend on the test cluster', function () {
   const extra: SlurmBackend[] = [];
 
   before(async () => {
-    env = loadEnv();
+    env = loadClusterEnv();
     tmp = mkdtempSync(path.join(os.tmpdir(), 'muse-cluster-'));
     writeFileSync(path.join(tmp, 'ssh_config'), '');
     profile = {

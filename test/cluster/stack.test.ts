@@ -3,7 +3,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadClusterEnv, repoRoot, runSsh, sshArgs } from './clusterEnv';
+import { repoRoot } from '../support/repoRoot';
+import { loadClusterEnv, runSsh, sshArgs } from './clusterEnv';
 import type { ClusterEnv, SshResult } from './clusterEnv';
 import { until } from '../support/until';
 

@@ -7,20 +7,16 @@
  * and the run list stays whole.
  */
 import * as assert from 'assert';
-import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { startMuseServer } from '../server/museServer';
 import type { MuseTestServer } from '../server/museServer';
 import { listZip } from '../../src/core/transfer/zip';
-import { buildCli, repoRoot, runMuse, spawnMuse } from '../support/museCli';
+import { buildCli, runMuse, spawnMuse } from '../support/museCli';
 import type { MuseResult } from '../support/museCli';
+import { SINGULARITY_STAND_IN, swExampleImage } from '../support/singularity';
 import { until } from '../support/until';
-
-const ROOT = repoRoot();
-const IMAGE = path.join(ROOT, '.cache', 'images', 'sw_example');
-const STANDIN = path.join(ROOT, 'test', 'fixtures', 'singularity', 'singularity');
 
 describe('muse CLI (built, as a child process)', function () {
   this.timeout(120000);
@@ -29,6 +25,7 @@ describe('muse CLI (built, as a child process)', function () {
   let env: NodeJS.ProcessEnv;
   let workDir: string;
   let n = 0;
+  let image: string;
 
   /** A fresh folder for a command's outputs. */
   function freshDir(): string {
@@ -72,16 +69,16 @@ describe('muse CLI (built, as a child process)', function () {
   before(async function () {
     this.timeout(300000);
     buildCli();
-    if (!fs.existsSync(path.join(IMAGE, 'add.py'))) execFileSync('bash', [path.join(ROOT, 'test/integration/setup.sh')], { cwd: ROOT, stdio: 'pipe' });
+    image = swExampleImage();
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'muse-cli-it-'));
-    server = await startMuseServer({ dataDir: path.join(tmp, 'server'), images: { sw_example: IMAGE }, singularityCommand: STANDIN });
+    server = await startMuseServer({ dataDir: path.join(tmp, 'server'), images: { sw_example: image }, singularityCommand: SINGULARITY_STAND_IN });
     env = { ...process.env, MUSE_DATA_DIR: path.join(tmp, 'data'), MUSE_CONFIG_DIR: path.join(tmp, 'config') };
     delete env.MUSE_JWT;
     delete env.MUSE_PROFILE;
     delete env.MUSE_DEBUG;
     workDir = freshDir();
     expectOk(await muse(['profiles', 'add', 'ws', '--kind', 'ws', '--url', server.url, '--username', 'alice', '--default']), 'add ws profile');
-    expectOk(await muse(['profiles', 'add', 'loc', '--kind', 'local', '--image', `sw_example=${IMAGE}`, '--singularity-command', STANDIN]), 'add local profile');
+    expectOk(await muse(['profiles', 'add', 'loc', '--kind', 'local', '--image', `sw_example=${image}`, '--singularity-command', SINGULARITY_STAND_IN]), 'add local profile');
     const login = await muse(['login', '--password-stdin'], { input: 'secret\n' });
     expectOk(login, 'login');
     assert.doesNotMatch(login.stdout + login.stderr, /eyJ/, 'the token is never printed');

@@ -1,5 +1,5 @@
 import * as assert from 'assert';
-import { execFileSync, spawnSync } from 'child_process';
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as fsp from 'fs/promises';
 import * as os from 'os';
@@ -12,11 +12,10 @@ import { normalizeRequest, type InputFile, type StateReport, type SubmitRequest 
 import { listZip } from '../../src/core/transfer/zip';
 import { buildRawZip } from '../fixtures/zips/rawZip';
 import { repoRoot } from '../support/repoRoot';
+import { SINGULARITY_STAND_IN, swExampleImage } from '../support/singularity';
 import { until } from '../support/until';
 
 const ROOT = repoRoot();
-const IMAGE = path.join(ROOT, '.cache', 'images', 'sw_example');
-const STAND_IN = path.join(ROOT, 'test', 'fixtures', 'singularity', 'singularity');
 
 describe('LocalBackend (real child processes)', function () {
   this.timeout(60_000);
@@ -24,12 +23,10 @@ describe('LocalBackend (real child processes)', function () {
   let root: string;
   let backend: LocalBackend;
   let n = 0;
+  let image: string;
 
   before(() => {
-    if (!fs.existsSync(path.join(IMAGE, 'add.py'))) {
-      const r = spawnSync('bash', [path.join(ROOT, 'test/integration/setup.sh')], { stdio: 'inherit' });
-      assert.strictEqual(r.status, 0, 'test/integration/setup.sh failed: the sw_example image is needed');
-    }
+    image = swExampleImage();
   });
   beforeEach(async () => {
     tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'muse-local-'));
@@ -259,7 +256,7 @@ describe('LocalBackend (real child processes)', function () {
       log = path.join(tmp, 'singularity.log');
       saved = process.env.MUSE_SINGULARITY_LOG;
       process.env.MUSE_SINGULARITY_LOG = log; // the detached run inherits it
-      backend = new LocalBackend({ root, images: { sw_example: IMAGE }, singularityCommand: STAND_IN });
+      backend = new LocalBackend({ root, images: { sw_example: image }, singularityCommand: SINGULARITY_STAND_IN });
     });
     afterEach(() => {
       if (saved === undefined) delete process.env.MUSE_SINGULARITY_LOG;
@@ -274,7 +271,7 @@ describe('LocalBackend (real child processes)', function () {
       assert.deepStrictEqual(await backend.results(run, ''), { kind: 'stdout', text: '9.0' });
       const calls = (await readText(log)).trim().split('\n').map((l) => JSON.parse(l) as { argv: string[]; cwd: string });
       assert.strictEqual(calls.length, 1);
-      assert.deepStrictEqual(calls[0]!.argv, ['exec', '--cleanenv', IMAGE, 'python', '/add.py', '4', '5']);
+      assert.deepStrictEqual(calls[0]!.argv, ['exec', '--cleanenv', image, 'python', '/add.py', '4', '5']);
       assert.strictEqual(calls[0]!.cwd, path.join(root, run.key!), 'run in the run folder');
     });
 
@@ -294,9 +291,9 @@ describe('LocalBackend (real child processes)', function () {
     });
 
     it('says clearly when the configured image or singularity command is missing', async () => {
-      const noImage = new LocalBackend({ root, images: { sw_example: path.join(tmp, 'nope') }, singularityCommand: STAND_IN });
+      const noImage = new LocalBackend({ root, images: { sw_example: path.join(tmp, 'nope') }, singularityCommand: SINGULARITY_STAND_IN });
       await assert.rejects(noImage.submit({ software: 'sw_example', cmd: 'true' }), (e: unknown) => isMuseError(e, 'usage') && /image/.test((e as Error).message));
-      const noCmd = new LocalBackend({ root, images: { sw_example: IMAGE }, singularityCommand: path.join(tmp, 'no-singularity') });
+      const noCmd = new LocalBackend({ root, images: { sw_example: image }, singularityCommand: path.join(tmp, 'no-singularity') });
       await assert.rejects(noCmd.submit({ software: 'sw_example', cmd: 'true' }), (e: unknown) => isMuseError(e, 'usage') && /no-singularity/.test((e as Error).message));
     });
   });

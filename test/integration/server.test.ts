@@ -12,10 +12,10 @@ import { buildRawZip } from '../fixtures/zips/rawZip';
 import { startMuseServer } from '../server/museServer';
 import type { MuseTestServer } from '../server/museServer';
 import { repoRoot } from '../support/repoRoot';
+import { SINGULARITY_STAND_IN } from '../support/singularity';
 import { until } from '../support/until';
 
 const ROOT = repoRoot();
-const SINGULARITY = path.join(ROOT, 'test/fixtures/singularity/singularity');
 const BUILD_IMAGE = path.join(ROOT, 'test/fixtures/singularity/build-image.sh');
 const FIXTURES = path.join(ROOT, 'test/server/fixtures');
 const UUID4 = /[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}/;
@@ -29,6 +29,15 @@ async function postJson(url: string, body: unknown): Promise<{ status: number; j
 
 async function getJson(url: string): Promise<{ status: number; json: Json }> {
   const res = await fetch(url);
+  return { status: res.status, json: (await res.json()) as Json };
+}
+
+/** Posts a multipart run request (files as [name, bytes], then the fields) and reads the JSON answer. */
+async function postRunForm(server: MuseTestServer, files: [string, string | Buffer][], fields: Record<string, string | string[]>): Promise<{ status: number; json: Json }> {
+  const form = new FormData();
+  for (const [name, data] of files) form.append('file', new Blob([data]), name);
+  for (const [k, v] of Object.entries(fields)) for (const x of [v].flat()) form.append(k, x);
+  const res = await fetch(`${server.url}software/muse/run/sw_example/`, { method: 'POST', body: form });
   return { status: res.status, json: (await res.json()) as Json };
 }
 
@@ -81,7 +90,7 @@ describe('ws test server', function () {
     imaged = await startMuseServer({
       dataDir: path.join(tmp, 'imaged'),
       images: { sw_example: image },
-      singularityCommand: SINGULARITY,
+      singularityCommand: SINGULARITY_STAND_IN,
     });
     plainData = path.join(tmp, 'plain');
     plain = await startMuseServer({ dataDir: plainData });
@@ -206,15 +215,16 @@ describe('ws test server', function () {
 
     it('files_order: copied in that order, a zip unzipped where it lands, later files overwrite', async function () {
       const send = async (order: string[]): Promise<string> => {
-        const form = new FormData();
-        form.append('file', new Blob([fs.readFileSync(path.join(FIXTURES, 'data.zip'))]), 'data.zip'); // holds stdin.txt = "1 2"
-        form.append('file', new Blob([fs.readFileSync(path.join(FIXTURES, 'stdin.txt'))]), 'stdin.txt'); // 10 20 40
-        form.append('files_order', JSON.stringify(order));
-        form.append('cmd', 'python /add.py');
-        form.append('jwt', imaged.issueToken('alice'));
-        const res = await fetch(`${imaged.url}software/muse/run/sw_example/`, { method: 'POST', body: form });
+        const res = await postRunForm(
+          imaged,
+          [
+            ['data.zip', fs.readFileSync(path.join(FIXTURES, 'data.zip'))], // holds stdin.txt = "1 2"
+            ['stdin.txt', fs.readFileSync(path.join(FIXTURES, 'stdin.txt'))], // 10 20 40
+          ],
+          { files_order: JSON.stringify(order), cmd: 'python /add.py', jwt: imaged.issueToken('alice') },
+        );
         assert.strictEqual(res.status, 200);
-        const state = await waitEnd(((await res.json()) as Json).url);
+        const state = await waitEnd(res.json.url);
         assert.deepStrictEqual(state.info.report.request.ordered_filename_list, order);
         return (await getJson(state.url)).json.info.stdout;
       };
@@ -223,15 +233,14 @@ describe('ws test server', function () {
     });
 
     it('E: a multipart upload of stdin.txt is staged in the run folder (70.0)', async function () {
-      const form = new FormData();
-      form.append('file', new Blob([fs.readFileSync(path.join(FIXTURES, 'stdin.txt'))]), 'stdin.txt');
-      form.append('cmd', 'python /add.py');
-      form.append('returned_type', 'stdout');
-      form.append('todownload', 'no');
-      form.append('jwt', imaged.issueToken('alice'));
-      const res = await fetch(`${imaged.url}software/muse/run/sw_example/`, { method: 'POST', body: form });
+      const res = await postRunForm(imaged, [['stdin.txt', fs.readFileSync(path.join(FIXTURES, 'stdin.txt'))]], {
+        cmd: 'python /add.py',
+        returned_type: 'stdout',
+        todownload: 'no',
+        jwt: imaged.issueToken('alice'),
+      });
       assert.strictEqual(res.status, 200);
-      const state = await waitEnd(((await res.json()) as Json).url);
+      const state = await waitEnd(res.json.url);
       assert.deepStrictEqual(state.info.report.request.ordered_filename_list, ['stdin.txt']);
       assert.strictEqual((await getJson(state.url)).json.info.stdout, '70.0');
     });
@@ -333,52 +342,31 @@ describe('ws test server', function () {
       assert.strictEqual(bad.status, 400);
       assert.match(bad.json.error, /returned_type/);
 
-      const form = new FormData();
-      form.append('file', new Blob(['x']), 'a.txt');
-      form.append('files_order', '["a.txt","b.txt"]');
-      form.append('jwt', jwt);
-      const order = await fetch(`${plain.url}software/muse/run/sw_example/`, { method: 'POST', body: form });
+      const order = await postRunForm(plain, [['a.txt', 'x']], { files_order: '["a.txt","b.txt"]', jwt });
       assert.strictEqual(order.status, 400);
-      assert.match(((await order.json()) as Json).error, /b\.txt/);
+      assert.match(order.json.error, /b\.txt/);
 
-      const odd = new FormData();
-      odd.append('file', new Blob(['x']), '..');
-      odd.append('jwt', jwt);
-      const oddRes = await fetch(`${plain.url}software/muse/run/sw_example/`, { method: 'POST', body: odd });
-      assert.strictEqual(oddRes.status, 400);
+      const odd = await postRunForm(plain, [['..', 'x']], { jwt });
+      assert.strictEqual(odd.status, 400);
 
       // Names the runner refuses as the user's mistake (usage errors): 400 as well. Two uploads
       // of one name, and a file named like a folder a zip sent before it made.
-      const twice = new FormData();
-      twice.append('file', new Blob(['1']), 'a.txt');
-      twice.append('file', new Blob(['2']), 'a.txt');
-      twice.append('cmd', 'true');
-      twice.append('jwt', jwt);
-      const twiceRes = await fetch(`${plain.url}software/muse/run/sw_example/`, { method: 'POST', body: twice });
-      assert.strictEqual(twiceRes.status, 400);
-      assert.match(((await twiceRes.json()) as Json).error, /a\.txt/);
-      const clash = new FormData();
-      clash.append('file', new Blob([buildRawZip([{ name: 'data/a.txt', data: 'A' }])]), 'data.zip');
-      clash.append('file', new Blob(['a file']), 'data');
-      clash.append('cmd', 'true');
-      clash.append('jwt', jwt);
-      const clashRes = await fetch(`${plain.url}software/muse/run/sw_example/`, { method: 'POST', body: clash });
-      assert.strictEqual(clashRes.status, 400);
-      assert.match(((await clashRes.json()) as Json).error, /"data"/);
+      const twice = await postRunForm(plain, [['a.txt', '1'], ['a.txt', '2']], { cmd: 'true', jwt });
+      assert.strictEqual(twice.status, 400);
+      assert.match(twice.json.error, /a\.txt/);
+      const clash = await postRunForm(plain, [['data.zip', buildRawZip([{ name: 'data/a.txt', data: 'A' }])], ['data', 'a file']], { cmd: 'true', jwt });
+      assert.strictEqual(clash.status, 400);
+      assert.match(clash.json.error, /"data"/);
       // Refused uploads are not kept anywhere.
       assert.deepStrictEqual(fs.readdirSync(path.join(plainData, 'ws-uploads')), []);
     });
 
     it('refuses a zip whose entries leave the run folder, and writes nothing outside it', async function () {
       const before = fs.readdirSync(path.join(plainData, 'ws-runs')).length;
-      const form = new FormData();
-      form.append('file', new Blob([fs.readFileSync(path.join(FIXTURES, 'evil.zip'))]), 'evil.zip'); // holds ../evil.txt
-      form.append('cmd', 'true');
-      form.append('jwt', plain.issueToken('alice'));
-      const res = await fetch(`${plain.url}software/muse/run/sw_example/`, { method: 'POST', body: form });
+      // evil.zip holds ../evil.txt
+      const res = await postRunForm(plain, [['evil.zip', fs.readFileSync(path.join(FIXTURES, 'evil.zip'))]], { cmd: 'true', jwt: plain.issueToken('alice') });
       assert.strictEqual(res.status, 400);
-      const json = (await res.json()) as Json;
-      assert.match(json.error, /evil/);
+      assert.match(res.json.error, /evil/);
       assert.strictEqual(fs.readdirSync(path.join(plainData, 'ws-runs')).length, before);
       assert.ok(!fs.existsSync(path.join(plainData, 'evil.txt')));
       assert.ok(!fs.existsSync(path.join(plainData, 'local-runs', 'evil.txt')));
@@ -542,18 +530,16 @@ describe('ws test server', function () {
 
   describe('request log', function () {
     it('records one request for 100 files, with their names, the fields, and the jwt masked', async function () {
-      const form = new FormData();
       const names = Array.from({ length: 100 }, (_, i) => `in${String(i).padStart(3, '0')}.txt`);
-      for (const n of names) form.append('file', new Blob([`${n}\n`]), n);
-      form.append('cmd', 'cat in099.txt');
-      form.append('sbatch_list', 'mail-user=a@b.c');
-      form.append('sbatch_list', 'mail-type=END');
-      form.append('module_list', '["python/3"]');
-      form.append('jwt', plain.issueToken('alice'));
       const start = plain.requests.length;
-      const res = await fetch(`${plain.url}software/muse/run/sw_example/`, { method: 'POST', body: form });
+      const res = await postRunForm(plain, names.map((n): [string, string] => [n, `${n}\n`]), {
+        cmd: 'cat in099.txt',
+        sbatch_list: ['mail-user=a@b.c', 'mail-type=END'],
+        module_list: '["python/3"]',
+        jwt: plain.issueToken('alice'),
+      });
       assert.strictEqual(res.status, 200);
-      const stateUrl = ((await res.json()) as Json).url;
+      const stateUrl = res.json.url;
       const posts = plain.requests.slice(start);
       assert.strictEqual(posts.length, 1);
       assert.deepStrictEqual(posts[0].files, names);

@@ -15,6 +15,7 @@ import { isFinal, normalizeRequest } from '../../src/core/model';
 import { listZip } from '../../src/core/transfer/zip';
 import { startMuseServer, type MuseTestServer } from '../server/museServer';
 import { repoRoot } from '../support/repoRoot';
+import { SINGULARITY_STAND_IN } from '../support/singularity';
 import { until } from '../support/until';
 
 const ROOT = repoRoot();
@@ -32,7 +33,7 @@ describe('WsBackend against the ws test server', function () {
     server = await startMuseServer({
       dataDir: path.join(tmp, 'data'),
       images: { sw_example: image },
-      singularityCommand: path.join(ROOT, 'test/fixtures/singularity/singularity'),
+      singularityCommand: SINGULARITY_STAND_IN,
     });
     backend = new WsBackend({ baseUrl: server.url, getToken: async () => token, attempts: 3, retryDelayMs: 20 });
     token = await backend.client.obtainToken('alice', 'secret');

@@ -7,8 +7,6 @@ import type { ChildProcess } from 'child_process';
 import * as path from 'path';
 import { repoRoot } from './repoRoot';
 
-export { repoRoot } from './repoRoot';
-
 /** Bundles the CLI (dist/cli.js). */
 export function buildCli(): string {
   const root = repoRoot();

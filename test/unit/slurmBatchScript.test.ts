@@ -1,20 +1,10 @@
 import * as assert from 'assert';
-import { existsSync, readFileSync } from 'fs';
+import { readFileSync } from 'fs';
 import * as path from 'path';
 import { buildBatchScript, isArrayJob, validateModule, validateSbatchOption } from '../../src/core/backends/slurm/batchScript';
 import type { BatchScriptInput } from '../../src/core/backends/slurm/batchScript';
 import { isMuseError } from '../../src/core/errors';
-
-/** The checkout (tests also run compiled from out/, where fixture files are not copied). */
-function repoRoot(): string {
-  let d = __dirname;
-  while (!existsSync(path.join(d, 'package.json')) || path.basename(d) === 'out') {
-    const up = path.dirname(d);
-    if (up === d) throw new Error('cannot find the checkout');
-    d = up;
-  }
-  return d;
-}
+import { repoRoot } from '../support/repoRoot';
 
 const FIXTURES = path.join(repoRoot(), 'test', 'fixtures', 'slurm');
 

@@ -13,7 +13,6 @@ import * as os from 'os';
 import * as path from 'path';
 import { Server, utils } from 'ssh2';
 import type { Connection, SFTPWrapper } from 'ssh2';
-import * as yauzl from 'yauzl';
 import type { RunRef } from '../../src/core/backend';
 import type { SshPrompts } from '../../src/core/backends/slurm/prompts';
 import { SlurmBackend } from '../../src/core/backends/slurm/slurmBackend';
@@ -21,37 +20,13 @@ import { isMuseError } from '../../src/core/errors';
 import { normalizeRequest } from '../../src/core/model';
 import type { SshProfile } from '../../src/core/profiles';
 import { until } from '../support/until';
+import { zipEntries } from '../support/zipEntries';
 
 const { STATUS_CODE } = utils.sftp;
 const RUN_DIR = '/runs/k1';
 
 /** The remote run folder: path relative to RUN_DIR -> content. */
 type Tree = Map<string, Buffer>;
-
-function zipEntries(file: string): Promise<Map<string, Buffer>> {
-  return new Promise((resolve, reject) => {
-    yauzl.open(file, { lazyEntries: true, validateEntrySizes: true }, (err, zip) => {
-      if (err || !zip) return reject(err);
-      const out = new Map<string, Buffer>();
-      zip.on('entry', (e: yauzl.Entry) => {
-        if (e.fileName.endsWith('/')) return zip.readEntry();
-        zip.openReadStream(e, (er, rs) => {
-          if (er || !rs) return reject(er);
-          const parts: Buffer[] = [];
-          rs.on('data', (c: Buffer) => parts.push(c));
-          rs.on('error', reject);
-          rs.on('end', () => {
-            out.set(e.fileName, Buffer.concat(parts));
-            zip.readEntry();
-          });
-        });
-      });
-      zip.on('end', () => resolve(out));
-      zip.on('error', reject);
-      zip.readEntry();
-    });
-  });
-}
 
 /** Serves `tree` read-only under RUN_DIR; CLOSE answered after `closeDelayMs`; READ of `failRead` fails. */
 function serveSftp(sftp: SFTPWrapper, tree: Tree, opts: { closeDelayMs: number; failRead?: string }): void {

@@ -1,5 +1,5 @@
 import * as assert from 'assert';
-import { existsSync, readFileSync } from 'fs';
+import { mkdtempSync, readFileSync, rmSync } from 'fs';
 import * as path from 'path';
 import {
   FIELD_DELIMITER,
@@ -12,23 +12,12 @@ import {
   stateFromRows,
 } from '../../src/core/backends/slurm/slurmParse';
 import { parseSbatchOutput } from '../../src/core/backends/slurm/slurmBackend';
-import { mkdtempSync, rmSync } from 'fs';
 import * as os from 'os';
 import type { Run } from '../../src/core/model';
 import { normalizeRequest } from '../../src/core/model';
 import { applyStates } from '../../src/core/runs';
 import { RunStore } from '../../src/core/store';
-
-/** The checkout (tests also run compiled from out/, where fixture files are not copied). */
-function repoRoot(): string {
-  let d = __dirname;
-  while (!existsSync(path.join(d, 'package.json')) || path.basename(d) === 'out') {
-    const up = path.dirname(d);
-    if (up === d) throw new Error('cannot find the checkout');
-    d = up;
-  }
-  return d;
-}
+import { repoRoot } from '../support/repoRoot';
 
 /** Fixtures are written with `|` for readability; the backend asks for the unit separator. */
 function fixture(name: string): string {
