@@ -44,6 +44,21 @@ export async function writeBeside<T>(dest: string, write: (tmp: string) => Promi
   }
 }
 
+/** `writeBeside` under the command's cancel (Ctrl-C) and progress, ended however it goes. */
+async function saveBeside<T>(ctx: CliContext, dest: string, write: (tmp: string, op: OpOptions) => Promise<T>): Promise<T> {
+  const op = ctx.op();
+  try {
+    return await writeBeside(dest, (tmp) => write(tmp, op));
+  } finally {
+    op.end();
+  }
+}
+
+/** A file name's start for a run's files: software and short key, safe on any file system. */
+function runFileBase(run: Run): string {
+  return `${run.software}-${shortKey(run)}`.replace(/[^A-Za-z0-9._-]/g, '_');
+}
+
 /** Refreshes a run that has not ended; throws `notReady` / `runFailed` unless it ended OK. */
 export async function requireEndedOk(ctx: CliContext, backend: Backend, run: Run): Promise<Run> {
   const store = await ctx.store();
@@ -66,7 +81,7 @@ export function endedNotOkText(r: Run): string {
 }
 
 function defaultResultName(run: Run): string {
-  const base = `${run.software}-${shortKey(run)}`.replace(/[^A-Za-z0-9._-]/g, '_');
+  const base = runFileBase(run);
   return run.request.returnedType === 'run.zip' ? `${base}.zip` : `${base}.stdout.txt`;
 }
 
@@ -76,13 +91,7 @@ function defaultResultName(run: Run): string {
  */
 export async function fetchResults(ctx: CliContext, backend: Backend, run: Run, out: string | undefined): Promise<ResultOutcome> {
   const dest = targetPath(ctx, out, defaultResultName(run));
-  const op = ctx.op();
-  let outcome: ResultOutcome;
-  try {
-    outcome = await writeBeside(dest, (tmp) => backend.results(runRef(run), tmp, op));
-  } finally {
-    op.end();
-  }
+  let outcome = await saveBeside(ctx, dest, (tmp, op) => backend.results(runRef(run), tmp, op));
   const store = await ctx.store();
   switch (outcome.kind) {
     case 'stdout':
@@ -118,10 +127,6 @@ export async function runAndBackend(ctx: CliContext, key: string): Promise<{ run
   return { run, backend: ctx.backend(ctx.profileForRun(run)) };
 }
 
-function opWithEnd(ctx: CliContext): OpOptions & { end: () => void } {
-  return ctx.op();
-}
-
 export function registerResultCommands(program: Command, ctxOf: (cmd: Command) => CliContext): void {
   program
     .command('results')
@@ -143,14 +148,8 @@ export function registerResultCommands(program: Command, ctxOf: (cmd: Command) =
     .action(async (key: string, o: { output?: string }, cmd: Command) => {
       const ctx = ctxOf(cmd);
       const { run, backend } = await runAndBackend(ctx, key);
-      const dest = targetPath(ctx, o.output, `${run.software}-${shortKey(run)}-content.zip`.replace(/[^A-Za-z0-9._-]/g, '_'));
-      const op = opWithEnd(ctx);
-      let r: { bytes: number };
-      try {
-        r = await writeBeside(dest, (tmp) => backend.content(runRef(run), tmp, op));
-      } finally {
-        op.end();
-      }
+      const dest = targetPath(ctx, o.output, `${runFileBase(run)}-content.zip`);
+      const r = await saveBeside(ctx, dest, (tmp, op) => backend.content(runRef(run), tmp, op));
       ctx.info(`Saved the run folder (${formatBytes(r.bytes)}) to ${dest}`);
       ctx.out(dest);
       ctx.json({ run, path: dest, bytes: r.bytes });
@@ -177,29 +176,23 @@ export function registerResultCommands(program: Command, ctxOf: (cmd: Command) =
       const download = backend.download.bind(backend);
       const ext = known?.request.returnedType === 'run.zip' ? '.zip' : known ? '.txt' : '';
       const dest0 = targetPath(ctx, o.output, `${downloadKey}${ext}`);
-      const op = opWithEnd(ctx);
-      let r: { bytes: number };
       let dest = dest0;
-      try {
-        r = await writeBeside(dest0, async (tmp) => {
-          const res = await download(downloadKey, tmp, op);
-          // Unknown run: name the file after what it is.
-          if (!o.output && !known) {
-            const head = Buffer.alloc(4);
-            const fd = fs.openSync(tmp, 'r');
-            try {
-              fs.readSync(fd, head, 0, 4, 0);
-            } finally {
-              fs.closeSync(fd);
-            }
-            dest = dest0 + (head.toString('latin1') === 'PK\u0003\u0004' ? '.zip' : '.txt');
-            fs.renameSync(tmp, dest);
+      const r = await saveBeside(ctx, dest0, async (tmp, op) => {
+        const res = await download(downloadKey, tmp, op);
+        // Unknown run: name the file after what it is.
+        if (!o.output && !known) {
+          const head = Buffer.alloc(4);
+          const fd = fs.openSync(tmp, 'r');
+          try {
+            fs.readSync(fd, head, 0, 4, 0);
+          } finally {
+            fs.closeSync(fd);
           }
-          return res;
-        });
-      } finally {
-        op.end();
-      }
+          dest = dest0 + (head.toString('latin1') === 'PK\u0003\u0004' ? '.zip' : '.txt');
+          fs.renameSync(tmp, dest);
+        }
+        return res;
+      });
       ctx.info(`Saved ${formatBytes(r.bytes)} to ${dest}`);
       ctx.out(dest);
       ctx.json({ downloadKey, path: dest, bytes: r.bytes });
