@@ -9,13 +9,14 @@ import * as path from 'path';
 import { PassThrough } from 'stream';
 import type { Readable } from 'stream';
 import { pipeline } from 'stream/promises';
-import type { Stats } from 'ssh2';
+import type { SFTPWrapper, Stats } from 'ssh2';
 import { ZipFile } from 'yazl';
 import type { Backend, BackendCapabilities, OpOptions, OutputStream, RunRef, SubmitResult } from '../../backend';
 import { MuseError, cancelledError, errorMessage, throwIfAborted } from '../../errors';
 import type { ResultOutcome, SoftwareInfo, StateReport, SubmitRequest } from '../../model';
 import { normalizeRequest } from '../../model';
 import type { SshProfile } from '../../profiles';
+import { streamToFile } from '../../transfer/httpFile';
 import { BATCH_FILE, STDERR_FILE, STDOUT_FILE, buildBatchScript, isArrayJob, normalizeSbatchOption } from './batchScript';
 import type { SshPrompts } from './prompts';
 import { FIELD_DELIMITER, SACCT_FIELDS, SQUEUE_FORMAT, coveredTasks, groupByJob, parseArraySpec, parseSacct, parseSqueue, realJobName, stateFromRows } from './slurmParse';
@@ -205,6 +206,54 @@ async function findJobByName(conn: SshConnection, jobName: string): Promise<stri
   if (fromQueue) return fromQueue;
   const a = await conn.exec(['sacct', '-X', '-n', '-P', '-S', 'now-7days', '--name', jobName, '--format=JobID']);
   return a.stdout.toString().split('\n').map((l) => l.trim().split('_')[0]).find((l) => /^\d+$/.test(l));
+}
+
+/**
+ * The remote `files`, one after the other, as one stream. Destroying it destroys the file being
+ * read (its handle is closed); a failed read destroys it with an SFTP error naming the file.
+ * Every read stream keeps an error listener: a handle close failing later (the connection gone)
+ * must not crash the process.
+ */
+function sftpConcat(s: SFTPWrapper, files: string[]): Readable {
+  const out = new PassThrough();
+  let current: Readable | undefined;
+  let i = 0;
+  const next = (): void => {
+    if (out.destroyed) return;
+    if (i >= files.length) {
+      out.end();
+      return;
+    }
+    const file = files[i++];
+    const rs = s.createReadStream(file);
+    current = rs;
+    rs.on('error', (e: Error) => out.destroy(sftpError(e, `Reading ${path.posix.basename(file)}`)));
+    rs.once('end', next);
+    rs.pipe(out, { end: false });
+  };
+  out.once('close', () => {
+    if (current && !current.readableEnded) current.destroy();
+  });
+  next();
+  return out;
+}
+
+/**
+ * Downloads the remote `files`, joined, to `destFile` through `destFile.part` (renamed once
+ * complete: a dropped connection, a cancel or a local write failure leaves no partial file and
+ * the older `destFile` as it was). Fails with `io` (local file), `network`, `notFound` or
+ * `cancelled`. Resolves with the bytes written.
+ */
+async function downloadToFile(conn: SshConnection, files: string[], destFile: string, opts: OpOptions & { what: string }): Promise<number> {
+  // Held, not run inside conn.sftp: that returns at once on a drop or a cancel, while the
+  // .part is still being closed and removed (a retry would then race the removal).
+  const release = conn.hold();
+  try {
+    const s = await conn.sftp(async (sftp) => sftp, opts.signal);
+    return await streamToFile(sftpConcat(s, files), destFile, { signal: opts.signal, onProgress: opts.onProgress, what: opts.what });
+  } finally {
+    release();
+  }
 }
 
 export class SlurmBackend implements Backend {
@@ -540,27 +589,11 @@ export class SlurmBackend implements Backend {
   async output(run: RunRef, stream: OutputStream, destFile: string, opts: OpOptions = {}): Promise<{ path: string; bytes: number }> {
     const { files } = await this.outputFiles(run, stream, opts.signal);
     if (files.length === 0) throw new MuseError('notFound', `The run has no ${stream} yet (the job may still be pending).`);
-    return this.retrying(async (conn) => {
-      await fs.mkdir(path.dirname(destFile), { recursive: true });
-      const out = createWriteStream(destFile);
-      let bytes = 0;
-      try {
-        await conn.sftp(async (s) => {
-          for (const f of files) {
-            await pipeline(s.createReadStream(f.path), async function* (src: AsyncIterable<Buffer>) {
-              for await (const chunk of src) {
-                bytes += chunk.length;
-                opts.onProgress?.({ phase: 'download', done: bytes, file: path.posix.basename(f.path) });
-                yield chunk;
-              }
-            }, out, { end: false, signal: opts.signal });
-          }
-        }, opts.signal);
-      } finally {
-        await new Promise<void>((res) => out.end(() => res()));
-      }
-      return { path: destFile, bytes };
-    }, opts.signal);
+    const bytes = await this.retrying(
+      (conn) => downloadToFile(conn, files.map((f) => f.path), destFile, { ...opts, what: stream === 'stdout' ? 'the standard output' : 'the standard error' }),
+      opts.signal,
+    );
+    return { path: destFile, bytes };
   }
 
   async tail(run: RunRef, stream: OutputStream, maxBytes: number, opts: OpOptions = {}): Promise<string> {
