@@ -72,7 +72,12 @@ export async function streamToFile(source: Readable, dest: string, opts: StreamT
     }
     await fs.promises.rename(part, dest);
   } catch (e) {
-    out.destroy();
+    // Wait for the file to be closed: a .part still being opened would reappear after the rm.
+    if (!out.closed) {
+      const closed = new Promise<void>((resolve) => out.once('close', () => resolve()));
+      out.destroy();
+      await closed;
+    }
     await fs.promises.rm(part, { force: true }).catch(() => undefined);
     if (opts.signal?.aborted) throw cancelledError(`The download of ${what}`);
     if (e instanceof MuseError) throw e;
