@@ -1,18 +1,19 @@
+import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { Backend, Progress } from '../../core/backend';
+import type { Backend } from '../../core/backend';
 import { MuseError, cancelledError } from '../../core/errors';
 import type { InputFile, ReturnedType, Run, SubmitRequest } from '../../core/model';
 import { RETURNED_TYPES } from '../../core/model';
 import type { Profile } from '../../core/profiles';
 import { commandFor } from '../commandTemplate';
 import { loadCore } from '../coreBundle';
-import { formatBytes } from '../format';
 import { ask } from '../prompts';
 import type { Renewal } from '../renewal';
 import type { Services } from '../services';
 import { command } from './register';
 import { runFromArgs } from './runArgs';
+import { withTransferProgress } from './transferProgress';
 
 /** Options a caller (a test, another extension, a keybinding) may pass to skip the questions. */
 export interface RunOptions {
@@ -144,7 +145,6 @@ export async function runFlow(s: Services, scripts: vscode.Uri[], opts: RunOptio
 
   let totalBytes = selection.totalBytes;
   if (files.length !== selection.files.length) {
-    const fs = await import('fs');
     totalBytes = 0;
     for (const f of files) totalBytes += (await fs.promises.stat(f.path)).size;
   }
@@ -185,38 +185,12 @@ async function submitWithProgress(s: Services, profile: Profile, backend: Backen
   const log = s.log('run');
   log.info(`submitting ${label} (${request.software}: ${request.cmd}) to "${profile.name}", ${summary}`);
   let recorded: string | undefined;
-  const send = (): Thenable<Run> => vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: `Muse: sending ${label} to ${profile.name}`, cancellable: true },
-    async (progress, token) => {
-      const ctl = new AbortController();
-      const sub = token.onCancellationRequested(() => ctl.abort());
-      let lastPct = 0;
-      const onProgress = (p: Progress): void => {
-        const text = p.total ? `${formatBytes(p.done)} of ${formatBytes(p.total)}` : formatBytes(p.done);
-        const pct = p.total ? Math.floor((100 * p.done) / p.total) : lastPct;
-        progress.report({ message: `${p.phase}${p.file ? ` ${p.file}` : ''}: ${text}`, increment: Math.max(0, pct - lastPct) });
-        lastPct = pct;
-      };
-      try {
-        return await submitRun(
-          {
-            backend,
-            store: s.store,
-            profile,
-            request,
-            label,
-            onRecorded: (r) => {
-              recorded = r.id;
-              void s.runsView.reveal(r.id);
-            },
-          },
-          { signal: ctl.signal, onProgress },
-        );
-      } finally {
-        sub.dispose();
-      }
-    },
-  );
+  const onRecorded = (r: Run): void => {
+    recorded = r.id;
+    void s.runsView.reveal(r.id);
+  };
+  const send = (): Thenable<Run> =>
+    withTransferProgress(`Muse: sending ${label} to ${profile.name}`, (o) => submitRun({ backend, store: s.store, profile, request, label, onRecorded }, o), true);
   const run = await renewal.run(
     send,
     async () => {
@@ -243,7 +217,6 @@ async function rerun(s: Services, run: Run): Promise<Run | undefined> {
   const root = vscode.workspace.workspaceFolders?.find((f) => f.uri.scheme === 'file')?.uri.fsPath;
   const files: InputFile[] = [];
   const missing: string[] = [];
-  const fs = await import('fs');
   for (const name of run.request.files) {
     const abs = root ? path.join(root, ...name.split('/')) : undefined;
     if (abs && fs.existsSync(abs)) files.push({ path: abs, name });
