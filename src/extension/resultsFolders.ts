@@ -22,6 +22,11 @@ export class ResultsFolders {
     return runResultsDir(this.root(), run);
   }
 
+  /** Where the run's results are kept once downloaded: `run.zip` or `stdout.txt`, as the run returns them. */
+  resultsFile(run: Run): string {
+    return path.join(this.dirFor(run), run.request.returnedType === 'run.zip' ? 'run.zip' : 'stdout.txt');
+  }
+
   /** Where the run-folder zip is kept once downloaded. */
   contentZip(run: Run): string {
     return path.join(this.dirFor(run), 'content.zip');

@@ -126,7 +126,7 @@ export class RunDocuments implements vscode.TextDocumentContentProvider {
       text = await readCapped(dest);
     } else if (stream === 'stdout') {
       if (run.state !== 'ok') throw new MuseError('notReady', 'The output is available once the run has ended well.');
-      const dest = path.join(dir, run.request.returnedType === 'run.zip' ? 'run.zip' : 'stdout.txt');
+      const dest = this.results.resultsFile(run);
       const outcome = await renewal.run(() => backend.results(runRef(run), dest, { signal }));
       if (outcome.kind === 'stdout') text = outcome.text;
       else if (outcome.kind === 'file' && !outcome.path.endsWith('.zip')) text = await readCapped(outcome.path);

@@ -26,15 +26,20 @@ async function openDocument(s: Services, run: Run, kind: 'stdout' | 'stderr' | '
   return doc;
 }
 
+/** Downloads the run-folder zip to `dest`, for a user's command. */
+async function downloadContentTo(s: Services, run: Run, dest: string): Promise<void> {
+  const backend = await s.backends.get(run.profile);
+  await s.auth
+    .renewal(run.profile, true)
+    .run(() => withTransferProgress(`Muse: downloading the run folder of ${runLabel(run)}`, (o) => backend.content(runRef(run), dest, o)));
+}
+
 /** Downloads the run-folder zip into the run's results folder (once), and returns its path. */
 async function ensureContentZip(s: Services, run: Run): Promise<string> {
   const dest = s.results.contentZip(run);
   if (fs.existsSync(dest)) return dest;
-  const backend = await s.backends.get(run.profile);
   await s.results.ensureDir(run);
-  await s.auth
-    .renewal(run.profile, true)
-    .run(() => withTransferProgress(`Muse: downloading the run folder of ${runLabel(run)}`, (o) => backend.content(runRef(run), dest, o)));
+  await downloadContentTo(s, run, dest);
   s.zipFs.invalidate(run.id);
   return dest;
 }
@@ -109,8 +114,7 @@ async function saveTarget(title: string, defaultPath: string, filters?: Record<s
 }
 
 async function downloadResults(s: Services, run: Run): Promise<string | undefined> {
-  const isZip = run.request.returnedType === 'run.zip';
-  const dest = await saveTarget(`Muse: save the results of ${runLabel(run)}`, path.join(s.results.dirFor(run), isZip ? 'run.zip' : 'stdout.txt'));
+  const dest = await saveTarget(`Muse: save the results of ${runLabel(run)}`, s.results.resultsFile(run));
   if (!dest) return undefined;
   const backend = await s.backends.get(run.profile);
   const renewal = s.auth.renewal(run.profile, true);
@@ -128,10 +132,7 @@ async function downloadResults(s: Services, run: Run): Promise<string | undefine
 async function downloadContent(s: Services, run: Run): Promise<string | undefined> {
   const dest = await saveTarget(`Muse: save the run folder of ${runLabel(run)}`, path.join(s.results.dirFor(run), `${safeFileName(runLabel(run))}-content.zip`), { Zip: ['zip'] });
   if (!dest) return undefined;
-  const backend = await s.backends.get(run.profile);
-  await s.auth
-    .renewal(run.profile, true)
-    .run(() => withTransferProgress(`Muse: downloading the run folder of ${runLabel(run)}`, (o) => backend.content(runRef(run), dest, o)));
+  await downloadContentTo(s, run, dest);
   void vscode.window.showInformationMessage(`Saved the run folder to ${dest}.`);
   return dest;
 }
