@@ -1,5 +1,4 @@
 import * as fs from 'fs';
-import * as path from 'path';
 import * as vscode from 'vscode';
 import { errorMessage, isMuseError } from '../core/errors';
 import type { Run } from '../core/model';
@@ -110,8 +109,8 @@ export function activate(context: vscode.ExtensionContext): MuseExtensionApi {
   const zipFs = new ZipFileSystem((runId) => {
     const run = store.get(runId);
     if (!run) return undefined;
-    const candidates = [results.contentZip(run), path.join(results.dirFor(run), 'run.zip')];
-    return candidates.find((f) => fs.existsSync(f));
+    // The content zip, or results that are the run folder zipped (returned_type run.zip).
+    return [results.contentZip(run), results.resultsFile(run)].find((f) => f.endsWith('.zip') && fs.existsSync(f));
   });
   subs.push(vscode.workspace.registerFileSystemProvider(ZipFileSystem.scheme, zipFs, { isReadonly: true, isCaseSensitive: true }));
   const documents = new RunDocuments(store, backends, results, auth);
@@ -121,39 +120,34 @@ export function activate(context: vscode.ExtensionContext): MuseExtensionApi {
   const statusBar = new RunsStatusBar(store);
   subs.push(statusBar);
   let notifier = new RunNotifier([]);
-  const lastState = new Map<string, Run['state']>();
+  // On every store change (each poll that changes a state): nothing here reads secrets or settings.
   const onRuns = (runs: Run[]): void => {
     runsView.refresh();
-    statusBar.update();
-    notifier.update(runs);
-    for (const r of runs) {
-      if (lastState.get(r.id) !== r.state) documents.changed(r);
-      lastState.set(r.id, r.state);
-    }
+    statusBar.update(runs);
+    for (const r of notifier.update(runs)) documents.changed(r);
     poller.wake();
-    updateContext();
   };
 
-  // Context keys for the welcome views and menus
+  // The context key of the welcome views: it depends on settings and secrets only. (An empty
+  // tree shows its welcome by itself: no key for "has runs".)
   const updateContext = (): void => {
     void (async () => {
       const active = settings.activeProfile;
       for (const p of settings.profiles) if (p.kind === 'ws') runsView.setSignedIn(p.name, await auth.isSignedIn(p));
       const state = settings.noProfileConfigured ? 'none' : active.kind === 'ws' && !(await auth.isSignedIn(active)) ? 'signedOut' : 'ready';
       await vscode.commands.executeCommand('setContext', 'muse:profileState', state);
-      await vscode.commands.executeCommand('setContext', 'muse:hasRuns', store.list().length > 0);
     })().catch((e: unknown) => log('context').warn(errorMessage(e)));
   };
   subs.push(settings.onDidChange(updateContext), secrets.onDidChange(updateContext));
 
   const ready = loaded.then(() => {
+    const runs = store.list();
     // Runs that end from now on are announced; those already ended are not.
-    notifier = new RunNotifier(store.list());
-    for (const r of store.list()) lastState.set(r.id, r.state);
+    notifier = new RunNotifier(runs);
     const offStore = store.onDidChange(onRuns);
     subs.push({ dispose: offStore }, store.watch());
-    onRuns(store.list());
-    log('store').info(`${store.list().length} runs in ${store.file}`);
+    onRuns(runs);
+    log('store').info(`${runs.length} runs in ${store.file}`);
   });
 
   // Commands

@@ -15,12 +15,17 @@ export class RunNotifier {
     for (const r of initial) this.last.set(r.id, r.state);
   }
 
-  update(runs: Run[]): void {
+  /** Announces the runs that ended since the last call; returns those whose state changed (new ones included). */
+  update(runs: Run[]): Run[] {
+    const changed: Run[] = [];
     for (const r of runs) {
       const before = this.last.get(r.id);
+      if (before === r.state) continue;
       this.last.set(r.id, r.state);
+      changed.push(r);
       if (before !== undefined && !isFinal(before) && isFinal(r.state)) void this.announce(r);
     }
+    return changed;
   }
 
   private async announce(run: Run): Promise<void> {

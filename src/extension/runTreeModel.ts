@@ -148,6 +148,6 @@ export function groupRunsByProfile(runs: Run[], profileNames: string[]): { profi
 }
 
 /** Runs not ended yet (the badge and the status bar count them). */
-export function countActive(runs: Run[]): number {
+export function countActive(runs: readonly Run[]): number {
   return runs.filter((r) => !isFinal(r.state) && r.state !== 'unknown').length;
 }

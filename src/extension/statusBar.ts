@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import type { Run } from '../core/model';
 import type { RunStore } from '../core/store';
 import { countActive } from './runTreeModel';
 
@@ -13,8 +14,9 @@ export class RunsStatusBar implements vscode.Disposable {
     this.update();
   }
 
-  update(): void {
-    const n = countActive(this.store.list());
+  /** `runs`: the store's runs when the caller has them already (the list is sorted on each call). */
+  update(runs: readonly Run[] = this.store.list()): void {
+    const n = countActive(runs);
     if (n === 0) {
       this.item.hide();
       return;
