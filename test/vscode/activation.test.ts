@@ -2,8 +2,7 @@
 // it activates in VS Code 1.100 (the version this project targets).
 import * as assert from 'assert';
 import * as vscode from 'vscode';
-
-const EXTENSION_ID = 'muse-runner.muse-runner';
+import { EXTENSION_ID } from './support';
 
 describe('the extension in a real VS Code', () => {
   it('runs in VS Code 1.100', () => {

@@ -8,20 +8,9 @@ import * as vscode from 'vscode';
 import type { Run } from '../../src/core/model';
 import type { MuseExtensionApi } from '../../src/extension/extension';
 import type { RunsNode } from '../../src/extension/runsView';
+import { EXTENSION_ID, museApi, resetMuseSettings, setMuseSettings, until } from './support';
 
-const EXTENSION_ID = 'muse-runner.muse-runner';
 const PROFILE = 'vstest-local';
-
-/** Polls `check` until it returns a value (not undefined), or fails with `what` at the deadline. */
-async function until<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('Muse Runner features in a real VS Code', function () {
   this.timeout(120_000);
@@ -30,25 +19,20 @@ describe('Muse Runner features in a real VS Code', function () {
   let tmp: string;
 
   before(async () => {
-    const ext = vscode.extensions.getExtension<MuseExtensionApi>(EXTENSION_ID);
-    assert.ok(ext, 'extension not loaded');
-    api = await ext.activate();
-    await api.ready;
+    api = await museApi();
     const folder = vscode.workspace.workspaceFolders?.[0];
     assert.ok(folder, 'no workspace folder open');
     script = vscode.Uri.joinPath(folder.uri, 'add.py');
     tmp = fs.mkdtempSync(path.join(process.env.MUSE_VSCODE_RUN_DIR ?? os.tmpdir(), 'ext-test-'));
     // Our own local profile, with its run folders in a temp folder: nothing shared with other tests.
-    const config = vscode.workspace.getConfiguration('muse');
-    await config.update('profiles', [{ name: PROFILE, kind: 'local', root: path.join(tmp, 'runs'), commandTemplates: { python: 'python3 {file} 4 5' } }], vscode.ConfigurationTarget.Global);
-    await config.update('activeProfile', PROFILE, vscode.ConfigurationTarget.Global);
-    await config.update('pollInterval', 1, vscode.ConfigurationTarget.Global);
+    await setMuseSettings({
+      profiles: [{ name: PROFILE, kind: 'local', root: path.join(tmp, 'runs'), commandTemplates: { python: 'python3 {file} 4 5' } }],
+      activeProfile: PROFILE,
+      pollInterval: 1,
+    });
   });
 
-  after(async () => {
-    const config = vscode.workspace.getConfiguration('muse');
-    for (const k of ['profiles', 'activeProfile', 'pollInterval']) await config.update(k, undefined, vscode.ConfigurationTarget.Global);
-  });
+  after(resetMuseSettings);
 
   it('registers every command the manifest declares', async () => {
     const ext = vscode.extensions.getExtension(EXTENSION_ID)!;

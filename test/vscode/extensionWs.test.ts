@@ -10,18 +10,9 @@ import type { MuseExtensionApi } from '../../src/extension/extension';
 import type { RunsNode } from '../../src/extension/runsView';
 import { startMuseServer } from '../server/museServer';
 import type { MuseTestServer } from '../server/museServer';
+import { museApi, resetMuseSettings, setMuseSettings, until } from './support';
 
 const PROFILE = 'vstest-ws';
-
-async function until<T>(what: string, check: () => T | undefined, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('Muse Runner against the ws test server', function () {
   this.timeout(120_000);
@@ -31,21 +22,16 @@ describe('Muse Runner against the ws test server', function () {
   let run: Run;
 
   before(async () => {
-    api = await vscode.extensions.getExtension<MuseExtensionApi>('muse-runner.muse-runner')!.activate();
-    await api.ready;
+    api = await museApi();
     const tmp = fs.mkdtempSync(path.join(process.env.MUSE_VSCODE_RUN_DIR ?? os.tmpdir(), 'ext-ws-'));
     server = await startMuseServer({ dataDir: path.join(tmp, 'server') });
     script = vscode.Uri.joinPath(vscode.workspace.workspaceFolders![0].uri, 'add.py');
-    const config = vscode.workspace.getConfiguration('muse');
-    await config.update('profiles', [{ name: PROFILE, kind: 'ws', url: server.url, username: 'alice' }], vscode.ConfigurationTarget.Global);
-    await config.update('activeProfile', PROFILE, vscode.ConfigurationTarget.Global);
-    await config.update('pollInterval', 1, vscode.ConfigurationTarget.Global);
+    await setMuseSettings({ profiles: [{ name: PROFILE, kind: 'ws', url: server.url, username: 'alice' }], activeProfile: PROFILE, pollInterval: 1 });
   });
 
   after(async () => {
     await vscode.commands.executeCommand('muse.signOut', { type: 'profile', name: PROFILE });
-    const config = vscode.workspace.getConfiguration('muse');
-    for (const k of ['profiles', 'activeProfile', 'pollInterval']) await config.update(k, undefined, vscode.ConfigurationTarget.Global);
+    await resetMuseSettings();
     await server?.close();
   });
 
