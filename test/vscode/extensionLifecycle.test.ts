@@ -133,6 +133,13 @@ describe('Muse Runner run lifecycle in a real VS Code', function () {
     assert.strictEqual(prompts.count('runs.clearFinished'), 1);
     assert.deepStrictEqual(api.store.list().filter((r) => r.state === 'ok' || r.state === 'failed' || r.state === 'cancelled'), []);
     assert.strictEqual(api.store.get(sleeping.id)?.state, 'waiting');
+    // Removing a run that has not ended asks first (modal); declined, the run stays listed.
+    const asked = prompts.count('runs.removeActive');
+    await vscode.commands.executeCommand('muse.remove', { type: 'run', id: sleeping.id });
+    assert.strictEqual(prompts.count('runs.removeActive'), asked + 1);
+    const q = prompts.asked.filter((x) => x.id === 'runs.removeActive').at(-1);
+    assert.ok(q?.kind === 'message' && q.modal && /1 of these runs has not ended/.test(q.message), JSON.stringify(q));
+    assert.strictEqual(api.store.get(sleeping.id)?.state, 'waiting');
     await vscode.commands.executeCommand('muse.cancel', { type: 'run', id: sleeping.id });
   });
 });

@@ -47,11 +47,15 @@ export function registerListCommands(s: Services): vscode.Disposable[] {
       const active = runs.filter((r) => !isFinal(r.state));
       if (active.length > 0) {
         const go = 'Remove';
-        const answer = await vscode.window.showWarningMessage(
-          `${active.length} of these runs ${active.length === 1 ? 'has' : 'have'} not ended. Remove from the list anyway?`,
-          { modal: true, detail: 'The runs go on where they run; only this list forgets them (keep their keys if you need them).' },
-          go,
-        );
+        const answer = await ask({
+          kind: 'message',
+          id: 'runs.removeActive',
+          severity: 'warning',
+          modal: true,
+          message: `${active.length} of these runs ${active.length === 1 ? 'has' : 'have'} not ended. Remove from the list anyway?`,
+          detail: 'The runs go on where they run; only this list forgets them (keep their keys if you need them).',
+          choices: [go],
+        });
         if (answer !== go) return;
       }
       await s.store.remove(runs.map((r) => r.id));
