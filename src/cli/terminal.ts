@@ -2,6 +2,7 @@
 import type { Progress } from '../core/backend';
 import type { SshPrompts } from '../core/backends/slurm/prompts';
 import { MuseError } from '../core/errors';
+import { formatBytes } from '../core/format';
 
 /** The streams a CLI invocation uses (the real process ones, or test doubles). */
 export interface CliIo {
@@ -14,18 +15,8 @@ export interface CliIo {
   signal: AbortSignal;
 }
 
-/** `1.2 MB` style sizes. */
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KB', 'MB', 'GB', 'TB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
-}
+/** `1.2 MB` style sizes (one copy, shared with the extension). */
+export { formatBytes };
 
 /** Reads all of stdin as text. */
 export async function readAllStdin(io: CliIo): Promise<string> {

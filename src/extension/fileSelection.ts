@@ -8,7 +8,7 @@ import ignore from 'ignore';
 import picomatch from 'picomatch';
 import { MuseError, throwIfAborted } from '../core/errors';
 import type { InputFile } from '../core/model';
-import { formatBytes } from './format';
+import { formatBytes } from '../core/format';
 
 export { formatBytes };
 

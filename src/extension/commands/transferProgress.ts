@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { OpOptions, Progress } from '../../core/backend';
-import { formatBytes } from '../format';
+import { formatBytes } from '../../core/format';
 
 /**
  * Runs a transfer under a cancellable notification showing the bytes moved; with `withPhase`,

@@ -1,6 +1,6 @@
-/** Small display helpers with no dependencies (kept out of the heavy bundle: the status line uses them). */
+/** Small display helpers with no dependencies (the CLI and the extension's light bundle share them). */
 
-/** Bytes for humans, in powers of 1024. */
+/** Bytes for humans, in powers of 1024: `512 B`, `1.5 KB`, `12 MB`. */
 export function formatBytes(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
   const units = ['KB', 'MB', 'GB', 'TB'];
