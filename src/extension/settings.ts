@@ -2,6 +2,15 @@ import * as vscode from 'vscode';
 import type { Profile } from '../core/profiles';
 import { readProfiles, resolveActiveProfile } from './profileSettings';
 
+/** Where `setActiveProfile` wrote the setting. */
+export type ActiveProfileTarget = { target: 'user' } | { target: 'workspace' } | { target: 'workspaceFolder'; folder: string };
+
+/** Words for a user: where the active profile was saved. */
+export function describeTarget(t: ActiveProfileTarget): string {
+  if (t.target === 'workspaceFolder') return `the settings of the folder "${t.folder}"`;
+  return t.target === 'workspace' ? 'the workspace settings' : 'your user settings';
+}
+
 /** The `muse.*` settings, read in one place and typed. */
 export class Settings implements vscode.Disposable {
   private readonly emitter = new vscode.EventEmitter<void>();
@@ -51,8 +60,27 @@ export class Settings implements vscode.Disposable {
     return this.profiles.find((p) => p.name === name);
   }
 
-  async setActiveProfile(name: string): Promise<void> {
+  /**
+   * Makes `name` the active profile where `muse.activeProfile` is defined now (a workspace
+   * folder's, the workspace's, else the user settings): a user-level write would be overridden
+   * by a workspace value and change nothing. Returns where it was written, for the message.
+   */
+  async setActiveProfile(name: string): Promise<ActiveProfileTarget> {
+    // Folder settings exist apart from the workspace's only in a multi-root workspace.
+    const folders = vscode.workspace.workspaceFile ? (vscode.workspace.workspaceFolders ?? []) : [];
+    for (const folder of folders) {
+      const config = vscode.workspace.getConfiguration('muse', folder.uri);
+      if (config.inspect<string>('activeProfile')?.workspaceFolderValue !== undefined) {
+        await config.update('activeProfile', name, vscode.ConfigurationTarget.WorkspaceFolder);
+        return { target: 'workspaceFolder', folder: folder.name };
+      }
+    }
+    if (this.config.inspect<string>('activeProfile')?.workspaceValue !== undefined) {
+      await this.config.update('activeProfile', name, vscode.ConfigurationTarget.Workspace);
+      return { target: 'workspace' };
+    }
     await this.config.update('activeProfile', name, vscode.ConfigurationTarget.Global);
+    return { target: 'user' };
   }
 
   /** Base poll interval in ms (setting in seconds, at least 1 s). */

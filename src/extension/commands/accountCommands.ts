@@ -2,6 +2,8 @@ import * as vscode from 'vscode';
 import { MuseError } from '../../core/errors';
 import type { WsProfile } from '../../core/profiles';
 import type { Services } from '../services';
+import type { ActiveProfileTarget } from '../settings';
+import { describeTarget } from '../settings';
 import { command } from './register';
 
 /** The ws profile a sign-in command is about: the clicked profile node, the active one, or a pick. */
@@ -38,7 +40,15 @@ export function registerAccountCommands(s: Services, onAuthChanged: () => void):
       void vscode.window.showInformationMessage(`Signed out of ${p.name}.`);
     }),
     command(s, 'muse.selectProfile', async (name?: unknown) => {
-      if (typeof name === 'string') return s.settings.setActiveProfile(name);
+      const select = async (profile: string): Promise<ActiveProfileTarget> => {
+        const where = await s.settings.setActiveProfile(profile);
+        // Outside the user settings the choice holds for this workspace only: say so.
+        const text = `New runs go to the profile "${profile}" (saved in ${describeTarget(where)}).`;
+        if (where.target === 'user') vscode.window.setStatusBarMessage(text, 5000);
+        else void vscode.window.showInformationMessage(text);
+        return where;
+      };
+      if (typeof name === 'string') return select(name);
       const active = s.settings.activeProfile.name;
       const picked = await vscode.window.showQuickPick(
         s.settings.profiles.map((p) => ({
@@ -48,7 +58,7 @@ export function registerAccountCommands(s: Services, onAuthChanged: () => void):
         })),
         { placeHolder: 'Profile new runs go to' },
       );
-      if (picked) await s.settings.setActiveProfile(picked.label);
+      return picked ? select(picked.label) : undefined;
     }),
     command(s, 'muse.showLog', () => s.channel.show()),
   ];
