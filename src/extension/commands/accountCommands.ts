@@ -4,6 +4,7 @@ import type { WsProfile } from '../../core/profiles';
 import type { Services } from '../services';
 import type { ActiveProfileTarget } from '../settings';
 import { describeTarget } from '../settings';
+import { ask } from '../prompts';
 import { command } from './register';
 
 /** The ws profile a sign-in command is about: the clicked profile node, the active one, or a pick. */
@@ -14,8 +15,8 @@ async function wsProfile(s: Services, arg: unknown): Promise<WsProfile | undefin
   const direct = ws.find((p) => p.name === (named ?? s.settings.activeProfile.name));
   if (direct) return direct;
   if (ws.length === 1) return ws[0];
-  const picked = await vscode.window.showQuickPick(ws.map((p) => ({ label: p.name, description: p.url, p })), { placeHolder: 'Profile' });
-  return picked?.p;
+  const picked = await ask({ kind: 'pick', id: 'profile.pickWs', title: 'Muse: ws profile', placeHolder: 'Profile', items: ws.map((p) => ({ label: p.name, description: p.url })) });
+  return ws.find((p) => p.name === picked);
 }
 
 /** Sign in / out, select profile, show log. */
@@ -50,15 +51,19 @@ export function registerAccountCommands(s: Services, onAuthChanged: () => void):
       };
       if (typeof name === 'string') return select(name);
       const active = s.settings.activeProfile.name;
-      const picked = await vscode.window.showQuickPick(
-        s.settings.profiles.map((p) => ({
+      const picked = await ask({
+        kind: 'pick',
+        id: 'profile.select',
+        title: 'Muse: Select Profile',
+        placeHolder: 'Profile new runs go to',
+        items: s.settings.profiles.map((p) => ({
           label: p.name,
           description: `${p.kind}${p.name === active ? ' · active' : ''}`,
           detail: p.kind === 'ws' ? p.url : p.kind === 'ssh' ? p.host : 'this machine',
         })),
-        { placeHolder: 'Profile new runs go to' },
-      );
-      return picked ? select(picked.label) : undefined;
+      });
+      // The answer is a label: only a configured profile is selected.
+      return picked && s.settings.profile(picked) ? select(picked) : undefined;
     }),
     command(s, 'muse.showLog', () => s.channel.show()),
   ];
