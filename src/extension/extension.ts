@@ -96,7 +96,8 @@ export function activate(context: vscode.ExtensionContext): MuseExtensionApi {
     },
     onPolled: (profile, changed, next) => {
       pollLog.debug(`profile "${profile}": ${changed ? 'changed' : 'no change'}, next in ${Math.round(next / 1000)} s`);
-      runsView.refresh();
+      // A change reaches the tree through the store (onRuns); otherwise only elapsed times move.
+      if (!changed) runsView.polled(profile);
     },
   });
   subs.push({ dispose: () => poller.dispose() });

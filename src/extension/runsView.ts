@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type { Run } from '../core/model';
+import { isFinal } from '../core/model';
 import type { RunStore } from '../core/store';
 import type { Backends } from './backends';
 import type { Settings } from './settings';
@@ -27,7 +28,7 @@ const ABILITIES_BY_KIND: Record<string, RunAbilities> = {
 /** The "Runs" tree: runs grouped by profile, newest first. */
 export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Disposable {
   static readonly viewId = 'muse.runs';
-  private readonly emitter = new vscode.EventEmitter<RunsNode | undefined>();
+  private readonly emitter = new vscode.EventEmitter<RunsNode | RunsNode[] | undefined>();
   readonly onDidChangeTreeData = this.emitter.event;
   readonly treeView: vscode.TreeView<RunsNode>;
   private readonly abilities = new Map<string, RunAbilities>();
@@ -61,6 +62,15 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
     this.snap = undefined;
     this.updateBadge();
     this.emitter.fire(undefined);
+  }
+
+  /**
+   * After a poll that changed nothing: redraws only the profile's unfinished runs (their elapsed
+   * time moves). A whole-tree redraw every poll made inline-action clicks lose their node.
+   */
+  polled(profile: string): void {
+    const nodes = (this.snapshot().byProfile.get(profile) ?? []).filter((r) => !isFinal(r.state)).map((r) => this.runNode(r.id));
+    if (nodes.length > 0) this.emitter.fire(nodes);
   }
 
   /** Whether a ws profile has a token, for its node's context value. */

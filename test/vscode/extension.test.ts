@@ -101,6 +101,29 @@ describe('Muse Runner features in a real VS Code', function () {
       assert.strictEqual(vscode.window.activeTextEditor?.document.uri.toString(), doc.uri.toString());
     });
 
+    it('an Open Results that reaches the command without its row acts on the selected run, without asking', async () => {
+      // What an inline click during a tree redraw does: the command runs with no argument.
+      await vscode.commands.executeCommand('workbench.view.extension.muse');
+      await until('the Runs view to be visible', () => (api.runsView.treeView.visible ? true : undefined), 10_000);
+      const view = api.runsView;
+      const group = (view.getChildren() as RunsNode[]).find((n) => n.type === 'profile' && n.name === PROFILE)!;
+      const node = (view.getChildren(group) as RunsNode[]).find((n) => n.type === 'run' && n.id === run.id)!;
+      await view.treeView.reveal(node, { select: true, focus: false });
+      await until('the run to be selected', () => (api.runsView.treeView.selection.some((n) => n.type === 'run' && n.id === run.id) ? true : undefined), 10_000);
+      await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+      let done = false;
+      const opened = vscode.commands.executeCommand('muse.openResults').then((d) => ((done = true), d as vscode.TextDocument | undefined));
+      try {
+        await until('the results to open', () => (done ? true : undefined), 15_000);
+      } finally {
+        // Before the fix a quick pick opened instead: close it so the command ends.
+        if (!done) await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
+      }
+      const doc = await opened;
+      assert.ok(doc, api.lastCommandError());
+      assert.strictEqual(doc.getText().trim(), '9.0');
+    });
+
     it('opens the standard error too', async () => {
       const doc = (await vscode.commands.executeCommand('muse.openStderr', { type: 'run', id: run.id })) as vscode.TextDocument | undefined;
       assert.ok(doc, `no document: ${api.lastCommandError()}`);

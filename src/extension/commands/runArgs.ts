@@ -8,7 +8,8 @@ import type { Services } from '../services';
 
 /**
  * The runs a tree command acts on: the clicked item, or the tree's selection when the clicked
- * item is part of it; from the palette, a quick pick (filtered by `accept`).
+ * item is part of it; with no item, the tree's selection when it fits `accept`, else a quick
+ * pick (filtered by `accept`).
  */
 export async function runsFromArgs(
   s: Services,
@@ -34,6 +35,16 @@ export async function runsFromArgs(
     const runs = [...ids].map((id) => s.store.get(id)).filter((r): r is Run => !!r);
     if (runs.length === 0) throw new MuseError('notFound', 'This run is no longer in the Runs list.');
     return runs;
+  }
+  // No argument: an inline action can reach us without its node (a click while the tree
+  // redraws), so the tree's selection, when it fits, wins over asking.
+  const view = s.runsView.treeView;
+  if (view.visible) {
+    const fit = view.selection
+      .map((x) => asNode(x))
+      .map((id) => (id ? s.store.get(id) : undefined))
+      .filter((r): r is Run => !!r && (!opts.accept || opts.accept(r)));
+    if (fit.length > 0) return opts.many ? fit : [fit[0]];
   }
   const candidates = s.store.list().filter((r) => !opts.accept || opts.accept(r));
   if (candidates.length === 0) {
