@@ -18,7 +18,10 @@ export const MAX_DOCUMENT_BYTES = 8 * 1024 * 1024;
 
 /** The `muse-run:` URI of one document of a run. */
 export function runDocumentUri(run: Run, kind: RunDocKind): vscode.Uri {
-  return vscode.Uri.from(toRunUri(run.id, kind, `${run.software}-${runScriptName(run) ?? run.key ?? run.id}`));
+  // Profile, then software and a short key: two runs of one script never share a tab path.
+  const short = (run.key ?? run.id).replace(/[^A-Za-z0-9]/g, '').slice(0, 8) || 'run';
+  const script = runScriptName(run);
+  return vscode.Uri.from(toRunUri(run.id, kind, [run.profile, `${run.software}-${script ? `${script}-` : ''}${short}`]));
 }
 
 /** Reads at most `max` bytes of a file as text, with a note when there is more. */

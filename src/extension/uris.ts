@@ -2,8 +2,9 @@
  * The extension's URI schemes, as plain components (scheme, authority, path, query) so that
  * they are built and parsed without VS Code; `vscode.Uri.from(parts)` turns them into URIs.
  *
- * - `muse-run:/<label>/<stdout.txt|stderr.txt|report.json>?run=<id>`: a run's output as a
- *   read-only document. The path ends in a real file name, so the tab title and language fit.
+ * - `muse-run:/<profile>/<software>-<short key>/<stdout.txt|stderr.txt|report.json>?run=<id>&kind=<kind>`:
+ *   a run's output as a read-only document. The path ends in a real file name, so the tab title
+ *   and language fit; the folders tell two runs' tabs apart.
  * - `muse-zip://<run id>/<path in the zip>`: the run-folder zip, browsed without extracting.
  */
 
@@ -33,11 +34,17 @@ export function safeSegment(text: string, fallback = 'run'): string {
   return (s || fallback).slice(0, 80);
 }
 
-/** The parts of a `muse-run:` URI for one document of one run. */
-export function toRunUri(runId: string, kind: RunDocKind, label = 'run'): UriParts {
+/**
+ * The parts of a `muse-run:` URI for one document of one run. `label` is one folder or several
+ * (e.g. `[profile, software-shortKey]`): tabs of two runs then differ by path, which VS Code
+ * shows to tell them apart, while the file name (title, language) stays `stdout.txt`. The run
+ * is read back from the query only, so URIs of any older path shape still open.
+ */
+export function toRunUri(runId: string, kind: RunDocKind, label: string | string[] = 'run'): UriParts {
+  const folders = (Array.isArray(label) ? label : [label]).map((l) => safeSegment(l));
   return {
     scheme: RUN_SCHEME,
-    path: `/${safeSegment(label)}/${RUN_DOC_FILE[kind]}`,
+    path: `/${(folders.length > 0 ? folders : ['run']).join('/')}/${RUN_DOC_FILE[kind]}`,
     query: new URLSearchParams({ run: runId, kind }).toString(),
   };
 }

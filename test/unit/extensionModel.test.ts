@@ -94,6 +94,18 @@ describe('extension: URIs', () => {
     assert.strictEqual(toRunUri('x', 'stderr', 'a/b?c#d').path, '/a_b_c_d/stderr.txt', 'no path or query smuggled through the label');
   });
 
+  it('puts the run in the path, so two runs\' stdout.txt tabs differ, and reads old URIs back', () => {
+    const a = toRunUri('id-a', 'stdout', ['ws-prod', 'sw_example-3f2a91c0']);
+    const b = toRunUri('id-b', 'stdout', ['local', 'sw_example-3f2a91c0']);
+    assert.strictEqual(a.path, '/ws-prod/sw_example-3f2a91c0/stdout.txt');
+    assert.notStrictEqual(a.path, b.path);
+    assert.strictEqual(a.path.split('/').pop(), 'stdout.txt');
+    assert.deepStrictEqual(fromRunUri({ scheme: a.scheme, query: a.query! }), { runId: 'id-a', kind: 'stdout' });
+    assert.strictEqual(toRunUri('x', 'report', ['..', 'a/b']).path, '/_/a_b/report.json', 'no folder escapes through a segment');
+    // A URI of the earlier one-folder shape (restored editors) still names its run.
+    assert.deepStrictEqual(fromRunUri({ scheme: 'muse-run', query: 'run=old-1&kind=stderr' }), { runId: 'old-1', kind: 'stderr' });
+  });
+
   it('rejects foreign or malformed run URIs', () => {
     assert.strictEqual(fromRunUri({ scheme: 'file', query: 'run=a&kind=stdout' }), undefined);
     assert.strictEqual(fromRunUri({ scheme: 'muse-run', query: 'run=a&kind=passwd' }), undefined);

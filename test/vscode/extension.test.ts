@@ -97,6 +97,7 @@ describe('Muse Runner features in a real VS Code', function () {
       assert.ok(doc, `no document: ${api.lastCommandError()}`);
       assert.strictEqual(doc.uri.scheme, 'muse-run');
       assert.ok(doc.uri.path.endsWith('/stdout.txt'), doc.uri.path);
+      assert.ok(doc.uri.path.startsWith(`/${PROFILE}/`), `the tab's path names the run's profile: ${doc.uri.path}`);
       assert.strictEqual(doc.getText().trim(), '9.0');
       assert.strictEqual(vscode.window.activeTextEditor?.document.uri.toString(), doc.uri.toString());
     });
