@@ -190,10 +190,13 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
     return n;
   }
 
-  /** Shows a run in the tree (after a submit), if the view is visible. */
+  /**
+   * Shows a run in the tree (after a submit), if the view is visible. It does not select it: the
+   * selection is the user's, and a run command with no argument acts on it (see runsFromArgs).
+   */
   async reveal(runId: string): Promise<void> {
     if (!this.treeView.visible) return;
-    await this.treeView.reveal(this.runNode(runId), { select: true, focus: false }).then(undefined, () => undefined);
+    await this.treeView.reveal(this.runNode(runId), { select: false, focus: false }).then(undefined, () => undefined);
   }
 
   dispose(): void {
