@@ -8,7 +8,7 @@ import * as vscode from 'vscode';
 import type { Run } from '../../src/core/model';
 import type { MuseExtensionApi } from '../../src/extension/extension';
 import type { RunsNode } from '../../src/extension/runsView';
-import { EXTENSION_ID, museApi, resetMuseSettings, setMuseSettings, until } from './support';
+import { EXTENSION_ID, museApi, PromptRecorder, resetMuseSettings, setMuseSettings, until } from './support';
 
 const PROFILE = 'vstest-local';
 
@@ -145,6 +145,20 @@ describe('Muse Runner features in a real VS Code', function () {
       // The zip sits in the workspace's results folder, which git is told to ignore.
       const resultsRoot = path.join(vscode.workspace.workspaceFolders![0].uri.fsPath, '.muse');
       assert.ok(fs.existsSync(path.join(resultsRoot, '.gitignore')));
+    });
+
+    it('asks before Browse in Explorer turns this single-folder window into a workspace, and a dismissal changes nothing', async () => {
+      const prompts = new PromptRecorder(api, { 'content.browseReload': undefined });
+      try {
+        const before = (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.toString());
+        await vscode.commands.executeCommand('muse.revealContent', { type: 'run', id: run.id });
+        const q = prompts.asked.find((x) => x.id === 'content.browseReload');
+        assert.ok(q && q.kind === 'message' && q.modal, api.lastCommandError());
+        assert.match(q.detail ?? '', /reload/);
+        assert.deepStrictEqual((vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.toString()), before);
+      } finally {
+        prompts.dispose();
+      }
     });
 
     it('removes the finished run from the list', async () => {

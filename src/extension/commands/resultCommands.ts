@@ -49,11 +49,39 @@ function zipRoot(run: Run): vscode.Uri {
   return vscode.Uri.from(toZipUri(run.id));
 }
 
-/** Adds the zip as a workspace folder and reveals it in the explorer. */
-async function browseInExplorer(run: Run): Promise<void> {
+/**
+ * Adds the zip as a workspace folder and reveals it in the explorer. Outside a multi-root
+ * workspace, adding a folder turns the window into an untitled workspace (a reload and an
+ * extension-host restart), so the user chooses first: add anyway, a new window, or extract.
+ */
+async function browseInExplorer(s: Services, run: Run, zip: string): Promise<void> {
   const root = zipRoot(run);
   const folders = vscode.workspace.workspaceFolders ?? [];
   if (!folders.some((f) => f.uri.toString() === root.toString())) {
+    if (!vscode.workspace.workspaceFile) {
+      const add = 'Add to Workspace';
+      const newWindow = 'Open in New Window';
+      const doExtract = 'Extract';
+      const answer = await ask({
+        kind: 'message',
+        id: 'content.browseReload',
+        severity: 'info',
+        modal: true,
+        message: `Browse the run folder of ${runLabel(run)} in the Explorer?`,
+        detail: 'Adding it as a workspace folder reloads this window (it becomes an untitled multi-root workspace). You can open it in a new window or extract it instead.',
+        choices: [add, newWindow, doExtract],
+        subject: run.id,
+      });
+      if (answer === newWindow) {
+        await vscode.commands.executeCommand('vscode.openFolder', root, { forceNewWindow: true });
+        return;
+      }
+      if (answer === doExtract) {
+        await extract(s, run, zip);
+        return;
+      }
+      if (answer !== add) return;
+    }
     vscode.workspace.updateWorkspaceFolders(folders.length, 0, { uri: root, name: `Muse: ${runLabel(run)}` });
   }
   await vscode.commands.executeCommand('workbench.view.explorer');
@@ -84,7 +112,7 @@ async function openContent(s: Services, run: Run, opts: ContentOptions): Promise
     const doExtract = 'Extract';
     const openFile = 'Open a File...';
     void vscode.window.showInformationMessage(`The run folder of ${runLabel(run)} is ready (${zip}).`, browse, openFile, doExtract).then(async (p) => {
-      if (p === browse) await browseInExplorer(run);
+      if (p === browse) await browseInExplorer(s, run, zip);
       else if (p === doExtract) await extract(s, run, zip);
       else if (p === openFile) await openEntry(root);
     });
@@ -175,8 +203,7 @@ export function registerResultCommands(s: Services): vscode.Disposable[] {
     command(s, 'muse.revealContent', async (arg?: unknown) => {
       const run = await runFromArgs(s, arg, { accept: hasKey, placeHolder: 'Run whose folder to show in the explorer' });
       if (!run) return;
-      await ensureContentZip(s, run);
-      await browseInExplorer(run);
+      await browseInExplorer(s, run, await ensureContentZip(s, run));
     }),
     command(s, 'muse.downloadResults', async (arg?: unknown) => {
       const run = await runFromArgs(s, arg, { accept: isDone, placeHolder: 'Run whose results to download' });
