@@ -47,7 +47,7 @@ node esbuild.js --production --outdir="$EXT/dist" > /dev/null || exit 1
 cp -r package.json .vscodeignore media "$EXT/"
 for f in README.md CHANGELOG.md LICENSE; do [ -f "$f" ] && cp "$f" "$EXT/"; done
 VSIX=$B/muse-runner.vsix
-(cd "$EXT" && npx --prefix "$ROOT" vsce package --no-dependencies -o "$VSIX" > "$B/vsce.log" 2>&1) || { echo "vscode bench: vsce package failed:"; tail -5 "$B/vsce.log"; VSIX=; }
+(cd "$EXT" && npx --prefix "$ROOT" vsce package --no-dependencies --no-rewrite-relative-links -o "$VSIX" > "$B/vsce.log" 2>&1) || { echo "vscode bench: vsce package failed:"; tail -5 "$B/vsce.log"; VSIX=; }
 # The bench copy activates only when the bench asks: no activation events (nothing before the timing).
 node -e '
   const fs = require("fs"), f = process.argv[1], p = JSON.parse(fs.readFileSync(f, "utf8"));

@@ -66,7 +66,7 @@ say "packaging the extension (VSIX) and installing it into .cache/start/extensio
 mkdir -p "$STATE/user-data/User" "$STATE/extensions" "$STATE/xdg-data" "$STATE/xdg-config" "$STATE/xdg-cache" "$STATE/tmp"
 csenv=(env XDG_DATA_HOME="$STATE/xdg-data" XDG_CONFIG_HOME="$STATE/xdg-config" XDG_CACHE_HOME="$STATE/xdg-cache" TMPDIR="$STATE/tmp" EXTENSIONS_GALLERY={})
 printf 'bind-addr: 127.0.0.1:%s\nauth: none\ncert: false\n' "$PORT" > "$STATE/config.yaml"
-npx vsce package --no-dependencies -o "$STATE/muse-runner.vsix" > "$STATE/vsce.log" 2>&1 || { tail -20 "$STATE/vsce.log"; exit 1; }
+npx vsce package --no-dependencies --no-rewrite-relative-links -o "$STATE/muse-runner.vsix" > "$STATE/vsce.log" 2>&1 || { tail -20 "$STATE/vsce.log"; exit 1; }
 "${csenv[@]}" "$CODE_SERVER" --config "$STATE/config.yaml" --user-data-dir "$STATE/user-data" --extensions-dir "$STATE/extensions" \
   --install-extension "$STATE/muse-runner.vsix" --force >> "$STATE/vsce.log" 2>&1 || { tail -20 "$STATE/vsce.log"; exit 1; }
 

@@ -187,7 +187,7 @@ fi
 if [ -z "${MUSE_VSCODE_SKIP_VSIX:-}" ]; then
   say "VSIX: vsce package + code-server --install-extension"
   vsix=$RUN/muse-runner.vsix
-  if npx vsce package --no-dependencies -o "$vsix" > "$RUN/vsce.log" 2>&1 \
+  if npx vsce package --no-dependencies --no-rewrite-relative-links -o "$vsix" > "$RUN/vsce.log" 2>&1 \
     && XDG_DATA_HOME=$RUN/xdg-data XDG_CONFIG_HOME=$RUN/xdg-config TMPDIR=$RUN/tmp \
       "$CODE_SERVER" --config "$RUN/config.yaml" --user-data-dir "$RUN/udd-vsix" --extensions-dir "$RUN/exts-vsix" \
       --install-extension "$vsix" >> "$RUN/vsce.log" 2>&1 \
