@@ -39,6 +39,11 @@ export interface MuseErrorDetails {
   serverError?: string;
   more?: unknown[];
   type?: string;
+  /**
+   * Set when the request certainly did not reach the server (connection refused, host not found,
+   * a submit that failed before its job was handed to Slurm): nothing can have been created.
+   */
+  notSent?: boolean;
   /** The URL asked (never with the token in it). */
   url?: string;
   cause?: unknown;

@@ -27,6 +27,7 @@ export interface SubmitRunArgs {
  */
 export function isClearRefusal(e: unknown): boolean {
   if (!isMuseError(e)) return false;
+  if (e.details.notSent) return true;
   switch (e.code) {
     case 'usage':
     case 'auth':

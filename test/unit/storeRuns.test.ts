@@ -87,6 +87,16 @@ describe('submitRun / refreshRuns', () => {
     assert.match(r.lastError ?? '', /reset\. The request may have reached the server: a run may have been created/);
   });
 
+  it('marks a submit that certainly did not reach the server failed, without the may-have-reached warning', async () => {
+    backend.submitImpl = async () => {
+      throw new MuseError('network', 'The connection to 127.0.0.1:1 was refused.', { notSent: true });
+    };
+    await assert.rejects(submitRun({ backend, store, profile: DEFAULT_LOCAL_PROFILE, request }));
+    const [r] = onDisk();
+    assert.strictEqual(r.state, 'failed');
+    assert.strictEqual(r.lastError, 'The connection to 127.0.0.1:1 was refused.');
+  });
+
   it('refreshes many runs with one states call, and an error touches only its run', async () => {
     const a = await submitRun({ backend, store, profile: DEFAULT_LOCAL_PROFILE, request });
     backend.submitImpl = async () => ({ key: 'k-2' });

@@ -371,7 +371,11 @@ export class SlurmBackend implements Backend {
     }
 
     const conn = await this.connection();
-    const root = await this.remoteRoot(signal);
+    const root = await this.remoteRoot(signal).catch((e: unknown) => {
+      // Connecting or logging in failed: no job can have been submitted.
+      if (e instanceof MuseError) e.details.notSent = true;
+      throw e;
+    });
     const runDir = `${root}/${key}`;
     const script = buildScript(runDir);
     const upDir = hasZip ? `${runDir}/${STAGING}` : runDir;
@@ -456,8 +460,10 @@ export class SlurmBackend implements Backend {
     } catch (e) {
       if (!sbatchStarted) {
         // Nothing was submitted: leave no half-made run folder behind (best effort).
+        if (e instanceof MuseError) e.details.notSent = true;
         conn.exec(['rm', '-rf', '--', runDir]).catch(() => undefined);
       } else if (e instanceof Error && notSubmitted.has(e)) {
+        if (e instanceof MuseError) e.details.notSent = true;
         // sbatch refused: no job will ever use the folder. Awaited: the connection just worked,
         // and a CLI closes it right after the error.
         await conn.exec(['rm', '-rf', '--', runDir]).catch(() => undefined);

@@ -593,7 +593,7 @@ export class WsClient {
     const tail = maybeSent
       ? ' The request may have reached the server: check your runs before sending it again.'
       : ' Check the network and the API URL, then try again.';
-    return new MuseError('network', `Cannot complete ${spec.what}: ${why}.${tail}`, { url: this.safeUrl(spec.path), cause: e });
+    return new MuseError('network', `Cannot complete ${spec.what}: ${why}.${tail}`, { url: this.safeUrl(spec.path), cause: e, notSent: !spec.idempotent && !maybeSent });
   }
 
   private httpError(status: number | undefined, text: string, spec: { path: string; what: string; token?: string }, authOnClientError: boolean): MuseError {
