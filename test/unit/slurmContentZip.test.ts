@@ -6,19 +6,16 @@
  * the cluster and streamed back, when the local file cannot be written: it must fail, not stall.
  */
 import * as assert from 'assert';
-import { execFileSync } from 'child_process';
-import { lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'fs';
-import type * as net from 'net';
-import * as os from 'os';
+import { lstatSync, readFileSync, symlinkSync } from 'fs';
 import * as path from 'path';
-import { Server, utils } from 'ssh2';
+import { utils } from 'ssh2';
 import type { Connection, SFTPWrapper } from 'ssh2';
 import type { RunRef } from '../../src/core/backend';
-import type { SshPrompts } from '../../src/core/backends/slurm/prompts';
 import { SlurmBackend } from '../../src/core/backends/slurm/slurmBackend';
 import { isMuseError } from '../../src/core/errors';
 import { normalizeRequest } from '../../src/core/model';
-import type { SshProfile } from '../../src/core/profiles';
+import { fakeSlurmBackend, startFakeSshServer } from '../support/fakeSshServer';
+import type { FakeSshServer } from '../support/fakeSshServer';
 import { until } from '../support/until';
 import { zipEntries } from '../support/zipEntries';
 
@@ -87,12 +84,9 @@ function serveSftp(sftp: SFTPWrapper, tree: Tree, opts: { closeDelayMs: number; 
 describe('Slurm content zipped here over SFTP (in-process ssh2 server)', function () {
   this.timeout(20_000);
   let dir: string;
-  let server: Server;
-  let port: number;
-  let knownHosts: string;
+  let fake: FakeSshServer;
   let tree: Tree;
   let failRead: string | undefined;
-  const serverClients = new Set<Connection>();
   const commands: string[] = [];
   /** How the fake cluster answers the remote zip step: "zip here" (95), or an endless zip stream. */
   let remoteZip: 'zipHere' | 'stream';
@@ -100,55 +94,41 @@ describe('Slurm content zipped here over SFTP (in-process ssh2 server)', functio
   const zipChannels: { closed: boolean; bytes: number }[] = [];
 
   before(async () => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'muse-content-'));
-    const hostKey = path.join(dir, 'host');
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
-    server = new Server({ hostKeys: [readFileSync(hostKey)] }, (client: Connection) => {
-      serverClients.add(client);
-      client.on('close', () => serverClients.delete(client));
-      client.on('error', () => undefined);
-      client.on('authentication', (ctx) => (ctx.method === 'password' && ctx.password === 'pw' ? ctx.accept() : ctx.reject(['password'])));
-      client.on('ready', () => {
-        client.on('session', (accept) => {
-          const session = accept();
-          session.on('exec', (acc, _rej, info) => {
-            commands.push(info.command);
-            const stream = acc();
-            if (remoteZip === 'stream' && info.command.includes('zip -q -r')) {
-              // A zip bigger than any buffer on the way: it goes on while the client reads it.
-              const ch = { closed: false, bytes: 0 };
-              zipChannels.push(ch);
-              const chunk = Buffer.alloc(64 * 1024, 0x5a);
-              const pump = () => {
-                while (!ch.closed) {
-                  ch.bytes += chunk.length;
-                  if (!stream.write(chunk)) return;
-                }
-              };
-              stream.on('drain', pump);
-              stream.on('close', () => (ch.closed = true));
-              stream.resume(); // ssh2 says 'close' once the (empty) input is read to its end
-              stream.on('error', () => undefined);
-              pump();
-              return;
-            }
-            // The remote zip step: "there are non-ASCII names, zip here" (95).
-            stream.exit(info.command.includes('zip -q -r') ? 95 : 127);
-            stream.end();
-          });
-          session.on('sftp', (acc) => serveSftp(acc(), tree, { closeDelayMs: 40, failRead }));
+    fake = await startFakeSshServer('muse-content-', (client: Connection) => {
+      client.on('session', (accept) => {
+        const session = accept();
+        session.on('exec', (acc, _rej, info) => {
+          commands.push(info.command);
+          const stream = acc();
+          if (remoteZip === 'stream' && info.command.includes('zip -q -r')) {
+            // A zip bigger than any buffer on the way: it goes on while the client reads it.
+            const ch = { closed: false, bytes: 0 };
+            zipChannels.push(ch);
+            const chunk = Buffer.alloc(64 * 1024, 0x5a);
+            const pump = () => {
+              while (!ch.closed) {
+                ch.bytes += chunk.length;
+                if (!stream.write(chunk)) return;
+              }
+            };
+            stream.on('drain', pump);
+            stream.on('close', () => (ch.closed = true));
+            stream.resume(); // ssh2 says 'close' once the (empty) input is read to its end
+            stream.on('error', () => undefined);
+            pump();
+            return;
+          }
+          // The remote zip step: "there are non-ASCII names, zip here" (95).
+          stream.exit(info.command.includes('zip -q -r') ? 95 : 127);
+          stream.end();
         });
+        session.on('sftp', (acc) => serveSftp(acc(), tree, { closeDelayMs: 40, failRead }));
       });
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    port = (server.address() as net.AddressInfo).port;
-    knownHosts = path.join(dir, 'known_hosts');
-    writeFileSync(knownHosts, `[127.0.0.1]:${port} ${readFileSync(`${hostKey}.pub`, 'utf8').split(/\s+/).slice(0, 2).join(' ')}\n`);
-    writeFileSync(path.join(dir, 'ssh_config'), '');
+    dir = fake.dir;
   });
   after(async () => {
-    await new Promise<void>((r) => server.close(() => r()));
-    rmSync(dir, { recursive: true, force: true });
+    await fake.close();
   });
   beforeEach(() => {
     failRead = undefined;
@@ -170,22 +150,7 @@ describe('Slurm content zipped here over SFTP (in-process ssh2 server)', functio
     ]);
   });
 
-  function backend(): SlurmBackend {
-    const profile: SshProfile = {
-      name: 'fake',
-      kind: 'ssh',
-      host: '127.0.0.1',
-      port,
-      user: 'u',
-      knownHostsFile: knownHosts,
-      sshConfigFile: path.join(dir, 'ssh_config'),
-      remoteRoot: '/runs',
-      images: { sw: '/img' },
-    };
-    // Fresh prompts: a connection of its own, closed by dispose.
-    const prompts: SshPrompts = { passphrase: async () => undefined, password: async () => 'pw', keyboardInteractive: async () => undefined, unknownHostKey: async () => false };
-    return new SlurmBackend(profile, prompts, { connection: { env: {}, homeDir: path.join(dir, 'nohome') } });
-  }
+  const backend = (): SlurmBackend => fakeSlurmBackend(fake);
 
   const run: RunRef = { id: 'r1', key: 'k1', software: 'sw', request: normalizeRequest({ software: 'sw', cmd: 'x' }), raw: { jobId: '1' }, location: RUN_DIR };
 
@@ -195,7 +160,7 @@ describe('Slurm content zipped here over SFTP (in-process ssh2 server)', functio
     const onStray = (e: unknown) => stray.push(e);
     process.prependListener('uncaughtException', onStray);
     try {
-      await until('the connection to be closed', () => serverClients.size === 0);
+      await until('the connection to be closed', () => fake.clients.size === 0);
       // Requests still in flight fail when the client sees the close: give those callbacks their turn.
       for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
       return stray.map(String);

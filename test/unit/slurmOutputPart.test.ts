@@ -6,19 +6,16 @@
  * as it was (never half of the new one), with no stray error and no remote handle left open.
  */
 import * as assert from 'assert';
-import { execFileSync } from 'child_process';
-import { lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'fs';
-import type * as net from 'net';
-import * as os from 'os';
+import { lstatSync, readFileSync, symlinkSync, writeFileSync } from 'fs';
 import * as path from 'path';
-import { Server, utils } from 'ssh2';
+import { utils } from 'ssh2';
 import type { Connection, SFTPWrapper } from 'ssh2';
 import type { RunRef } from '../../src/core/backend';
-import type { SshPrompts } from '../../src/core/backends/slurm/prompts';
 import { SlurmBackend } from '../../src/core/backends/slurm/slurmBackend';
 import { isMuseError } from '../../src/core/errors';
 import { normalizeRequest } from '../../src/core/model';
-import type { SshProfile } from '../../src/core/profiles';
+import { fakeSlurmBackend, startFakeSshServer } from '../support/fakeSshServer';
+import type { FakeSshServer } from '../support/fakeSshServer';
 import { until } from '../support/until';
 
 const { STATUS_CODE } = utils.sftp;
@@ -37,14 +34,11 @@ type Fault = { file: string; at: number; kind: 'close' | 'stall' } | undefined;
 describe('Slurm output and stdout.txt results through .part (in-process ssh2 server)', function () {
   this.timeout(30_000);
   let dir: string;
-  let server: Server;
-  let port: number;
-  let knownHosts: string;
+  let fake: FakeSshServer;
   let tree: Map<string, Buffer>;
   let fault: Fault;
   /** Remote file handles open now (closed by the client when a read stream ends or is destroyed). */
   const openFiles = new Set<object>();
-  const serverClients = new Set<Connection>();
 
   function serveSftp(sftp: SFTPWrapper, client: Connection): void {
     const handles = new Map<string, { rel: string; dir: boolean; done?: boolean }>();
@@ -106,42 +100,28 @@ describe('Slurm output and stdout.txt results through .part (in-process ssh2 ser
   }
 
   before(async () => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'muse-output-'));
-    const hostKey = path.join(dir, 'host');
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
-    server = new Server({ hostKeys: [readFileSync(hostKey)] }, (client: Connection) => {
-      serverClients.add(client);
-      client.on('close', () => serverClients.delete(client));
-      client.on('error', () => undefined);
-      client.on('authentication', (ctx) => (ctx.method === 'password' && ctx.password === 'pw' ? ctx.accept() : ctx.reject(['password'])));
-      client.on('ready', () => {
-        client.on('session', (accept) => {
-          const session = accept();
-          session.on('exec', (acc, _rej, info) => {
-            const stream = acc();
-            stream.on('error', () => undefined);
-            if (/^sacct /.test(info.command)) {
-              // The job ended: results may be fetched.
-              stream.write(['1', 'muse-sw-k1', 'COMPLETED', '0:0', 'n1', '00:00:01', 'None', '2026-01-01T00:00:00', '2026-01-01T00:00:01'].join('\x1f') + '\n');
-              stream.exit(0);
-            } else {
-              stream.exit(127);
-            }
-            stream.end();
-          });
-          session.on('sftp', (acc) => serveSftp(acc(), client));
+    fake = await startFakeSshServer('muse-output-', (client: Connection) => {
+      client.on('session', (accept) => {
+        const session = accept();
+        session.on('exec', (acc, _rej, info) => {
+          const stream = acc();
+          stream.on('error', () => undefined);
+          if (/^sacct /.test(info.command)) {
+            // The job ended: results may be fetched.
+            stream.write(['1', 'muse-sw-k1', 'COMPLETED', '0:0', 'n1', '00:00:01', 'None', '2026-01-01T00:00:00', '2026-01-01T00:00:01'].join('\x1f') + '\n');
+            stream.exit(0);
+          } else {
+            stream.exit(127);
+          }
+          stream.end();
         });
+        session.on('sftp', (acc) => serveSftp(acc(), client));
       });
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    port = (server.address() as net.AddressInfo).port;
-    knownHosts = path.join(dir, 'known_hosts');
-    writeFileSync(knownHosts, `[127.0.0.1]:${port} ${readFileSync(`${hostKey}.pub`, 'utf8').split(/\s+/).slice(0, 2).join(' ')}\n`);
-    writeFileSync(path.join(dir, 'ssh_config'), '');
+    dir = fake.dir;
   });
   after(async () => {
-    await new Promise<void>((r) => server.close(() => r()));
-    rmSync(dir, { recursive: true, force: true });
+    await fake.close();
   });
   beforeEach(() => {
     fault = undefined;
@@ -156,22 +136,7 @@ describe('Slurm output and stdout.txt results through .part (in-process ssh2 ser
     ]);
   });
 
-  function backend(): SlurmBackend {
-    const profile: SshProfile = {
-      name: 'fake',
-      kind: 'ssh',
-      host: '127.0.0.1',
-      port,
-      user: 'u',
-      knownHostsFile: knownHosts,
-      sshConfigFile: path.join(dir, 'ssh_config'),
-      remoteRoot: '/runs',
-      images: { sw: '/img' },
-    };
-    // Fresh prompts: a connection of its own, closed by dispose.
-    const prompts: SshPrompts = { passphrase: async () => undefined, password: async () => 'pw', keyboardInteractive: async () => undefined, unknownHostKey: async () => false };
-    return new SlurmBackend(profile, prompts, { connection: { env: {}, homeDir: path.join(dir, 'nohome') } });
-  }
+  const backend = (): SlurmBackend => fakeSlurmBackend(fake);
 
   const single: RunRef = { id: 'r1', key: 'k1', software: 'sw', request: normalizeRequest({ software: 'sw', cmd: 'x', returnedType: 'stdout.txt' }), raw: { jobId: '1' }, location: RUN_DIR };
   const array: RunRef = { ...single, id: 'r2', request: normalizeRequest({ software: 'sw', cmd: 'x', sbatchList: ['--array=1,2,10'] }) };
@@ -192,7 +157,7 @@ describe('Slurm output and stdout.txt results through .part (in-process ssh2 ser
     try {
       await until('the remote files to be closed', () => openFiles.size === 0);
       await b.dispose();
-      await until('the connection to be closed', () => serverClients.size === 0);
+      await until('the connection to be closed', () => fake.clients.size === 0);
       for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
     } finally {
       process.removeListener('uncaughtException', onStray);

@@ -3,16 +3,13 @@
  * that plays the cluster's shell and drops the connection where a test says.
  */
 import * as assert from 'assert';
-import { execFileSync } from 'child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
-import type * as net from 'net';
-import * as os from 'os';
 import * as path from 'path';
-import { Server } from 'ssh2';
 import type { Connection } from 'ssh2';
 import { sbatchOnce } from '../../src/core/backends/slurm/slurmBackend';
 import { SshConnection } from '../../src/core/backends/slurm/sshConnection';
 import { isMuseError } from '../../src/core/errors';
+import { passwordPrompts, startFakeSshServer } from '../support/fakeSshServer';
+import type { FakeSshServer } from '../support/fakeSshServer';
 
 /** What the fake cluster answers to one command: output, exit code, or dropping the connection. */
 type Answer = { out?: string; err?: string; code?: number } | 'drop';
@@ -20,47 +17,34 @@ type Answer = { out?: string; err?: string; code?: number } | 'drop';
 describe('sbatch at most once (in-process ssh2 server)', function () {
   this.timeout(20_000);
   let dir: string;
-  let server: Server;
-  let port: number;
-  let knownHosts: string;
+  let fake: FakeSshServer;
   let script: ((command: string) => Answer)[] = [];
   const commands: string[] = [];
   const conns: SshConnection[] = [];
 
   before(async () => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'muse-sbatch-'));
-    const hostKey = path.join(dir, 'host');
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
-    server = new Server({ hostKeys: [readFileSync(hostKey)] }, (client: Connection) => {
-      client.on('error', () => undefined);
-      client.on('authentication', (ctx) => (ctx.method === 'password' && ctx.password === 'pw' ? ctx.accept() : ctx.reject(['password'])));
-      client.on('ready', () => {
-        client.on('session', (accept) => {
-          accept().on('exec', (acc, _rej, info) => {
-            commands.push(info.command);
-            const answer: Answer = (script.shift() ?? ((): Answer => ({ code: 127, err: 'unexpected command' })))(info.command);
-            const stream = acc();
-            if (answer === 'drop') {
-              client.end();
-              return;
-            }
-            if (answer.out) stream.write(answer.out);
-            if (answer.err) stream.stderr.write(answer.err);
-            stream.exit(answer.code ?? 0);
-            stream.end();
-          });
+    fake = await startFakeSshServer('muse-sbatch-', (client: Connection) => {
+      client.on('session', (accept) => {
+        accept().on('exec', (acc, _rej, info) => {
+          commands.push(info.command);
+          const answer: Answer = (script.shift() ?? ((): Answer => ({ code: 127, err: 'unexpected command' })))(info.command);
+          const stream = acc();
+          if (answer === 'drop') {
+            client.end();
+            return;
+          }
+          if (answer.out) stream.write(answer.out);
+          if (answer.err) stream.stderr.write(answer.err);
+          stream.exit(answer.code ?? 0);
+          stream.end();
         });
       });
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    port = (server.address() as net.AddressInfo).port;
-    knownHosts = path.join(dir, 'known_hosts');
-    writeFileSync(knownHosts, `[127.0.0.1]:${port} ${readFileSync(`${hostKey}.pub`, 'utf8').split(/\s+/).slice(0, 2).join(' ')}\n`);
+    dir = fake.dir;
   });
   after(async () => {
     for (const c of conns) c.close();
-    await new Promise<void>((r) => server.close(() => r()));
-    rmSync(dir, { recursive: true, force: true });
+    await fake.close();
   });
   beforeEach(() => {
     commands.length = 0;
@@ -68,13 +52,8 @@ describe('sbatch at most once (in-process ssh2 server)', function () {
 
   function connection(): SshConnection {
     const c = new SshConnection(
-      { alias: '127.0.0.1', hostName: '127.0.0.1', port, user: 'u', identityFiles: [], knownHostsFile: knownHosts },
-      {
-        passphrase: async () => undefined,
-        password: async () => 'pw',
-        keyboardInteractive: async () => undefined,
-        unknownHostKey: async () => false,
-      },
+      { alias: '127.0.0.1', hostName: '127.0.0.1', port: fake.port, user: 'u', identityFiles: [], knownHostsFile: fake.knownHosts },
+      passwordPrompts(),
       { env: {}, homeDir: path.join(dir, 'nohome') },
     );
     conns.push(c);
