@@ -21,20 +21,11 @@ import { FIELD_DELIMITER, SACCT_FIELDS } from '../src/core/backends/slurm/slurmP
 import { normalizeRequest } from '../src/core/model';
 import type { InputFile, SubmitRequest } from '../src/core/model';
 import type { SshProfile } from '../src/core/profiles';
+import { clusterSshProfile } from '../test/cluster/clusterEnv';
+import type { ClusterEnv } from '../test/cluster/clusterEnv';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, '..');
-
-interface ClusterEnv {
-  host: string;
-  port: number;
-  user: string;
-  identityFile: string;
-  knownHostsFile: string;
-  remoteRoot: string;
-  singularityCommand: string;
-  images: Record<string, string>;
-}
 
 const prompts = (): SshPrompts => ({
   passphrase: async () => undefined,
@@ -67,19 +58,7 @@ async function main(): Promise<void> {
   }
   const env = JSON.parse(readFileSync(envFile, 'utf8')) as ClusterEnv;
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'muse-bench-ssh-'));
-  writeFileSync(path.join(tmp, 'ssh_config'), '');
-  const profile: SshProfile = {
-    name: 'bench',
-    kind: 'ssh',
-    host: env.host,
-    port: env.port,
-    user: env.user,
-    identityFile: env.identityFile,
-    knownHostsFile: env.knownHostsFile,
-    sshConfigFile: path.join(tmp, 'ssh_config'),
-    remoteRoot: `${env.remoteRoot}/bench`,
-    noContainer: true,
-  };
+  const profile: SshProfile = clusterSshProfile(env, tmp, { name: 'bench', remoteRoot: `${env.remoteRoot}/bench`, noContainer: true });
   const sshOpts = ['-i', env.identityFile, '-o', `UserKnownHostsFile=${env.knownHostsFile}`, '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes'];
   const dest = `${env.user}@${env.host}`;
   const ssh = (cmd: string) => run('ssh', [...sshOpts, '-p', String(env.port), dest, cmd], { maxBuffer: 64 * 1024 * 1024 });

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { SshProfile } from '../../src/core/profiles';
 import { repoRoot } from '../support/repoRoot';
 
 /** What `bash test/cluster/up.sh` wrote to `.cache/cluster/env.json`: how to reach the test cluster. */
@@ -67,6 +68,26 @@ export function loadClusterEnv(): ClusterEnv {
     }
   }
   return env;
+}
+
+/**
+ * An ssh profile that logs in as the test user with its key, checking the host key strictly, and
+ * reads no ~/.ssh/config (an empty ssh_config is written in `dir`). `rest` names the profile and
+ * sets the remote root and whatever else the caller needs.
+ */
+export function clusterSshProfile(env: ClusterEnv, dir: string, rest: Partial<SshProfile> & { name: string; remoteRoot: string }): SshProfile {
+  const sshConfigFile = path.join(dir, 'ssh_config');
+  fs.writeFileSync(sshConfigFile, '');
+  return {
+    kind: 'ssh',
+    host: env.host,
+    port: env.port,
+    user: env.user,
+    identityFile: env.identityFile,
+    knownHostsFile: env.knownHostsFile,
+    sshConfigFile,
+    ...rest,
+  };
 }
 
 /** Arguments for the OpenSSH client (`ssh ARGS... command`) to log in as the test user, strictly. */

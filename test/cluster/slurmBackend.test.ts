@@ -18,7 +18,7 @@ import type { StateReport, SubmitRequest } from '../../src/core/model';
 import type { SshProfile } from '../../src/core/profiles';
 import { until } from '../support/until';
 import { zipEntries } from '../support/zipEntries';
-import { loadClusterEnv, type ClusterEnv } from './clusterEnv';
+import { clusterSshProfile, loadClusterEnv, type ClusterEnv } from './clusterEnv';
 
 /** Prompts that fail the test if the layer asks anything unexpected. */
 function strictPrompts(over: Partial<SshPrompts> = {}): SshPrompts & { asked: string[] } {
@@ -99,20 +99,12 @@ describe('Slurm backend on the test cluster', function () {
   before(async () => {
     env = loadClusterEnv();
     tmp = mkdtempSync(path.join(os.tmpdir(), 'muse-cluster-'));
-    writeFileSync(path.join(tmp, 'ssh_config'), '');
-    profile = {
+    profile = clusterSshProfile(env, tmp, {
       name: 'cluster',
-      kind: 'ssh',
-      host: env.host,
-      port: env.port,
-      user: env.user,
-      identityFile: env.identityFile,
-      knownHostsFile: env.knownHostsFile,
-      sshConfigFile: path.join(tmp, 'ssh_config'),
       remoteRoot: env.remoteRoot,
       singularityCommand: env.singularityCommand,
       images: env.images,
-    };
+    });
     backend = new SlurmBackend(profile, strictPrompts());
     conn = await backend.connection();
     events = [];
