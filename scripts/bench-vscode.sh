@@ -12,6 +12,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+. test/vscode/runner/lib.sh
 
 CODE_SERVER=$(bash test/vscode/runner/setup.sh | tail -n 1); rc=$?
 if [ $rc -eq 77 ]; then
@@ -22,19 +23,12 @@ elif [ $rc -ne 0 ]; then
 fi
 
 B=$ROOT/.cache/bench-vscode/run-$$
-for old in "$ROOT"/.cache/bench-vscode/run-*; do # earlier runs whose script is gone
-  [ -d "$old" ] || continue
-  kill -0 "${old##*-}" 2>/dev/null || rm -rf "$old"
-done
+remove_stale_runs "$ROOT/.cache/bench-vscode" # earlier runs whose script is gone
 mkdir -p "$B"
 PIDS=()
 ok=
 cleanup() {
-  for pid in "${PIDS[@]}"; do
-    kill -TERM -- "-$pid" 2>/dev/null || continue
-    for _ in $(seq 50); do kill -0 -- "-$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL -- "-$pid" 2>/dev/null || true
-  done
+  for pid in "${PIDS[@]}"; do stop_group "$pid"; done
   if [ -n "$ok" ] && [ -z "${MUSE_BENCH_KEEP:-}" ]; then rm -rf "$B"; else echo "vscode bench: logs kept in $B"; fi
 }
 trap cleanup EXIT
@@ -66,7 +60,7 @@ sed -i 's/"muse-bench-empty"/"muse-bench-warmup"/' "$B/exts/muse-runner.muse-ben
 cp -r test/vscode/workspace "$B/workspace"
 
 # --- code-server -----------------------------------------------------------------------------
-PORT=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+PORT=$(free_port)
 URL=http://127.0.0.1:$PORT
 mkdir -p "$B/udd/User" "$B/exts" "$B/xdg-data" "$B/xdg-config" "$B/xdg-cache" "$B/tmp"
 printf '{ "workbench.startupEditor": "none", "telemetry.telemetryLevel": "off", "extensions.autoUpdate": false, "extensions.autoCheckUpdates": false, "update.mode": "none" }\n' > "$B/udd/User/settings.json"
@@ -79,13 +73,9 @@ MUSE_DATA_DIR=$B/muse-data MUSE_CONFIG_DIR=$B/muse-config MUSE_BENCH_OUT=$B/resu
   --disable-workspace-trust --disable-getting-started-override --ignore-last-opened \
   > "$B/code-server.log" 2>&1 &
 PIDS+=($!)
-deadline=$(( $(date +%s) + 60 ))
-until curl -sf -o /dev/null "$URL/healthz"; do
-  if ! kill -0 "${PIDS[0]}" 2>/dev/null || [ "$(date +%s)" -ge "$deadline" ]; then
-    echo "vscode bench: code-server did not answer /healthz within 60 s"; tail -20 "$B/code-server.log"; exit 1
-  fi
-  sleep 0.2
-done
+if ! wait_healthz "$URL" "${PIDS[0]}"; then
+  echo "vscode bench: code-server did not answer /healthz within 60 s"; tail -20 "$B/code-server.log"; exit 1
+fi
 
 # --- the rounds ------------------------------------------------------------------------------
 npx tsx scripts/bench-vscode-drive.ts --server "$URL" --folder "$B/workspace" --extension "$EXT" \

@@ -17,6 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+. test/vscode/runner/lib.sh
 STATE=$ROOT/.cache/start
 WORKSPACE=$ROOT/examples
 mkdir -p "$STATE"
@@ -59,7 +60,7 @@ CODE_SERVER=$(bash test/vscode/runner/setup.sh | tail -n 1) || {
 port_free() { node -e "const s=require('net').createServer();s.once('error',()=>process.exit(1));s.listen($1,'127.0.0.1',()=>s.close())" 2>/dev/null; }
 PORT=${MUSE_START_PORT:-8080}
 if ! port_free "$PORT"; then
-  PORT=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+  PORT=$(free_port)
 fi
 
 say "packaging the extension (VSIX) and installing it into .cache/start/extensions"
@@ -94,9 +95,7 @@ PID=""
 stop() {
   [ -n "$PID" ] || return 0
   say "stopping code-server"
-  kill -TERM -- "-$PID" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 -- "-$PID" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL -- "-$PID" 2>/dev/null || true
+  stop_group "$PID" || true
   PID=""
 }
 trap stop EXIT
@@ -109,13 +108,9 @@ URL="http://127.0.0.1:$PORT/?folder=$WORKSPACE"
   --disable-workspace-trust --disable-getting-started-override \
   > "$STATE/code-server.log" 2>&1 &
 PID=$!
-deadline=$(( $(date +%s) + 60 ))
-until curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz"; do
-  if ! kill -0 "$PID" 2>/dev/null || [ "$(date +%s)" -ge "$deadline" ]; then
-    say "code-server did not start:"; tail -20 "$STATE/code-server.log"; exit 1
-  fi
-  sleep 0.2
-done
+if ! wait_healthz "http://127.0.0.1:$PORT" "$PID"; then
+  say "code-server did not start:"; tail -20 "$STATE/code-server.log"; exit 1
+fi
 echo
 say "VS Code (code-server) with Muse Runner on the example workspace; open:"
 echo

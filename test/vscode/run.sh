@@ -18,6 +18,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
+. test/vscode/runner/lib.sh
 T0=$(date +%s)
 
 say() { printf '\033[1m[vscode] %s\033[0m\n' "$*"; }
@@ -29,20 +30,11 @@ tally() { # passed failed pending: into the tier's tally and our own summary
 PASSED=0; FAILED=0; PENDING=0
 
 RUN=$ROOT/.cache/vscode-run/run-$$
-# Folders of earlier runs whose script is gone (kept for their logs after a failure): remove.
-# A folder whose PID lives is another run going on now in this checkout: leave it.
-for old in "$ROOT"/.cache/vscode-run/run-*; do
-  [ -d "$old" ] || continue
-  kill -0 "${old##*-}" 2>/dev/null || rm -rf "$old"
-done
+remove_stale_runs "$ROOT/.cache/vscode-run"
 rm -rf "$RUN"; mkdir -p "$RUN"
 PIDS=() # process groups we started (code-server), stopped by PID at exit
 cleanup() {
-  for pid in "${PIDS[@]}"; do
-    kill -TERM -- "-$pid" 2>/dev/null || continue
-    for _ in $(seq 50); do kill -0 -- "-$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL -- "-$pid" 2>/dev/null || true
-  done
+  for pid in "${PIDS[@]}"; do stop_group "$pid"; done
   if [ "$FAILED" -eq 0 ] && [ -z "${MUSE_VSCODE_KEEP:-}" ]; then rm -rf "$RUN"; else say "logs kept in $RUN"; fi
 }
 trap cleanup EXIT
@@ -108,7 +100,7 @@ CS_PID=""
 # global settings) leaks from one phase into the next. It inherits the MUSE_* variables set now.
 start_code_server() {
   local dir=$RUN/cs-$1 port
-  port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+  port=$(free_port)
   URL=http://127.0.0.1:$port
   mkdir -p "$dir/udd/User" "$dir/exts"
   cat > "$dir/udd/User/settings.json" <<'JSON'
@@ -132,20 +124,14 @@ JSON
     > "$dir/code-server.log" 2>&1 &
   CS_PID=$!
   PIDS+=("$CS_PID")
-  local deadline=$(( $(date +%s) + 60 ))
-  until curl -sf -o /dev/null "$URL/healthz"; do
-    if ! kill -0 "$CS_PID" 2>/dev/null || [ "$(date +%s)" -ge "$deadline" ]; then
-      say "code-server did not answer /healthz within 60 s:"; tail -20 "$dir/code-server.log"; FAILED=1; exit 1
-    fi
-    sleep 0.2
-  done
+  if ! wait_healthz "$URL" "$CS_PID"; then
+    say "code-server did not answer /healthz within 60 s:"; tail -20 "$dir/code-server.log"; FAILED=1; exit 1
+  fi
   say "code-server ready ($(elapsed))"
 }
 stop_code_server() { # the one start_code_server started last, and every process of its group
   [ -n "$CS_PID" ] || return 0
-  kill -TERM -- "-$CS_PID" 2>/dev/null
-  for _ in $(seq 50); do kill -0 -- "-$CS_PID" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL -- "-$CS_PID" 2>/dev/null
+  stop_group "$CS_PID"
   local keep=() pid
   for pid in "${PIDS[@]}"; do [ "$pid" = "$CS_PID" ] || keep+=("$pid"); done
   PIDS=("${keep[@]}"); CS_PID=""
