@@ -2,15 +2,13 @@
 // 3 s here): background polls never ask and never loop on jwt/obtain; a user gesture asks once;
 // after signing in again (password remembered) polling resumes and renews silently.
 import * as assert from 'assert';
-import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { Run } from '../../src/core/model';
 import type { MuseExtensionApi } from '../../src/extension/extension';
 import { startMuseServer } from '../server/museServer';
 import type { MuseTestServer } from '../server/museServer';
-import { PromptRecorder, museApi, resetMuseSettings, setMuseSettings, until } from './support';
+import { PromptRecorder, answerSignInAgain, exampleScript, museApi, signOutAndReset, tempDir, until, useWsProfile } from './support';
 
 const PROFILE = 'vstest-ws-expiry';
 const TTL_S = 3;
@@ -33,17 +31,16 @@ describe('Muse Runner with an expired ws token', function () {
 
   before(async () => {
     api = await museApi();
-    const tmp = fs.mkdtempSync(path.join(process.env.MUSE_VSCODE_RUN_DIR ?? os.tmpdir(), 'ext-expiry-'));
+    const tmp = tempDir('ext-expiry-');
     server = await startMuseServer({ dataDir: path.join(tmp, 'server'), tokenTtlSeconds: TTL_S });
-    script = vscode.Uri.joinPath(vscode.workspace.workspaceFolders![0].uri, 'add.py');
+    script = exampleScript();
     prompts = new PromptRecorder(api);
-    await setMuseSettings({ profiles: [{ name: PROFILE, kind: 'ws', url: server.url, username: 'alice' }], activeProfile: PROFILE, pollInterval: 1 });
+    await useWsProfile(PROFILE, server.url);
   });
 
   after(async () => {
     prompts?.dispose();
-    await vscode.commands.executeCommand('muse.signOut', { type: 'profile', name: PROFILE });
-    await resetMuseSettings();
+    await signOutAndReset(PROFILE);
     await server?.close();
   });
 
@@ -84,10 +81,7 @@ describe('Muse Runner with an expired ws token', function () {
   });
 
   it('after signing in again from that question (password remembered), polling resumes and the run ends ok', async () => {
-    prompts.set('auth.expired', 'Sign In');
-    prompts.set('auth.username', 'alice');
-    prompts.set('auth.password', 'secret');
-    prompts.set('auth.remember', 'Remember Password');
+    answerSignInAgain(prompts, 'Remember Password');
     const asked = prompts.asked.length;
     const submitted = (await vscode.commands.executeCommand('muse.runActiveFile', undefined, undefined, {
       software: 'sw_example',

@@ -1,8 +1,6 @@
 // The run flow against the project's ws test server (the Muse web API), inside the real
 // extension host: sign in (jwt/obtain), run the active file, follow it, read the results.
 import * as assert from 'assert';
-import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { Run } from '../../src/core/model';
@@ -10,7 +8,7 @@ import type { MuseExtensionApi } from '../../src/extension/extension';
 import type { RunsNode } from '../../src/extension/runsView';
 import { startMuseServer } from '../server/museServer';
 import type { MuseTestServer } from '../server/museServer';
-import { museApi, resetMuseSettings, setMuseSettings, until } from './support';
+import { exampleScript, museApi, runEnded, signOutAndReset, tempDir, useWsProfile } from './support';
 
 const PROFILE = 'vstest-ws';
 
@@ -23,15 +21,14 @@ describe('Muse Runner against the ws test server', function () {
 
   before(async () => {
     api = await museApi();
-    const tmp = fs.mkdtempSync(path.join(process.env.MUSE_VSCODE_RUN_DIR ?? os.tmpdir(), 'ext-ws-'));
+    const tmp = tempDir('ext-ws-');
     server = await startMuseServer({ dataDir: path.join(tmp, 'server') });
-    script = vscode.Uri.joinPath(vscode.workspace.workspaceFolders![0].uri, 'add.py');
-    await setMuseSettings({ profiles: [{ name: PROFILE, kind: 'ws', url: server.url, username: 'alice' }], activeProfile: PROFILE, pollInterval: 1 });
+    script = exampleScript();
+    await useWsProfile(PROFILE, server.url);
   });
 
   after(async () => {
-    await vscode.commands.executeCommand('muse.signOut', { type: 'profile', name: PROFILE });
-    await resetMuseSettings();
+    await signOutAndReset(PROFILE);
     await server?.close();
   });
 
@@ -56,10 +53,7 @@ describe('Muse Runner against the ws test server', function () {
     assert.ok(post, 'no submit reached the server');
     assert.deepStrictEqual(post.files, ['add.py']);
     assert.strictEqual(post.fields.jwt, '***', 'the token goes as the jwt parameter');
-    run = await until('the run to end', () => {
-      const r = api.store.get(submitted.id);
-      return r && (r.state === 'ok' || r.state === 'failed' || r.state === 'cancelled') ? r : undefined;
-    });
+    run = await runEnded(api, submitted.id);
     assert.strictEqual(run.state, 'ok', run.lastError);
     const doc = (await vscode.commands.executeCommand('muse.openResults', { type: 'run', id: run.id })) as vscode.TextDocument | undefined;
     assert.ok(doc, api.lastCommandError());

@@ -6,7 +6,6 @@
 // hook; what is asked, and how often, stays the extension's.
 import * as assert from 'assert';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { WsBackend } from '../../src/core/backends/ws/wsBackend';
@@ -18,7 +17,7 @@ import type { MuseExtensionApi } from '../../src/extension/extension';
 import type { Question } from '../../src/extension/prompts';
 import { startMuseServer } from '../server/museServer';
 import type { MuseTestServer } from '../server/museServer';
-import { PromptRecorder, museApi, resetMuseSettings, setMuseSettings, until } from './support';
+import { PromptRecorder, answerSignInAgain, exampleScript, museApi, runEnded, setMuseSettings, signOutAndReset, tempDir, until, useWsProfile, wsProfile } from './support';
 
 const PROFILE = 'vstest-ws-commands';
 const RUN_IT = 'Run Active File with It';
@@ -33,31 +32,26 @@ describe('Muse Runner ws commands: browse software, download by key, a refused t
   let script: vscode.Uri;
   let tmp: string;
 
-  const profileOn = (url: string): WsProfile => ({ name: PROFILE, kind: 'ws', url, username: 'alice' });
+  const profileOn = (url: string): WsProfile => wsProfile(PROFILE, url);
   const submits = (): number => server.requests.filter((r) => r.method === 'POST' && /software\/muse\/run\/sw_example/.test(r.path)).length;
   const obtains = (s: MuseTestServer): number => s.requests.filter((r) => /jwt\/obtain/.test(r.path)).length;
   /** The ids of the questions asked since `mark`, but the run-end notifications (they come when runs end). */
   const askedSince = (mark: number): string[] => prompts.asked.slice(mark).map((q) => q.id).filter((id) => id !== 'run.ended');
-  const ended = (id: string): Promise<Run> =>
-    until('the run to end', () => {
-      const r = api.store.get(id);
-      return r && (r.state === 'ok' || r.state === 'failed' || r.state === 'cancelled') ? r : undefined;
-    });
+  const ended = (id: string): Promise<Run> => runEnded(api, id);
 
   before(async () => {
     api = await museApi();
-    tmp = fs.mkdtempSync(path.join(process.env.MUSE_VSCODE_RUN_DIR ?? os.tmpdir(), 'ext-ws-cmds-'));
+    tmp = tempDir('ext-ws-cmds-');
     server = await startMuseServer({ dataDir: path.join(tmp, 'server') });
     other = await startMuseServer({ dataDir: path.join(tmp, 'other') });
-    script = vscode.Uri.joinPath(vscode.workspace.workspaceFolders![0].uri, 'add.py');
+    script = exampleScript();
     prompts = new PromptRecorder(api);
-    await setMuseSettings({ profiles: [profileOn(server.url)], activeProfile: PROFILE, pollInterval: 1 });
+    await useWsProfile(PROFILE, server.url);
   });
 
   after(async () => {
     prompts?.dispose();
-    await vscode.commands.executeCommand('muse.signOut', { type: 'profile', name: PROFILE });
-    await resetMuseSettings();
+    await signOutAndReset(PROFILE);
     await server?.close();
     await other?.close();
   });
@@ -213,10 +207,7 @@ describe('Muse Runner ws commands: browse software, download by key, a refused t
     });
 
     it('answering the question with a sign-in sends the run once more, and it ends ok', async () => {
-      prompts.set('auth.expired', 'Sign In');
-      prompts.set('auth.username', 'alice');
-      prompts.set('auth.password', 'secret');
-      prompts.set('auth.remember', 'No');
+      answerSignInAgain(prompts, 'No');
       const asked = prompts.asked.length;
       const submitsBefore = submits();
       const run = (await vscode.commands.executeCommand('muse.runActiveFile', undefined, undefined, { software: 'sw_example', cmd: 'python3 add.py 4 5', confirm: false })) as Run | undefined;

@@ -1,5 +1,10 @@
 // Helpers shared by the in-host tests (not a test file: the runner loads only *.test.js).
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import * as vscode from 'vscode';
+import type { Run } from '../../src/core/model';
+import type { WsProfile } from '../../src/core/profiles';
 import type { MuseExtensionApi } from '../../src/extension/extension';
 import type { Question } from '../../src/extension/prompts';
 
@@ -63,4 +68,46 @@ export async function setMuseSettings(values: Record<string, unknown>): Promise<
 
 export async function resetMuseSettings(): Promise<void> {
   await setMuseSettings({ profiles: undefined, activeProfile: undefined, pollInterval: undefined });
+}
+
+/** A fresh folder for a test's files: in test/vscode/run.sh's run folder, else the system temp folder. */
+export function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(process.env.MUSE_VSCODE_RUN_DIR ?? os.tmpdir(), prefix));
+}
+
+/** add.py of the example workspace (the first workspace folder). */
+export function exampleScript(): vscode.Uri {
+  return vscode.Uri.joinPath(vscode.workspace.workspaceFolders![0].uri, 'add.py');
+}
+
+/** A ws profile named `name` for the test server's user alice at `url`. */
+export function wsProfile(name: string, url: string): WsProfile {
+  return { name, kind: 'ws', url, username: 'alice' };
+}
+
+/** Makes `wsProfile(name, url)` the only and the active profile, polled every second. */
+export async function useWsProfile(name: string, url: string): Promise<void> {
+  await setMuseSettings({ profiles: [wsProfile(name, url)], activeProfile: name, pollInterval: 1 });
+}
+
+/** Signs out of profile `name` (its secrets go) and resets the `muse` settings. */
+export async function signOutAndReset(name: string): Promise<void> {
+  await vscode.commands.executeCommand('muse.signOut', { type: 'profile', name });
+  await resetMuseSettings();
+}
+
+/** Run `id` of the extension's store once it has ended (ok, failed or cancelled). */
+export function runEnded(api: MuseExtensionApi, id: string): Promise<Run> {
+  return until('the run to end', () => {
+    const r = api.store.get(id);
+    return r && (r.state === 'ok' || r.state === 'failed' || r.state === 'cancelled') ? r : undefined;
+  });
+}
+
+/** Answers the questions after a token is refused or expired: Sign In, as alice/secret, `remember` to the password question. */
+export function answerSignInAgain(prompts: PromptRecorder, remember: string): void {
+  prompts.set('auth.expired', 'Sign In');
+  prompts.set('auth.username', 'alice');
+  prompts.set('auth.password', 'secret');
+  prompts.set('auth.remember', remember);
 }
