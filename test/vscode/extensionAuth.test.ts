@@ -8,7 +8,7 @@ import type { Run } from '../../src/core/model';
 import type { MuseExtensionApi } from '../../src/extension/extension';
 import { startMuseServer } from '../server/museServer';
 import type { MuseTestServer } from '../server/museServer';
-import { PromptRecorder, answerSignInAgain, exampleScript, museApi, signOutAndReset, tempDir, until, useWsProfile } from './support';
+import { PromptRecorder, answerSignInAgain, exampleScript, museApi, runScript, signOutAndReset, tempDir, until, useWsProfile } from './support';
 
 const PROFILE = 'vstest-ws-expiry';
 const TTL_S = 3;
@@ -49,14 +49,7 @@ describe('Muse Runner with an expired ws token', function () {
     assert.strictEqual(ok, true, api.lastCommandError());
     // A token issued now expires no earlier than the one the extension just stored.
     expiresAt = jwtExp(server.issueToken('alice')) * 1000;
-    await vscode.window.showTextDocument(script);
-    const submitted = (await vscode.commands.executeCommand('muse.runActiveFile', undefined, undefined, {
-      software: 'sw_example',
-      cmd: 'python3 -c "import time; time.sleep(30); print(9.0)"',
-      confirm: false,
-    })) as Run | undefined;
-    assert.ok(submitted?.key, `no run: ${api.lastCommandError()}`);
-    run = submitted;
+    run = await runScript(api, script, 'sw_example', 'python3 -c "import time; time.sleep(30); print(9.0)"');
   });
 
   it('background polls with the expired token neither ask nor try to renew again and again', async () => {

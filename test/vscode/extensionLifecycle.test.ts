@@ -13,7 +13,7 @@ import type { LocalProfile } from '../../src/core/profiles';
 import { submitRun } from '../../src/core/runs';
 import { RunStore } from '../../src/core/store';
 import type { MuseExtensionApi } from '../../src/extension/extension';
-import { PromptRecorder, museApi, resetMuseSettings, setMuseSettings, until } from './support';
+import { PromptRecorder, museApi, runScript, resetMuseSettings, setMuseSettings, until } from './support';
 
 const PROFILE = 'vstest-life';
 
@@ -39,12 +39,7 @@ describe('Muse Runner run lifecycle in a real VS Code', function () {
     await resetMuseSettings();
   });
 
-  async function runActive(cmd: string): Promise<Run> {
-    await vscode.window.showTextDocument(script);
-    const run = (await vscode.commands.executeCommand('muse.runActiveFile', undefined, undefined, { software: 'python', cmd, confirm: false })) as Run | undefined;
-    assert.ok(run?.key, `no run: ${api.lastCommandError()}`);
-    return run;
-  }
+  const runActive = (cmd: string): Promise<Run> => runScript(api, script, 'python', cmd);
 
   it('announces a finished run with "Open Results" and "Open Content", and "Open Results" opens 9.0', async () => {
     let runId: string | undefined;

@@ -13,7 +13,7 @@ import type { MuseExtensionApi } from '../../src/extension/extension';
 import type { RunsNode } from '../../src/extension/runsView';
 import { loadClusterEnv } from '../cluster/clusterEnv';
 import type { ClusterEnv } from '../cluster/clusterEnv';
-import { PromptRecorder, museApi, resetMuseSettings, setMuseSettings, until } from './support';
+import { PromptRecorder, museApi, runScript, resetMuseSettings, setMuseSettings, until } from './support';
 
 const PROFILE = 'vstest-ssh';
 
@@ -67,13 +67,7 @@ describe('Muse Runner with an SSH profile on the test cluster', function () {
   });
 
   it('asks once about the unknown host key, records it, and submits the active file as a Slurm job', async () => {
-    await vscode.window.showTextDocument(script);
-    const submitted = (await vscode.commands.executeCommand('muse.runActiveFile', undefined, undefined, {
-      software: 'sw_example',
-      cmd: 'python add.py 4 5',
-      confirm: false,
-    })) as Run | undefined;
-    assert.ok(submitted?.key, `no run: ${api.lastCommandError()}`);
+    const submitted = await runScript(api, script, 'sw_example', 'python add.py 4 5');
     assert.strictEqual(submitted.backend, 'ssh');
     const asked = prompts.asked.filter((q) => q.id === 'ssh.unknownHostKey');
     assert.strictEqual(asked.length, 1, `host key questions: ${JSON.stringify(prompts.asked)}`);
@@ -113,13 +107,7 @@ describe('Muse Runner with an SSH profile on the test cluster', function () {
   });
 
   it('cancels a sleeping job (scancel), which ends cancelled', async () => {
-    await vscode.window.showTextDocument(script);
-    const sleeping = (await vscode.commands.executeCommand('muse.runActiveFile', undefined, undefined, {
-      software: 'sw_example',
-      cmd: 'sleep 300',
-      confirm: false,
-    })) as Run | undefined;
-    assert.ok(sleeping?.key, `no run: ${api.lastCommandError()}`);
+    const sleeping = await runScript(api, script, 'sw_example', 'sleep 300');
     await until('the job to be waiting', () => (api.store.get(sleeping.id)?.state === 'waiting' ? true : undefined));
     await vscode.commands.executeCommand('muse.cancel', { type: 'run', id: sleeping.id });
     const ended = await until('the cancelled job to end', () => {

@@ -8,7 +8,7 @@ import type { MuseExtensionApi } from '../../src/extension/extension';
 import type { RunsNode } from '../../src/extension/runsView';
 import { startMuseServer } from '../server/museServer';
 import type { MuseTestServer } from '../server/museServer';
-import { exampleScript, museApi, runEnded, signOutAndReset, tempDir, useWsProfile } from './support';
+import { exampleScript, museApi, runScript, runEnded, signOutAndReset, tempDir, useWsProfile } from './support';
 
 const PROFILE = 'vstest-ws';
 
@@ -42,13 +42,7 @@ describe('Muse Runner against the ws test server', function () {
   });
 
   it('runs the active file through the API and reads 9.0 in the results document', async () => {
-    await vscode.window.showTextDocument(script);
-    const submitted = (await vscode.commands.executeCommand('muse.runActiveFile', undefined, undefined, {
-      software: 'sw_example',
-      cmd: 'python3 add.py 4 5',
-      confirm: false,
-    })) as Run | undefined;
-    assert.ok(submitted?.key, `no run: ${api.lastCommandError()}`);
+    const submitted = await runScript(api, script, 'sw_example', 'python3 add.py 4 5');
     const post = server.requests.find((r) => r.method === 'POST' && /software\/muse\/run\/sw_example/.test(r.path));
     assert.ok(post, 'no submit reached the server');
     assert.deepStrictEqual(post.files, ['add.py']);

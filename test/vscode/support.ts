@@ -1,4 +1,5 @@
 // Helpers shared by the in-host tests (not a test file: the runner loads only *.test.js).
+import * as assert from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -110,4 +111,15 @@ export function answerSignInAgain(prompts: PromptRecorder, remember: string): vo
   prompts.set('auth.username', 'alice');
   prompts.set('auth.password', 'secret');
   prompts.set('auth.remember', remember);
+}
+
+/**
+ * Shows `script` and runs it with `muse.runActiveFile` as a user would, with the software and
+ * command given (no questions); fails the test when no run with a key comes back.
+ */
+export async function runScript(api: MuseExtensionApi, script: vscode.Uri, software: string, cmd: string): Promise<Run> {
+  await vscode.window.showTextDocument(script);
+  const run = (await vscode.commands.executeCommand('muse.runActiveFile', undefined, undefined, { software, cmd, confirm: false })) as Run | undefined;
+  assert.ok(run?.key, `no run: ${api.lastCommandError()}`);
+  return run;
 }
