@@ -14,12 +14,12 @@ import { ZipFile } from 'yazl';
 import type { Backend, BackendCapabilities, OpOptions, OutputStream, RunRef, SubmitResult } from '../../backend';
 import { MuseError, cancelledError, errorMessage, throwIfAborted } from '../../errors';
 import type { ResultOutcome, SoftwareInfo, StateReport, SubmitRequest } from '../../model';
-import { normalizeRequest } from '../../model';
+import { isFinal, normalizeRequest } from '../../model';
 import type { SshProfile } from '../../profiles';
 import { streamToFile } from '../../transfer/httpFile';
 import { BATCH_FILE, STDERR_FILE, STDOUT_FILE, buildBatchScript, isArrayJob, normalizeSbatchOption } from './batchScript';
 import type { SshPrompts } from './prompts';
-import { FIELD_DELIMITER, SACCT_FIELDS, SQUEUE_FORMAT, coveredTasks, groupByJob, parseArraySpec, parseSacct, parseSqueue, realJobName, stateFromRows } from './slurmParse';
+import { FIELD_DELIMITER, SACCT_FIELDS, SQUEUE_FORMAT, coveredTasks, groupByJob, mapSlurmState, parseArraySpec, parseSacct, parseSqueue, realJobName, stateFromRows } from './slurmParse';
 import type { SlurmRow } from './slurmParse';
 import { SshConnection, isConnectionLoss } from './sshConnection';
 import type { SshConnectionOptions } from './sshConnection';
@@ -541,8 +541,14 @@ export class SlurmBackend implements Backend {
       if (sq.code !== 0 && sacct.code !== 0 && !/invalid job id/i.test(sq.stderr.toString())) {
         throw new MuseError('server', `Cannot read job states on ${this.profile.host}: sacct: ${sacctErr || `exit ${sacct.code}`}; squeue: ${sq.stderr.toString().trim() || `exit ${sq.code}`}`);
       }
-      for (const [id, rows] of groupByJob(parseSqueue(sq.stdout.toString()))) {
+      // With accounting on, an ended job's outcome (its exit code) comes from sacct, which lists
+      // it a second or so after squeue does: until then the run is still waiting. Otherwise a run
+      // could read ended from squeue, then PENDING from accounting's first, stale row.
+      const settle = (rows: SlurmRow[]): SlurmRow[] =>
+        sacct.code !== 0 ? rows : rows.map((r) => (isFinal(mapSlurmState(r.state)) ? { ...r, state: 'COMPLETING', rawState: `${r.rawState} (waiting for accounting)` } : r));
+      for (const [id, listed] of groupByJob(parseSqueue(sq.stdout.toString()))) {
         if (!missing.includes(id)) continue;
+        const rows = settle(listed);
         const have = rowsOf.get(id);
         if (!have) {
           rowsOf.set(id, { rows, source: 'squeue' });
