@@ -15,7 +15,7 @@ import * as path from 'path';
 import { performance } from 'perf_hooks';
 import { promisify } from 'util';
 import type { RunRef } from '../src/core/backend';
-import type { SshPrompts } from '../src/core/backends/slurm/prompts';
+import type { SshPrompts } from '../src/core/sshPrompts';
 import { SlurmBackend } from '../src/core/backends/slurm/slurmBackend';
 import { FIELD_DELIMITER, SACCT_FIELDS } from '../src/core/backends/slurm/slurmParse';
 import { normalizeRequest } from '../src/core/model';

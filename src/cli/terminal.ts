@@ -1,6 +1,6 @@
 /** Talking to the terminal: hidden prompts, progress lines, sizes, reading stdin. */
 import type { Progress } from '../core/backend';
-import type { SshPrompts } from '../core/backends/slurm/prompts';
+import type { SshPrompts } from '../core/sshPrompts';
 import { MuseError } from '../core/errors';
 import { formatBytes } from '../core/format';
 

@@ -5,6 +5,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { writeFileAtomicSync } from './atomicFile';
 import { MuseError, errorMessage } from './errors';
 import { RETURNED_TYPES } from './model';
 import { DEFAULT_LOCAL_PROFILE } from './profiles';
@@ -134,7 +135,7 @@ export function saveConfig(cfg: CliConfig, env: NodeJS.ProcessEnv = process.env)
   const profiles = cfg.profiles.filter((p) => !(p.name === 'local' && JSON.stringify(p) === JSON.stringify(DEFAULT_LOCAL_PROFILE)));
   const out: CliConfig = { profiles };
   if (cfg.defaultProfile !== undefined) out.defaultProfile = cfg.defaultProfile;
-  writeFileAtomic(file, JSON.stringify(out, null, 2) + '\n', 0o600);
+  writeFileAtomicSync(file, JSON.stringify(out, null, 2) + '\n', 0o600);
 }
 
 /**
@@ -197,7 +198,7 @@ export function writeToken(profileName: string, token: string, env: NodeJS.Proce
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   // mkdir's mode is masked by umask, and the folder may predate us.
   if (process.platform !== 'win32') fs.chmodSync(dir, 0o700);
-  writeFileAtomic(file, token.trim() + '\n', 0o600);
+  writeFileAtomicSync(file, token.trim() + '\n', 0o600);
   return file;
 }
 
@@ -209,28 +210,5 @@ export function deleteToken(profileName: string, env: NodeJS.ProcessEnv = proces
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw new MuseError('io', `Cannot delete the token of "${profileName}": ${errorMessage(e)}`, { cause: e });
-  }
-}
-
-/** Writes `text` to `file` through a temp file in the same folder, created with `mode`. */
-export function writeFileAtomic(file: string, text: string, mode: number): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
-  try {
-    const fd = fs.openSync(tmp, 'wx', mode);
-    try {
-      fs.writeSync(fd, text);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    try {
-      fs.unlinkSync(tmp);
-    } catch {
-      // nothing left to clean
-    }
-    throw new MuseError('io', `Cannot write ${file}: ${errorMessage(e)}`, { cause: e });
   }
 }

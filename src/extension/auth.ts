@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { MuseError, errorMessage, isMuseError } from '../core/errors';
-import { isJwtExpired } from '../core/backends/ws/wsParse';
+import { isJwtExpired, jwtTimes } from '../core/jwt';
 import type { Profile, WsProfile } from '../core/profiles';
 import { loadCore } from './coreBundle';
 import { ask } from './prompts';
@@ -8,17 +8,6 @@ import type { Log } from './log';
 import { Renewal } from './renewal';
 import type { Secrets } from './secrets';
 import type { Settings } from './settings';
-
-/** `exp` and the issue time (`iat`, or `orig_iat` as djangorestframework-jwt writes it) of a JWT, unverified. */
-function jwtTimes(token: string): { exp?: number; iat?: number } {
-  try {
-    const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
-    const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
-    return { exp: num(claims.exp), iat: num(claims.iat) ?? num(claims.orig_iat) };
-  } catch {
-    return {};
-  }
-}
 
 /**
  * Signing in to ws profiles (`jwt/obtain`) and renewing an expired token: at most one renewal

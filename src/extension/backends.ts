@@ -1,7 +1,7 @@
 import type * as vscode from 'vscode';
 import type { Backend } from '../core/backend';
 import { MuseError } from '../core/errors';
-import type { SshPrompts } from '../core/backends/slurm/prompts';
+import type { SshPrompts } from '../core/sshPrompts';
 import type { Profile } from '../core/profiles';
 import type { Log } from './log';
 import type { Secrets } from './secrets';

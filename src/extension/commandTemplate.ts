@@ -3,7 +3,7 @@
  * VS Code language id or by file extension. No vscode import (unit-tested).
  */
 import * as path from 'path';
-import { shellQuote } from '../core/backends/slurm/shellQuote';
+import { shellQuote } from '../core/shellQuote';
 
 /** Used when the profile has no template for the language. */
 export const DEFAULT_TEMPLATES: Readonly<Record<string, string>> = {

@@ -1,4 +1,4 @@
-import type { SshPrompts } from '../core/backends/slurm/prompts';
+import type { SshPrompts } from '../core/sshPrompts';
 import { ask } from './prompts';
 
 /** The SSH layer's questions as VS Code input boxes and modal dialogs. */

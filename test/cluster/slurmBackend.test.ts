@@ -9,7 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as yauzl from 'yauzl';
 import type { RunRef } from '../../src/core/backend';
-import type { SshPrompts } from '../../src/core/backends/slurm/prompts';
+import type { SshPrompts } from '../../src/core/sshPrompts';
 import { SlurmBackend } from '../../src/core/backends/slurm/slurmBackend';
 import type { SshConnection, SshEvent } from '../../src/core/backends/slurm/sshConnection';
 import { isMuseError } from '../../src/core/errors';

@@ -10,7 +10,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { Server } from 'ssh2';
 import type { Connection } from 'ssh2';
-import type { SshPrompts } from '../../src/core/backends/slurm/prompts';
+import type { SshPrompts } from '../../src/core/sshPrompts';
 import { SlurmBackend } from '../../src/core/backends/slurm/slurmBackend';
 import type { SshProfile } from '../../src/core/profiles';
 

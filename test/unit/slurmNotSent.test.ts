@@ -6,7 +6,7 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { SlurmBackend } from '../../src/core/backends/slurm/slurmBackend';
-import type { SshPrompts } from '../../src/core/backends/slurm/prompts';
+import type { SshPrompts } from '../../src/core/sshPrompts';
 import { isMuseError } from '../../src/core/errors';
 import { isClearRefusal } from '../../src/core/runs';
 

@@ -11,7 +11,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { Server, utils } from 'ssh2';
 import type { Connection, ParsedKey } from 'ssh2';
-import type { SshPrompts } from '../../src/core/backends/slurm/prompts';
+import type { SshPrompts } from '../../src/core/sshPrompts';
 import { SshConnection } from '../../src/core/backends/slurm/sshConnection';
 import type { SshEvent } from '../../src/core/backends/slurm/sshConnection';
 import { resolveTarget } from '../../src/core/backends/slurm/sshTarget';

@@ -1,6 +1,6 @@
 import * as assert from 'assert';
 import { execFileSync } from 'child_process';
-import { shellCommand, shellPath, shellQuote } from '../../src/core/backends/slurm/shellQuote';
+import { shellCommand, shellPath, shellQuote } from '../../src/core/shellQuote';
 import { isMuseError } from '../../src/core/errors';
 
 /** Hostile arguments: each must reach the program byte for byte. */

@@ -4,7 +4,6 @@ import * as path from 'path';
 import {
   bodyExcerpt,
   classifyResultBody,
-  isJwtExpired,
   parseDownloadKey,
   parseErrorBody,
   parseObtainedToken,
@@ -154,17 +153,6 @@ describe('wsParse: keys and tokens', () => {
     assert.strictEqual(parseObtainedToken({ jwt: 'a.b.c' }), 'a.b.c');
     assert.strictEqual(parseObtainedToken({ nothing: 1 }), undefined);
     assert.strictEqual(parseObtainedToken({ token: '' }), undefined);
-  });
-
-  it('reads a JWT exp claim (number or string) and ignores tokens it cannot read', () => {
-    const jwt = (claims: object): string => `e30.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.sig`;
-    const now = Date.now();
-    assert.strictEqual(isJwtExpired(jwt({ exp: Math.floor(now / 1000) - 60 }), now), true);
-    assert.strictEqual(isJwtExpired(jwt({ exp: String(Math.floor(now / 1000) - 60) }), now), true);
-    assert.strictEqual(isJwtExpired(jwt({ exp: Math.floor(now / 1000) + 600 }), now), false);
-    assert.strictEqual(isJwtExpired(jwt({ user: 'alice' }), now), false);
-    assert.strictEqual(isJwtExpired('not-a-jwt', now), false);
-    assert.strictEqual(isJwtExpired('a.%%%.c', now), false);
   });
 });
 

@@ -6,7 +6,7 @@ import type { Backend } from '../backend';
 import { MuseError } from '../errors';
 import { localRunsDir } from '../paths';
 import type { Profile } from '../profiles';
-import type { SshPrompts } from './slurm/prompts';
+import type { SshPrompts } from '../sshPrompts';
 
 export interface BackendDeps {
   /** The ws token of a profile (secret storage, token file, env), undefined when signed out. */

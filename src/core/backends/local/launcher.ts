@@ -10,11 +10,8 @@ import * as path from 'path';
 import { MuseError, errorMessage } from '../../errors';
 import { EXIT_FILE, STDERR_FILE, STDOUT_FILE, type LaunchRecord } from './runFiles';
 import { procStartTime } from './procInfo';
+import { shellQuote } from '../../shellQuote';
 
-/** Quotes one argument for a POSIX shell. */
-export function shQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
 
 /** An executable file? */
 async function isExecutable(p: string): Promise<boolean> {
@@ -60,7 +57,7 @@ export async function findContainerRuntime(configured?: string): Promise<string 
 export function commandLine(cmd: string, container?: { runtime: string; image: string; cmdOption?: string }): string {
   if (!container) return cmd;
   const opt = container.cmdOption?.trim() ? ` ${container.cmdOption.trim()}` : '';
-  return `${shQuote(container.runtime)} exec${opt} ${shQuote(container.image)} ${cmd}`;
+  return `${shellQuote(container.runtime)} exec${opt} ${shellQuote(container.image)} ${cmd}`;
 }
 
 /**

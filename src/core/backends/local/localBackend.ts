@@ -9,6 +9,7 @@ import * as fs from 'fs';
 import * as fsp from 'fs/promises';
 import * as path from 'path';
 import { pipeline } from 'stream/promises';
+import { mapLimit } from '../../concurrency';
 import type {
   Backend,
   BackendCapabilities,
@@ -81,20 +82,6 @@ async function copyTo(src: string, dest: string, opts: OpOptions, phase: string)
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new MuseError('notFound', `Not found: ${src}`, { cause: e });
     throw new MuseError('io', `Cannot copy ${src} to ${dest}: ${errorMessage(e)}`, { cause: e });
   }
-}
-
-/** Runs `fn` over `items` with at most `limit` at once. */
-async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
 
 export class LocalBackend implements Backend {

@@ -3,9 +3,9 @@
  * a restart, another window) can follow it: the request, the launch record (pid and start time),
  * the exit record written by the wrapper, and the cancel marker.
  */
-import * as crypto from 'crypto';
 import * as fsp from 'fs/promises';
 import * as path from 'path';
+import { writeFileAtomic } from '../../atomicFile';
 import type { RawFacts, Run, StateReport } from '../../model';
 import { groupIsOurs, isSameProcessAlive } from './procInfo';
 
@@ -54,9 +54,7 @@ export interface CancelRecord {
 
 /** Writes JSON through a temporary file and a rename: readers never see half a file. */
 export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
-  const tmp = `${file}.tmp-${crypto.randomBytes(4).toString('hex')}`;
-  await fsp.writeFile(tmp, JSON.stringify(value, null, 2) + '\n', { mode: 0o644 });
-  await fsp.rename(tmp, file);
+  await writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n');
 }
 
 /** The parsed JSON file, undefined when missing; unreadable JSON gives undefined too. */

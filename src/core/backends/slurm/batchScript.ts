@@ -3,7 +3,7 @@
  * `module_list`, the command). The script is uploaded as a file, never typed into a shell line.
  */
 import { MuseError } from '../../errors';
-import { shellQuote } from './shellQuote';
+import { shellQuote } from '../../shellQuote';
 
 /** Output file names, as the ws names them in a run folder. */
 export const STDOUT_FILE = '__WS__stdout.txt';

@@ -18,7 +18,7 @@ import { isFinal, normalizeRequest } from '../../model';
 import type { SshProfile } from '../../profiles';
 import { streamToFile } from '../../transfer/httpFile';
 import { BATCH_FILE, STDERR_FILE, STDOUT_FILE, buildBatchScript, isArrayJob, normalizeSbatchOption } from './batchScript';
-import type { SshPrompts } from './prompts';
+import type { SshPrompts } from '../../sshPrompts';
 import { FIELD_DELIMITER, SACCT_FIELDS, SQUEUE_FORMAT, coveredTasks, groupByJob, mapSlurmState, parseArraySpec, parseSacct, parseSqueue, realJobName, stateFromRows } from './slurmParse';
 import type { SlurmRow } from './slurmParse';
 import { SshConnection, isConnectionLoss } from './sshConnection';

@@ -11,9 +11,9 @@ import type { Readable } from 'stream';
 import { Client, utils } from 'ssh2';
 import type { AnyAuthMethod, AuthenticationType, ClientChannel, ParsedKey, SFTPWrapper } from 'ssh2';
 import { MuseError, cancelledError, errorMessage } from '../../errors';
-import type { SshPrompts } from './prompts';
+import type { SshPrompts } from '../../sshPrompts';
 import { appendKnownHost, checkKnownHosts, fingerprintSha256, keyTypeOfBlob, knownHostsName, readKnownHosts } from './knownHosts';
-import { shellCommand } from './shellQuote';
+import { shellCommand } from '../../shellQuote';
 import { describeTarget } from './sshTarget';
 import type { SshTarget } from './sshTarget';
 

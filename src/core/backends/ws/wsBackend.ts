@@ -5,6 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Readable } from 'stream';
+import { mapLimit } from '../../concurrency';
 import type { Backend, BackendCapabilities, OpOptions, OutputStream, RunRef, SubmitResult } from '../../backend';
 import { MuseError, throwIfAborted } from '../../errors';
 import type { ResultOutcome, SoftwareInfo, StateReport, SubmitRequest } from '../../model';
@@ -58,22 +59,18 @@ export class WsBackend implements Backend {
 
   async states(runs: RunRef[], opts: OpOptions = {}): Promise<Map<string, StateReport | Error>> {
     const out = new Map<string, StateReport | Error>();
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < runs.length) {
-        const run = runs[next++];
-        if (opts.signal?.aborted) {
-          out.set(run.id, new MuseError('cancelled', 'Cancelled.'));
-          continue;
-        }
-        try {
-          out.set(run.id, await this.client.state(run.software, requireKey(run), opts));
-        } catch (e) {
-          out.set(run.id, e instanceof Error ? e : new Error(String(e)));
-        }
+    // One request per run (the API has no batch state call), a few at once.
+    await mapLimit(runs, this.concurrency, async (run) => {
+      if (opts.signal?.aborted) {
+        out.set(run.id, new MuseError('cancelled', 'Cancelled.'));
+        return;
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.concurrency, runs.length) }, worker));
+      try {
+        out.set(run.id, await this.client.state(run.software, requireKey(run), opts));
+      } catch (e) {
+        out.set(run.id, e instanceof Error ? e : new Error(String(e)));
+      }
+    });
     return out;
   }
 

@@ -10,13 +10,13 @@ import { PassThrough, Readable, Transform } from 'stream';
 import type FormDataClass from 'form-data';
 import type { Dispatcher } from 'undici';
 import type { OpOptions } from '../../backend';
+import { isJwtExpired } from '../../jwt';
 import { MuseError, cancelledError, throwIfAborted, type MuseErrorCode } from '../../errors';
 import type { ResultOutcome, SoftwareInfo, StateReport, SubmitRequest } from '../../model';
 import { basicAuth, getToFile, streamToFile, type GetToFileAnswer } from '../../transfer/httpFile';
 import {
   bodyExcerpt,
   classifyResultBody,
-  isJwtExpired,
   looksLikeAuthError,
   parseErrorBody,
   parseObtainedToken,

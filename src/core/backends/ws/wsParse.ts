@@ -214,28 +214,6 @@ export function parseObtainedToken(body: unknown): string | undefined {
   return undefined;
 }
 
-/** The `exp` claim of a JWT (seconds since the epoch), read without checking the signature. */
-export function jwtExpiry(token: string): number | undefined {
-  const parts = token.split('.');
-  if (parts.length !== 3) return undefined;
-  try {
-    const claims: unknown = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
-    if (isObj(claims)) {
-      const exp = typeof claims.exp === 'string' ? Number(claims.exp) : claims.exp;
-      if (typeof exp === 'number' && Number.isFinite(exp)) return exp;
-    }
-  } catch {
-    // Not a JWT we can read: the server decides.
-  }
-  return undefined;
-}
-
-/** True when the token is a JWT whose `exp` is past (with a small allowance for clock skew). */
-export function isJwtExpired(token: string, nowMs = Date.now(), skewSeconds = 5): boolean {
-  const exp = jwtExpiry(token);
-  return exp !== undefined && exp + skewSeconds < nowMs / 1000;
-}
-
 /** Words in an error text that mean the token was refused. */
 export function looksLikeAuthError(text: string): boolean {
   return /\b(token|jwt|signature|expired|credentials|not authenticated|unauthori[sz]ed)\b/i.test(text);

@@ -1,9 +1,10 @@
 /**
- * Quoting of the arguments of remote commands. sshd hands an exec request to the user's login
- * shell as one line, so every argument is quoted here and joined; user text is never pasted
- * into a shell line as it is.
+ * Quoting of shell arguments, the one rule for every shell line Muse Runner builds: remote
+ * commands (sshd hands an exec request to the user's login shell as one line), batch scripts,
+ * the local runner's `sh -c` line and command templates. Every argument is quoted here and
+ * joined; user text is never pasted into a shell line as it is.
  */
-import { MuseError } from '../../errors';
+import { MuseError } from './errors';
 
 /** Characters that need no quoting in a POSIX shell word. */
 const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
@@ -16,7 +17,7 @@ const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
  */
 export function shellQuote(arg: string): string {
   if (arg.includes('\0')) {
-    throw new MuseError('refused', `A remote command argument contains a NUL byte, which no shell can pass: ${JSON.stringify(arg)}.`);
+    throw new MuseError('refused', `A command argument contains a NUL byte, which no shell can pass: ${JSON.stringify(arg)}.`);
   }
   if (arg !== '' && SAFE_WORD.test(arg)) return arg;
   return `'${arg.replace(/'/g, `'\\''`)}'`;
