@@ -12,7 +12,7 @@ import type { SshPrompts } from '../../sshPrompts';
 import { shellCommand } from '../../shellQuote';
 import { execOnClient } from './sshExec';
 import type { ExecOptions, ExecResult } from './sshExec';
-import { authQueue, mapConnectError, verifyHostKey } from './sshLogin';
+import { authQueue, checkHostKey, mapConnectError } from './sshLogin';
 import type { LoginOptions } from './sshLogin';
 import { describeTarget } from './sshTarget';
 import type { SshTarget } from './sshTarget';
@@ -151,7 +151,7 @@ export class SshConnection {
     let hostKeyError: MuseError | undefined;
     let authError: MuseError | undefined;
     const tried: string[] = [];
-    const auth = authQueue(this.target, this.prompts, this.opts, tried, (e) => {
+    const auth = authQueue(t, this.prompts, this.opts, tried, (e) => {
       authError ??= e;
     });
 
@@ -196,7 +196,7 @@ export class SshConnection {
         keepaliveCountMax: 3,
         // Not an async function: ssh2 takes any non-undefined return value as the answer.
         hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
-          verifyHostKey(this.target, this.prompts, key).then(
+          checkHostKey(t, this.prompts, key).then(
             () => verify(true),
             (e: unknown) => {
               hostKeyError = e instanceof MuseError ? e : new MuseError('refused', errorMessage(e), { cause: e });

@@ -52,7 +52,7 @@ export function mapConnectError(err: Error & { level?: string; code?: string }, 
  * revoked or changed key is refused, an unknown one is shown to the user through `ask` and
  * recorded once accepted. Throws a `refused` MuseError.
  */
-export async function verifyHostKey(t: SshTarget, ask: SshPrompts, key: Buffer): Promise<void> {
+export async function checkHostKey(t: SshTarget, ask: SshPrompts, key: Buffer): Promise<void> {
   const name = knownHostsName(t.hostName, t.port);
   const names = [name];
   if (t.alias !== t.hostName) names.push(knownHostsName(t.alias, t.port));
