@@ -17,6 +17,7 @@ import { promisify } from 'util';
 import type { RunRef } from '../src/core/backend';
 import type { SshPrompts } from '../src/core/sshPrompts';
 import { SlurmBackend } from '../src/core/backends/slurm/slurmBackend';
+import { SshConnectionPool } from '../src/core/backends/slurm/sshConnectionPool';
 import { FIELD_DELIMITER, SACCT_FIELDS } from '../src/core/backends/slurm/slurmParse';
 import { normalizeRequest } from '../src/core/model';
 import type { InputFile, SubmitRequest } from '../src/core/model';
@@ -65,6 +66,7 @@ async function main(): Promise<void> {
   const scp = (args: string[]) => run('scp', [...sshOpts, '-q', '-P', String(env.port), ...args]);
   const remoteBench = `${env.remoteRoot}/bench`;
   const backends: SlurmBackend[] = [];
+  const pool = new SshConnectionPool();
   const jobIds: string[] = [];
 
   try {
@@ -93,7 +95,7 @@ async function main(): Promise<void> {
     const bases: number[] = [];
     for (let i = 0; i < 3; i++) {
       bases.push(await time(baseline));
-      const b = new SlurmBackend(profile, prompts()); // new prompts object: a new connection
+      const b = new SlurmBackend(profile, prompts(), pool); // new prompts object: a new connection
       backends.push(b);
       firsts.push(await time(async () => jobIds.push((await b.submit(req)).jobId!)));
       seconds.push(await time(async () => jobIds.push((await b.submit(req)).jobId!)));
@@ -109,7 +111,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < chunk.length; i += 4) chunk.writeUInt32LE((i * 2654435761) >>> 0, i); // not all zeros
     writeFileSync(big, Buffer.concat(Array.from({ length: 200 }, () => chunk)));
     const mb = 200;
-    const upBackend = new SlurmBackend(profile, prompts());
+    const upBackend = new SlurmBackend(profile, prompts(), pool);
     backends.push(upBackend);
     await upBackend.submit({ software: 'bench', cmd: 'true' }).then((r) => jobIds.push(r.jobId!)); // connect first: measure the transfer
     const scpMs = await time(() => scp([big, `${dest}:${remoteBench}/scp-big.bin`]));
@@ -157,6 +159,7 @@ async function main(): Promise<void> {
       console.log(`cleanup: ${(e as Error).message}`);
     }
     for (const b of backends) await b.dispose();
+    pool.dispose();
     rmSync(tmp, { recursive: true, force: true });
   }
 }

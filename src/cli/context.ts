@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Backend, OpOptions } from '../core/backend';
 import { createBackend } from '../core/backends/factory';
+import { SshConnectionPool } from '../core/backends/slurm/sshConnectionPool';
 import { loadConfig, readToken, resolveProfile, selectProfile } from '../core/config';
 import type { CliConfig } from '../core/config';
 import { MuseError } from '../core/errors';
@@ -32,6 +33,8 @@ export class CliContext {
   private cfg?: CliConfig;
   private storeP?: Promise<RunStore>;
   private readonly backends = new Map<string, Backend>();
+  /** The SSH connections of this invocation, shared by its backends, closed by dispose. */
+  private readonly sshPool = new SshConnectionPool();
   private stdinToken?: Promise<string>;
   /** Set while a submit may have reached a server: what to tell the user on Ctrl-C. */
   interruptNote?: string;
@@ -107,7 +110,7 @@ export class CliContext {
   backend(profile: Profile): Backend {
     let b = this.backends.get(profile.name);
     if (!b) {
-      b = createBackend(profile, { getToken: (n) => this.getToken(n), sshPrompts: terminalSshPrompts(this.io) });
+      b = createBackend(profile, { getToken: (n) => this.getToken(n), sshPrompts: terminalSshPrompts(this.io), sshPool: this.sshPool });
       this.backends.set(profile.name, b);
     }
     return b;
@@ -176,5 +179,6 @@ export class CliContext {
         // closing connections at exit: nothing useful to tell
       }
     }
+    this.sshPool.dispose();
   }
 }

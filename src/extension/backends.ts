@@ -2,6 +2,7 @@ import type * as vscode from 'vscode';
 import type { Backend } from '../core/backend';
 import { MuseError } from '../core/errors';
 import type { SshPrompts } from '../core/sshPrompts';
+import { SshConnectionPool } from '../core/backends/slurm/sshConnectionPool';
 import type { Profile } from '../core/profiles';
 import type { Log } from './log';
 import type { Secrets } from './secrets';
@@ -15,6 +16,8 @@ import { loadCore } from './coreBundle';
 export class Backends implements vscode.Disposable {
   private readonly cache = new Map<string, { sig: string; backend: Promise<Backend> }>();
   private readonly sub: vscode.Disposable;
+  /** The window's SSH connections, shared by its ssh backends (one per target), closed on dispose. */
+  private readonly sshPool = new SshConnectionPool();
 
   constructor(
     private readonly settings: Settings,
@@ -47,6 +50,7 @@ export class Backends implements vscode.Disposable {
       return createBackend(p, {
         getToken: async (name: string) => this.secrets.getToken(name),
         sshPrompts: this.sshPrompts,
+        sshPool: this.sshPool,
       });
     });
     this.cache.set(p.name, { sig, backend });
@@ -66,5 +70,7 @@ export class Backends implements vscode.Disposable {
   dispose(): void {
     this.sub.dispose();
     for (const name of [...this.cache.keys()]) this.drop(name);
+    // After the drops: a backend still being made lets go of nothing, its connection closes here.
+    this.sshPool.dispose();
   }
 }

@@ -11,6 +11,7 @@ import * as yauzl from 'yauzl';
 import type { RunRef } from '../../src/core/backend';
 import type { SshPrompts } from '../../src/core/sshPrompts';
 import { SlurmBackend } from '../../src/core/backends/slurm/slurmBackend';
+import { SshConnectionPool } from '../../src/core/backends/slurm/sshConnectionPool';
 import type { SshConnection, SshEvent } from '../../src/core/backends/slurm/sshConnection';
 import { isMuseError } from '../../src/core/errors';
 import { isFinal, normalizeRequest } from '../../src/core/model';
@@ -95,6 +96,7 @@ describe('Slurm backend on the test cluster', function () {
   let conn: SshConnection;
   let events: SshEvent[];
   const extra: SlurmBackend[] = [];
+  const pool = new SshConnectionPool();
 
   before(async () => {
     env = loadClusterEnv();
@@ -105,7 +107,7 @@ describe('Slurm backend on the test cluster', function () {
       singularityCommand: env.singularityCommand,
       images: env.images,
     });
-    backend = new SlurmBackend(profile, strictPrompts());
+    backend = new SlurmBackend(profile, strictPrompts(), pool);
     conn = await backend.connection();
     events = [];
     conn.onEvent((e) => events.push(e));
@@ -113,6 +115,7 @@ describe('Slurm backend on the test cluster', function () {
   after(async () => {
     await backend?.dispose();
     for (const b of extra) await b.dispose();
+    pool.dispose();
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
@@ -303,7 +306,7 @@ describe('Slurm backend on the test cluster', function () {
 
   it('content of a folder with non-ASCII names (zipped here over SFTP), several at once, then dispose: complete zips, no stray error', async () => {
     // A backend of its own (own prompts: own connection), so that dispose really closes it.
-    const b = new SlurmBackend(profile, strictPrompts());
+    const b = new SlurmBackend(profile, strictPrompts(), pool);
     const names = ['né 日本.txt', 'sub/ü.txt', 'plain.txt'];
     const req: SubmitRequest = { software: 'sw_example', cmd: 'python /add.py 1 2', files: names.map((n, i) => input(n, `content ${i}\n`.repeat(2000))) };
     const run = await submit(req, b);
@@ -357,7 +360,7 @@ describe('Slurm backend on the test cluster', function () {
       ].join('\n'),
     );
     const prompts = strictPrompts();
-    const b = new SlurmBackend({ name: 'alias', kind: 'ssh', host: 'musecluster', sshConfigFile: cfg, knownHostsFile: env.knownHostsFile, remoteRoot: env.remoteRoot, singularityCommand: env.singularityCommand, images: env.images }, prompts);
+    const b = new SlurmBackend({ name: 'alias', kind: 'ssh', host: 'musecluster', sshConfigFile: cfg, knownHostsFile: env.knownHostsFile, remoteRoot: env.remoteRoot, singularityCommand: env.singularityCommand, images: env.images }, prompts, pool);
     extra.push(b);
     const c = await b.connection();
     assert.ok(c.target.jump, 'a jump host is configured');
@@ -372,7 +375,7 @@ describe('Slurm backend on the test cluster', function () {
     const kh = path.join(tmp, 'kh-unknown');
     writeFileSync(kh, '');
     const declined = strictPrompts();
-    const b1 = new SlurmBackend({ ...profile, knownHostsFile: kh }, declined);
+    const b1 = new SlurmBackend({ ...profile, knownHostsFile: kh }, declined, pool);
     extra.push(b1);
     await assert.rejects(b1.states([{ id: 'x', software: 'sw_example', request: normalizeRequest({ software: 'sw_example', cmd: 'x' }), raw: { jobId: '1' } }]).then((m) => {
       const v = m.get('x');
@@ -383,7 +386,7 @@ describe('Slurm backend on the test cluster', function () {
     assert.strictEqual(readFileSync(kh, 'utf8'), '');
 
     const accepted = strictPrompts({ unknownHostKey: async () => true });
-    const b2 = new SlurmBackend({ ...profile, knownHostsFile: kh }, accepted);
+    const b2 = new SlurmBackend({ ...profile, knownHostsFile: kh }, accepted, pool);
     extra.push(b2);
     const run = await submit({ software: 'sw_example', cmd: 'python /add.py 2 2' }, b2);
     assert.strictEqual((await final(run, b2)).state, 'ok');
@@ -398,7 +401,7 @@ describe('Slurm backend on the test cluster', function () {
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', fake]);
     writeFileSync(kh, `[${env.host}]:${env.port} ${readFileSync(`${fake}.pub`, 'utf8').split(/\s+/).slice(0, 2).join(' ')}\n`);
     const prompts = strictPrompts({ unknownHostKey: async () => true });
-    const b = new SlurmBackend({ ...profile, knownHostsFile: kh }, prompts);
+    const b = new SlurmBackend({ ...profile, knownHostsFile: kh }, prompts, pool);
     extra.push(b);
     await assert.rejects(b.submit({ software: 'sw_example', cmd: 'python /add.py 1 1' }), (e: unknown) => isMuseError(e, 'refused') && /MISMATCH/.test((e as Error).message) && (e as Error).message.includes(`${kh} line 1`));
     assert.deepStrictEqual(prompts.asked, []);
@@ -407,7 +410,7 @@ describe('Slurm backend on the test cluster', function () {
   it('fails with an auth error for a wrong key', async () => {
     const wrong = path.join(tmp, 'wrongkey');
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', wrong]);
-    const b = new SlurmBackend({ ...profile, identityFile: wrong }, strictPrompts());
+    const b = new SlurmBackend({ ...profile, identityFile: wrong }, strictPrompts(), pool);
     extra.push(b);
     await assert.rejects(b.submit({ software: 'sw_example', cmd: 'python /add.py 1 1' }), (e: unknown) => isMuseError(e, 'auth') && (e as Error).message.includes(wrong));
   });

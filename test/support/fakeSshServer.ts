@@ -12,6 +12,7 @@ import { Server } from 'ssh2';
 import type { Connection } from 'ssh2';
 import type { SshPrompts } from '../../src/core/sshPrompts';
 import { SlurmBackend } from '../../src/core/backends/slurm/slurmBackend';
+import { SshConnectionPool } from '../../src/core/backends/slurm/sshConnectionPool';
 import type { SshProfile } from '../../src/core/profiles';
 
 /** A running fake ssh server and the files a client needs to trust and reach it. */
@@ -69,9 +70,10 @@ export function passwordPrompts(): SshPrompts {
 
 /**
  * A SlurmBackend for `fake` (profile `fake`, remote root `/runs`, software `sw` -> `/img`), with
- * fresh prompts: a connection of its own, closed by dispose. No ~/.ssh is read.
+ * fresh prompts: a connection of its own in `pool` (a new pool unless given), closed by dispose.
+ * No ~/.ssh is read.
  */
-export function fakeSlurmBackend(fake: FakeSshServer): SlurmBackend {
+export function fakeSlurmBackend(fake: FakeSshServer, pool = new SshConnectionPool(), prompts = passwordPrompts()): SlurmBackend {
   const profile: SshProfile = {
     name: 'fake',
     kind: 'ssh',
@@ -83,5 +85,5 @@ export function fakeSlurmBackend(fake: FakeSshServer): SlurmBackend {
     remoteRoot: '/runs',
     images: { sw: '/img' },
   };
-  return new SlurmBackend(profile, passwordPrompts(), { connection: { env: {}, homeDir: path.join(fake.dir, 'nohome') } });
+  return new SlurmBackend(profile, prompts, pool, { connection: { env: {}, homeDir: path.join(fake.dir, 'nohome') } });
 }

@@ -1,5 +1,5 @@
 import * as assert from 'assert';
-import { checkRunFileName } from '../../src/core/backends/slurm/slurmBackend';
+import { checkRunFileName } from '../../src/core/backends/slurm/runFileNames';
 import { isMuseError } from '../../src/core/errors';
 
 describe('run folder file names (ssh backend)', () => {

@@ -6,6 +6,7 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { SlurmBackend } from '../../src/core/backends/slurm/slurmBackend';
+import { SshConnectionPool } from '../../src/core/backends/slurm/sshConnectionPool';
 import type { SshPrompts } from '../../src/core/sshPrompts';
 import { isMuseError } from '../../src/core/errors';
 import { isClearRefusal } from '../../src/core/runs';
@@ -26,6 +27,7 @@ describe('ssh submit that cannot reach the cluster', () => {
     const backend = new SlurmBackend(
       { name: 'down', kind: 'ssh', host: '127.0.0.1', port: await closedPort(), user: 'nobody', knownHostsFile: path.join(dir, 'known_hosts'), sshConfigFile: path.join(dir, 'config'), noContainer: true },
       prompts,
+      new SshConnectionPool(),
       { connection: { env: {}, homeDir: path.join(dir, 'nohome') } },
     );
     try {

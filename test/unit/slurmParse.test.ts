@@ -11,7 +11,7 @@ import {
   parseSqueue,
   stateFromRows,
 } from '../../src/core/backends/slurm/slurmParse';
-import { parseSbatchOutput } from '../../src/core/backends/slurm/slurmBackend';
+import { parseSbatchOutput } from '../../src/core/backends/slurm/submitOnce';
 import * as os from 'os';
 import type { Run } from '../../src/core/model';
 import { normalizeRequest } from '../../src/core/model';

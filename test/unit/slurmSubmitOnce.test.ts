@@ -5,7 +5,7 @@
 import * as assert from 'assert';
 import * as path from 'path';
 import type { Connection } from 'ssh2';
-import { sbatchOnce } from '../../src/core/backends/slurm/slurmBackend';
+import { sbatchOnce } from '../../src/core/backends/slurm/submitOnce';
 import { SshConnection } from '../../src/core/backends/slurm/sshConnection';
 import { isMuseError } from '../../src/core/errors';
 import { passwordPrompts, startFakeSshServer } from '../support/fakeSshServer';

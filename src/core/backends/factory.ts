@@ -7,12 +7,15 @@ import { MuseError } from '../errors';
 import { localRunsDir } from '../paths';
 import type { Profile } from '../profiles';
 import type { SshPrompts } from '../sshPrompts';
+import type { SshConnectionPool } from './slurm/sshConnectionPool';
 
 export interface BackendDeps {
   /** The ws token of a profile (secret storage, token file, env), undefined when signed out. */
   getToken: (profileName: string) => Promise<string | undefined>;
   /** How the SSH layer asks the user (passphrases, host keys); required for ssh profiles. */
   sshPrompts?: SshPrompts;
+  /** The process's shared SSH connections (its maker disposes it); required for ssh profiles. */
+  sshPool?: SshConnectionPool;
 }
 
 /** A new backend for `profile`. Throws an `unsupported` MuseError for a kind not available. */
@@ -26,7 +29,8 @@ export function createBackend(profile: Profile, deps: BackendDeps): Backend {
     }
     case 'ssh':
       if (!deps.sshPrompts) throw new MuseError('unsupported', `Profile "${profile.name}": SSH needs a way to ask for passphrases and host keys here.`);
-      return new (require('./slurm/slurmBackend') as typeof import('./slurm/slurmBackend')).SlurmBackend(profile, deps.sshPrompts);
+      if (!deps.sshPool) throw new MuseError('unsupported', `Profile "${profile.name}": SSH needs a connection pool here.`);
+      return new (require('./slurm/slurmBackend') as typeof import('./slurm/slurmBackend')).SlurmBackend(profile, deps.sshPrompts, deps.sshPool);
     case 'local':
       // The CLI and extension fill `root` (resolveProfile); the fallback keeps a bare profile usable.
       return new (require('./local/localBackend') as typeof import('./local/localBackend')).LocalBackend({ root: profile.root ?? localRunsDir(), images: profile.images, singularityCommand: profile.singularityCommand });

@@ -1,33 +1,29 @@
 /**
- * One SSH connection per target, shared by every operation: connected once (single-flight),
- * kept alive, closed after an idle time, and opened again on the next operation after a drop.
- * Host keys are checked against known_hosts; logins go through agent, key files, keyboard-
- * interactive and password, asking the user through `SshPrompts` when needed.
+ * One SSH connection to a target, used by every operation on it: connected once (single-flight),
+ * kept alive, closed after an idle time, and opened again on the next operation after a drop;
+ * one SFTP session on it. The login (host key, methods, prompts) is sshLogin.ts, a remote
+ * command's channel sshExec.ts; backends share connections through sshConnectionPool.ts.
  */
-import { promises as fs } from 'fs';
-import * as os from 'os';
-import * as path from 'path';
 import type { Readable } from 'stream';
-import { Client, utils } from 'ssh2';
-import type { AnyAuthMethod, AuthenticationType, ClientChannel, ParsedKey, SFTPWrapper } from 'ssh2';
+import { Client } from 'ssh2';
+import type { AnyAuthMethod, AuthenticationType, ClientChannel, SFTPWrapper } from 'ssh2';
 import { MuseError, cancelledError, errorMessage } from '../../errors';
 import type { SshPrompts } from '../../sshPrompts';
-import { appendKnownHost, checkKnownHosts, fingerprintSha256, keyTypeOfBlob, knownHostsName, readKnownHosts } from './knownHosts';
 import { shellCommand } from '../../shellQuote';
+import { execOnClient } from './sshExec';
+import type { ExecOptions, ExecResult } from './sshExec';
+import { authQueue, checkHostKey, mapConnectError } from './sshLogin';
+import type { LoginOptions } from './sshLogin';
 import { describeTarget } from './sshTarget';
 import type { SshTarget } from './sshTarget';
 
-export interface SshConnectionOptions {
+export interface SshConnectionOptions extends LoginOptions {
   /** Close the connection after this long without any operation (ms; default 5 min). */
   idleMs?: number;
   /** SSH keepalive interval (ms; default 15 s); the connection is dropped after 3 unanswered. */
   keepaliveMs?: number;
   /** Time allowed for the TCP connect + handshake + login (ms; default 30 s, prompts aside). */
   readyTimeoutMs?: number;
-  /** Environment (for `SSH_AUTH_SOCK`, tests). */
-  env?: NodeJS.ProcessEnv;
-  /** Home folder for default key files (tests). */
-  homeDir?: string;
 }
 
 /** What the connection layer reports, for logs and for tests that count remote commands. */
@@ -35,29 +31,6 @@ export type SshEvent =
   | { type: 'connect'; target: string }
   | { type: 'close'; target: string; unexpected: boolean }
   | { type: 'command'; target: string; command: string };
-
-export interface ExecResult {
-  /** Exit status; null when the command ended by a signal or the channel closed without one. */
-  code: number | null;
-  signal?: string;
-  stdout: Buffer;
-  stderr: Buffer;
-}
-
-export interface ExecOptions {
-  signal?: AbortSignal;
-  /** Sent to the command's standard input, then closed. */
-  stdin?: string | Buffer;
-  /** Standard output is piped here (with back-pressure) instead of being collected. */
-  stdoutTo?: NodeJS.WritableStream;
-}
-
-/** Error codes of Node sockets that mean "the network", not "the server said no". */
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
-
-function isEncryptedKeyError(e: Error): boolean {
-  return /encrypted|passphrase|bad decrypt|integrity check/i.test(e.message);
-}
 
 /** A shared SSH connection to one target. */
 export class SshConnection {
@@ -178,7 +151,7 @@ export class SshConnection {
     let hostKeyError: MuseError | undefined;
     let authError: MuseError | undefined;
     const tried: string[] = [];
-    const auth = this.authQueue(tried, (e) => {
+    const auth = authQueue(t, this.prompts, this.opts, tried, (e) => {
       authError ??= e;
     });
 
@@ -199,7 +172,7 @@ export class SshConnection {
       });
       client.on('error', (err: Error & { level?: string; code?: string }) => {
         if (ready) return; // after login, failures surface through the operations and 'close'
-        reject(hostKeyError ?? authError ?? this.mapConnectError(err, tried));
+        reject(hostKeyError ?? authError ?? mapConnectError(err, tried, this.name));
       });
       client.on('close', () => {
         releaseJump();
@@ -223,7 +196,7 @@ export class SshConnection {
         keepaliveCountMax: 3,
         // Not an async function: ssh2 takes any non-undefined return value as the answer.
         hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
-          this.verifyHostKey(key).then(
+          checkHostKey(t, this.prompts, key).then(
             () => verify(true),
             (e: unknown) => {
               hostKeyError = e instanceof MuseError ? e : new MuseError('refused', errorMessage(e), { cause: e });
@@ -243,140 +216,6 @@ export class SshConnection {
     });
   }
 
-  private mapConnectError(err: Error & { level?: string; code?: string }, tried: string[]): MuseError {
-    if (err.level === 'client-authentication') {
-      return new MuseError(
-        'auth',
-        `SSH login to ${this.name} refused: tried ${tried.length ? tried.join(', ') : 'no method'}. ` +
-          'Check the user, the key (identityFile, ssh-agent) or the password.',
-        { cause: err },
-      );
-    }
-    if (err.level === 'client-timeout') {
-      return new MuseError('network', `SSH connection to ${this.name} timed out during the handshake.`, { cause: err });
-    }
-    if (err.code && NETWORK_CODES.has(err.code)) {
-      return new MuseError('network', `Cannot reach ${this.name}: ${err.message}.`, { cause: err });
-    }
-    return new MuseError('network', `SSH connection to ${this.name} failed: ${err.message}.`, { cause: err });
-  }
-
-  private async verifyHostKey(key: Buffer): Promise<void> {
-    const t = this.target;
-    const name = knownHostsName(t.hostName, t.port);
-    const names = [name];
-    if (t.alias !== t.hostName) names.push(knownHostsName(t.alias, t.port));
-    const text = await readKnownHosts(t.knownHostsFile);
-    const check = checkKnownHosts(text, names, key);
-    const fp = fingerprintSha256(key);
-    const type = keyTypeOfBlob(key);
-    if (check.status === 'match') return;
-    if (check.status === 'revoked') {
-      throw new MuseError('refused', `The host key of ${name} (${type} ${fp}) is marked @revoked in ${t.knownHostsFile} line ${check.line}. Connection refused.`);
-    }
-    if (check.status === 'mismatch') {
-      throw new MuseError(
-        'refused',
-        `HOST KEY MISMATCH for ${name}: the server offered ${type} ${fp}, but ${t.knownHostsFile} line ${check.line} records ${check.recordedFingerprint}. ` +
-          'Someone may be intercepting the connection, or the host key was changed. Connection refused; if the change is expected, ' +
-          `remove that line (ssh-keygen -R '${name}' -f ${t.knownHostsFile}) and connect again.`,
-      );
-    }
-    const ok = await this.prompts.unknownHostKey(t.hostName, t.port, type, fp);
-    if (!ok) {
-      throw new MuseError('refused', `The host key of ${name} (${type} ${fp}) is not in ${t.knownHostsFile} and was not accepted. Connection refused.`);
-    }
-    await appendKnownHost(t.knownHostsFile, name, key);
-  }
-
-  /**
-   * The login methods, tried in order: agent, each key file, keyboard-interactive, password.
-   * Returns a function giving the next method the server still accepts.
-   */
-  private authQueue(tried: string[], onError: (e: MuseError) => void): (methodsLeft: AuthenticationType[] | null) => Promise<AnyAuthMethod | false> {
-    const t = this.target;
-    const env = this.opts.env ?? process.env;
-    const home = this.opts.homeDir ?? os.homedir();
-    type Step = { kind: AuthenticationType; make: () => Promise<AnyAuthMethod | undefined> };
-    const steps: Step[] = [];
-    const agent = env.SSH_AUTH_SOCK;
-    if (agent) {
-      steps.push({ kind: 'publickey', make: async () => (tried.push('ssh-agent'), { type: 'agent', username: t.user, agent }) });
-    }
-    const explicit = t.identityFiles.length > 0;
-    const keyFiles = explicit ? t.identityFiles : ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((f) => path.join(home, '.ssh', f));
-    for (const file of keyFiles) {
-      steps.push({
-        kind: 'publickey',
-        make: async () => {
-          const key = await this.loadKey(file, explicit, onError);
-          if (!key) return undefined;
-          tried.push(`key ${file}`);
-          return { type: 'publickey', username: t.user, key };
-        },
-      });
-    }
-    steps.push({
-      kind: 'keyboard-interactive',
-      make: async () => {
-        tried.push('keyboard-interactive');
-        return {
-          type: 'keyboard-interactive',
-          username: t.user,
-          prompt: (name, instructions, _lang, prompts, finish) => {
-            if (prompts.length === 0) return finish([]);
-            this.prompts
-              .keyboardInteractive(name, instructions, prompts.map((p) => ({ prompt: p.prompt, echo: !!p.echo })))
-              .then(
-                (answers: string[] | undefined) => finish(answers ?? []),
-                () => finish([]),
-              );
-          },
-        };
-      },
-    });
-    steps.push({
-      kind: 'password',
-      make: async () => {
-        const password = await this.prompts.password(t.user, t.hostName);
-        if (password === undefined) return undefined;
-        tried.push('password');
-        return { type: 'password', username: t.user, password };
-      },
-    });
-    return async (methodsLeft) => {
-      while (steps.length > 0) {
-        const step = steps.shift()!;
-        if (methodsLeft && !methodsLeft.includes(step.kind)) continue;
-        const m = await step.make();
-        if (m) return m;
-      }
-      return false;
-    };
-  }
-
-  /** Reads and parses a private key, asking for its passphrase when it is encrypted. */
-  private async loadKey(file: string, explicit: boolean, onError: (e: MuseError) => void): Promise<ParsedKey | undefined> {
-    let data: Buffer;
-    try {
-      data = await fs.readFile(file);
-    } catch (e) {
-      if (explicit) onError(new MuseError('auth', `Cannot read the SSH key ${file}: ${errorMessage(e)}.`, { cause: e }));
-      return undefined;
-    }
-    let parsed = utils.parseKey(data);
-    for (let attempt = 0; parsed instanceof Error && isEncryptedKeyError(parsed) && attempt < 3; attempt++) {
-      const pass = await this.prompts.passphrase(file);
-      if (pass === undefined) return undefined;
-      parsed = utils.parseKey(data, pass);
-    }
-    if (parsed instanceof Error) {
-      if (explicit || !isEncryptedKeyError(parsed)) onError(new MuseError('auth', `Cannot use the SSH key ${file}: ${parsed.message}.`));
-      return undefined;
-    }
-    return Array.isArray(parsed) ? parsed[0] : parsed;
-  }
-
   /**
    * Runs a remote command given as arguments (each quoted for the remote shell).
    * A non-zero exit is not an error here: see `execOk`.
@@ -389,58 +228,11 @@ export class SshConnection {
   execLine(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
     const { signal } = opts;
     if (signal?.aborted) return Promise.reject(cancelledError());
-    return this.use(
-      (client) =>
-        new Promise<ExecResult>((resolve, reject) => {
-          this.commandCount++;
-          this.emit({ type: 'command', target: this.name, command });
-          let channel: ClientChannel | undefined;
-          let settled = false;
-          const out: Buffer[] = [];
-          const err: Buffer[] = [];
-          const finish = (f: () => void) => {
-            if (settled) return;
-            settled = true;
-            signal?.removeEventListener('abort', onAbort);
-            client.removeListener('close', onDrop);
-            f();
-          };
-          const onAbort = () => {
-            finish(() => reject(cancelledError('Remote command')));
-            try {
-              channel?.signal('KILL');
-              channel?.close();
-            } catch {
-              // the channel may be gone already
-            }
-          };
-          const onDrop = () => finish(() => reject(new MuseError('network', `The SSH connection to ${this.name} dropped while running a remote command.`)));
-          signal?.addEventListener('abort', onAbort, { once: true });
-          client.once('close', onDrop);
-          client.exec(command, (e, ch) => {
-            if (e) return finish(() => reject(new MuseError('network', `Cannot run a command on ${this.name}: ${e.message}`, { cause: e })));
-            channel = ch;
-            if (settled) {
-              ch.close();
-              return;
-            }
-            let code: number | null = null;
-            let sig: string | undefined;
-            ch.on('exit', (c: number | null, s?: string) => {
-              code = c;
-              sig = s ?? undefined;
-            });
-            if (opts.stdoutTo) ch.pipe(opts.stdoutTo, { end: false });
-            else ch.on('data', (d: Buffer) => out.push(d));
-            ch.stderr.on('data', (d: Buffer) => err.push(d));
-            ch.on('error', (e: Error) => finish(() => reject(new MuseError('network', `Remote command on ${this.name} failed: ${e.message}`, { cause: e }))));
-            ch.on('close', () => finish(() => resolve({ code, signal: sig, stdout: Buffer.concat(out), stderr: Buffer.concat(err) })));
-            if (opts.stdin !== undefined) ch.end(opts.stdin);
-            else ch.end();
-          });
-        }),
-      signal,
-    );
+    return this.use((client) => {
+      this.commandCount++;
+      this.emit({ type: 'command', target: this.name, command });
+      return execOnClient(client, command, opts, this.name);
+    }, signal);
   }
 
   /** Runs a command and returns its standard output; a non-zero exit throws a `server` MuseError with its stderr. */
