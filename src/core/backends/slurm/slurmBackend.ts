@@ -16,7 +16,7 @@ import { MuseError, cancelledError, errorMessage, throwIfAborted } from '../../e
 import type { ResultOutcome, SoftwareInfo, StateReport, SubmitRequest } from '../../model';
 import { isFinal, normalizeRequest } from '../../model';
 import type { SshProfile } from '../../profiles';
-import { streamToFile } from '../../transfer/httpFile';
+import { streamToFile } from '../../transfer/streamToFile';
 import { BATCH_FILE, STDERR_FILE, STDOUT_FILE, buildBatchScript, isArrayJob, normalizeSbatchOption } from './batchScript';
 import type { SshPrompts } from '../../sshPrompts';
 import { FIELD_DELIMITER, SACCT_FIELDS, SQUEUE_FORMAT, coveredTasks, groupByJob, mapSlurmState, parseArraySpec, parseSacct, parseSqueue, realJobName, stateFromRows } from './slurmParse';
