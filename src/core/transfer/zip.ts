@@ -15,6 +15,7 @@ import { Transform, type TransformCallback } from 'stream';
 import { pipeline } from 'stream/promises';
 import * as yauzl from 'yauzl';
 import * as yazl from 'yazl';
+import { replaceAtomically, tempPathFor } from '../atomicFile';
 import type { OpOptions } from '../backend';
 import { MuseError, cancelledError, errorMessage, isMuseError } from '../errors';
 
@@ -305,6 +306,8 @@ export async function extractZip(zipPath: string, destDir: string, opts: Extract
         await fsp.chmod(staged, perm ?? 0o644);
         const st = await fsp.lstat(target).catch(() => undefined);
         if (st?.isSymbolicLink()) await fsp.unlink(target); // replace the link, never write through it
+        // A move, not an atomic write (replaceAtomically): every entry was written in pass 3, before
+        // any is placed, so that a refused archive changes nothing in the destination.
         await fsp.rename(staged, target);
         const mtime = p.entry.getLastModDate();
         await fsp.utimes(target, mtime, mtime).catch(() => undefined);
@@ -407,7 +410,7 @@ export async function zipDirectory(dir: string, destZip: string, opts: ZipDirect
     throw new MuseError('notFound', `Folder not found: ${dir}`, { cause: e });
   });
   const absDest = path.resolve(destZip);
-  const tmp = `${absDest}.part-${crypto.randomBytes(4).toString('hex')}`;
+  const tmp = tempPathFor(absDest, 'part');
   const zipfile = new yazl.ZipFile();
   let count = 0;
 
@@ -432,36 +435,41 @@ export async function zipDirectory(dir: string, destZip: string, opts: ZipDirect
     }
   };
 
-  await fsp.mkdir(path.dirname(absDest), { recursive: true });
-  const out = fs.createWriteStream(tmp);
   let bytes = 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, cb: TransformCallback) {
-      bytes += chunk.length;
-      opts.onProgress?.({ phase: 'zip', done: bytes });
-      cb(null, chunk);
+  // The one atomic-write rule: the zip is made at `tmp` (which the walk skips) and renamed at
+  // the end; a failure of the rename itself comes back as an `io` error naming the zip.
+  await replaceAtomically(
+    absDest,
+    async (part) => {
+      const out = fs.createWriteStream(part);
+      const counter = new Transform({
+        transform(chunk: Buffer, _enc, cb: TransformCallback) {
+          bytes += chunk.length;
+          opts.onProgress?.({ phase: 'zip', done: bytes });
+          cb(null, chunk);
+        },
+      });
+      const piped = pipeline(zipfile.outputStream, counter, out, signal ? { signal } : {});
+      const zipErrors = new Promise<never>((_, reject) => zipfile.on('error', reject));
+      try {
+        await Promise.race([
+          (async () => {
+            await walk(realDir, '');
+            zipfile.end();
+            await piped;
+          })(),
+          zipErrors,
+        ]);
+      } catch (e) {
+        (zipfile.outputStream as unknown as { destroy?: () => void }).destroy?.();
+        out.destroy();
+        piped.catch(() => undefined);
+        if (signal?.aborted) throw cancelledError('Zipping');
+        if (isMuseError(e)) throw e;
+        throw new MuseError('io', `Cannot zip ${dir}: ${errorMessage(e)}`, { cause: e });
+      }
     },
-  });
-  const piped = pipeline(zipfile.outputStream, counter, out, signal ? { signal } : {});
-  const zipErrors = new Promise<never>((_, reject) => zipfile.on('error', reject));
-  try {
-    await Promise.race([
-      (async () => {
-        await walk(realDir, '');
-        zipfile.end();
-        await piped;
-      })(),
-      zipErrors,
-    ]);
-    await fsp.rename(tmp, absDest);
-    return { bytes };
-  } catch (e) {
-    (zipfile.outputStream as unknown as { destroy?: () => void }).destroy?.();
-    out.destroy();
-    piped.catch(() => undefined);
-    await fsp.rm(tmp, { force: true });
-    if (signal?.aborted) throw cancelledError('Zipping');
-    if (isMuseError(e)) throw e;
-    throw new MuseError('io', `Cannot zip ${dir}: ${errorMessage(e)}`, { cause: e });
-  }
+    tmp,
+  );
+  return { bytes };
 }
