@@ -159,6 +159,8 @@ export function getToFile(url: URL, dest: string, opts: GetToFileOptions): Promi
         try {
           fs.closeSync(fd as number);
           fd = undefined;
+          // Not replaceAtomically: its rename would come after this socket callback, and it turns
+          // the plain connection errors a retry reads (`code`) into io errors. Same `.part` name.
           fs.renameSync(part, dest);
         } catch (e) {
           fs.rmSync(part, { force: true });
