@@ -23,7 +23,7 @@ import type { ResultOutcome, SoftwareInfo, StateReport, SubmitRequest } from '..
 import { normalizeRequest } from '../../model';
 import { MuseError, cancelledError, errorMessage } from '../../errors';
 import { stageInputs } from '../../transfer/stage';
-import { zipDirectory } from '../../transfer/zip';
+import { zipDirectory } from '../../transfer/zipFolder';
 import { commandLine, findContainerRuntime, launchDetached } from './launcher';
 import { groupAlive, groupIsOurs, signalGroup } from './procInfo';
 import {
