@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import { replaceAtomically } from '../core/atomicFile';
 import type { Backend, OpOptions } from '../core/backend';
 import { MuseError } from '../core/errors';
 import { isFinal } from '../core/model';
@@ -24,8 +25,9 @@ export function targetPath(ctx: CliContext, out: string | undefined, defaultName
 }
 
 /**
- * Runs `write(tmp)` to a temp file beside `dest`, then renames it: nothing half-written is
- * ever left at (or beside) `dest`, whatever happens.
+ * Runs `write(tmp)` to a temp file beside `dest`, then renames it (`replaceAtomically`): nothing
+ * half-written is ever left at (or beside) `dest`, whatever happens. A `write` that makes no
+ * file (a stdout answer) or moves it itself leaves `dest` alone.
  */
 export async function writeBeside<T>(dest: string, write: (tmp: string) => Promise<T>): Promise<T> {
   const dir = path.dirname(dest);
@@ -35,13 +37,7 @@ export async function writeBeside<T>(dest: string, write: (tmp: string) => Promi
     throw new MuseError('io', `Cannot create the folder ${dir}: ${(e as Error).message}`);
   }
   const tmp = path.join(dir, `.${path.basename(dest)}.muse-${randomBytes(4).toString('hex')}.part`);
-  try {
-    const r = await write(tmp);
-    if (fs.existsSync(tmp)) fs.renameSync(tmp, dest);
-    return r;
-  } finally {
-    fs.rmSync(tmp, { force: true });
-  }
+  return replaceAtomically(dest, write, tmp, { optional: true });
 }
 
 /** `writeBeside` under the command's cancel (Ctrl-C) and progress, ended however it goes. */

@@ -70,18 +70,33 @@ export function writeFileAtomicSync(file: string, data: string, mode: number): v
   }
 }
 
+/** Options of `replaceAtomically`. */
+export interface ReplaceOptions {
+  /**
+   * `produce` may leave nothing at `tmp` (it had nothing to write, or moved the file elsewhere
+   * itself): `dest` is then left as it is. Without it, a missing `tmp` is an error.
+   */
+  optional?: boolean;
+}
+
 /**
  * Makes `dest` through a temporary path: `produce(tmp)` writes the file (or folder) at `tmp` and
  * must not settle before it is closed; then `tmp` is renamed to `dest`. If `produce` or the
  * rename fails, `tmp` is removed and the error is thrown again (a MuseError as it is; any other
  * as an `io` MuseError naming `dest`). `tmp` defaults to a fresh name beside `dest`.
  */
-export async function replaceAtomically<T>(dest: string, produce: (tmp: string) => Promise<T>, tmp = tempPathFor(dest, 'part')): Promise<T> {
+export async function replaceAtomically<T>(
+  dest: string,
+  produce: (tmp: string) => Promise<T>,
+  tmp = tempPathFor(dest, 'part'),
+  opts: ReplaceOptions = {},
+): Promise<T> {
   let result: T;
   try {
     await fs.promises.mkdir(path.dirname(path.resolve(dest)), { recursive: true });
     result = await produce(tmp);
-    await fs.promises.rename(tmp, dest);
+    const made = !opts.optional || (await fs.promises.lstat(tmp).then(() => true, () => false));
+    if (made) await fs.promises.rename(tmp, dest);
   } catch (e) {
     await fs.promises.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
     if (isMuseError(e)) throw e;

@@ -107,4 +107,16 @@ describe('core rules: atomic writes', () => {
     assert.strictEqual(n, 5);
     assert.strictEqual(fs.readFileSync(f, 'utf8'), 'whole');
   });
+
+  it('replaceAtomically with optional leaves the destination alone when produce made nothing, and still places what it made', async () => {
+    const f = path.join(dir, 'results.txt');
+    fs.writeFileSync(f, 'old');
+    const r = await replaceAtomically(f, async () => 'stdout only', undefined, { optional: true });
+    assert.strictEqual(r, 'stdout only');
+    assert.strictEqual(fs.readFileSync(f, 'utf8'), 'old');
+    await assert.rejects(replaceAtomically(f, async () => 'nothing'), /Cannot write .*results\.txt/, 'without optional, a missing file is an error');
+    await replaceAtomically(f, async (tmp) => fs.writeFileSync(tmp, 'new'), path.join(dir, '.results.txt.part'), { optional: true });
+    assert.strictEqual(fs.readFileSync(f, 'utf8'), 'new');
+    assert.deepStrictEqual(fs.readdirSync(dir), ['results.txt']);
+  });
 });

@@ -3,7 +3,8 @@ import * as fs from 'fs';
 import * as fsp from 'fs/promises';
 import * as os from 'os';
 import * as path from 'path';
-import { extractZip, listZip, openZipEntry, zipDirectory } from '../../src/core/transfer/zip';
+import { extractZip, listZip, openZipEntry } from '../../src/core/transfer/zip';
+import { zipDirectory } from '../../src/core/transfer/zipFolder';
 import { isMuseError } from '../../src/core/errors';
 import { buildRawZip, type RawEntry } from '../fixtures/zips/rawZip';
 

@@ -1,6 +1,6 @@
 /**
- * Zip helpers: a safe, streaming extraction (input zips, downloaded results), a streaming zip
- * of a folder (run.zip, content), and a read-only view of a zip without extracting it.
+ * Reading zips: a safe, streaming extraction (input zips, downloaded results) and a read-only
+ * view of a zip without extracting it. Making a zip of a folder is in `zipFolder.ts`.
  *
  * Extraction never trusts the archive: names are checked before anything is written, entries
  * are inflated into a hidden staging folder inside the destination, and only when the whole
@@ -14,7 +14,6 @@ import * as crypto from 'crypto';
 import { Transform, type TransformCallback } from 'stream';
 import { pipeline } from 'stream/promises';
 import * as yauzl from 'yauzl';
-import * as yazl from 'yazl';
 import type { OpOptions } from '../backend';
 import { MuseError, cancelledError, errorMessage, isMuseError } from '../errors';
 
@@ -305,6 +304,8 @@ export async function extractZip(zipPath: string, destDir: string, opts: Extract
         await fsp.chmod(staged, perm ?? 0o644);
         const st = await fsp.lstat(target).catch(() => undefined);
         if (st?.isSymbolicLink()) await fsp.unlink(target); // replace the link, never write through it
+        // A move, not an atomic write (replaceAtomically): every entry was written in pass 3, before
+        // any is placed, so that a refused archive changes nothing in the destination.
         await fsp.rename(staged, target);
         const mtime = p.entry.getLastModDate();
         await fsp.utimes(target, mtime, mtime).catch(() => undefined);
@@ -384,84 +385,5 @@ export async function openZipEntry(zipPath: string, name: string): Promise<NodeJ
     }
   } finally {
     zip.close();
-  }
-}
-
-/** Options of `zipDirectory`. */
-export interface ZipDirectoryOptions extends OpOptions {
-  /** Leaves out the relative paths (with `/`) for which it returns true. */
-  exclude?: (relPath: string, isDirectory: boolean) => boolean;
-}
-
-/**
- * Zips the content of `dir` (paths relative to it, permission bits and times kept) into
- * `destZip`, streaming. Symbolic links are left out (they could point anywhere). Files that grow
- * while being read (the output of a running job) are taken as they are at that moment. The zip
- * is written under a temporary name and renamed at the end, so a cancelled or failed run leaves
- * no partial `destZip`.
- */
-export async function zipDirectory(dir: string, destZip: string, opts: ZipDirectoryOptions = {}): Promise<{ bytes: number }> {
-  const signal = opts.signal;
-  if (signal?.aborted) throw cancelledError('Zipping');
-  const realDir = await fsp.realpath(dir).catch((e) => {
-    throw new MuseError('notFound', `Folder not found: ${dir}`, { cause: e });
-  });
-  const absDest = path.resolve(destZip);
-  const tmp = `${absDest}.part-${crypto.randomBytes(4).toString('hex')}`;
-  const zipfile = new yazl.ZipFile();
-  let count = 0;
-
-  const walk = async (abs: string, rel: string): Promise<void> => {
-    const names = (await fsp.readdir(abs)).sort();
-    for (const n of names) {
-      if (signal?.aborted) throw cancelledError('Zipping');
-      const childAbs = path.join(abs, n);
-      const childRel = rel ? `${rel}/${n}` : n;
-      if (childAbs === absDest || childAbs === tmp) continue;
-      const st = await fsp.lstat(childAbs);
-      if (st.isDirectory()) {
-        if (opts.exclude?.(childRel, true)) continue;
-        const before = count;
-        await walk(childAbs, childRel);
-        if (count === before) zipfile.addEmptyDirectory(childRel, { mtime: st.mtime, mode: st.mode });
-      } else if (st.isFile()) {
-        if (opts.exclude?.(childRel, false)) continue;
-        count++;
-        zipfile.addReadStreamLazy(childRel, { mtime: st.mtime, mode: st.mode }, (cb) => cb(null, fs.createReadStream(childAbs)));
-      }
-    }
-  };
-
-  await fsp.mkdir(path.dirname(absDest), { recursive: true });
-  const out = fs.createWriteStream(tmp);
-  let bytes = 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, cb: TransformCallback) {
-      bytes += chunk.length;
-      opts.onProgress?.({ phase: 'zip', done: bytes });
-      cb(null, chunk);
-    },
-  });
-  const piped = pipeline(zipfile.outputStream, counter, out, signal ? { signal } : {});
-  const zipErrors = new Promise<never>((_, reject) => zipfile.on('error', reject));
-  try {
-    await Promise.race([
-      (async () => {
-        await walk(realDir, '');
-        zipfile.end();
-        await piped;
-      })(),
-      zipErrors,
-    ]);
-    await fsp.rename(tmp, absDest);
-    return { bytes };
-  } catch (e) {
-    (zipfile.outputStream as unknown as { destroy?: () => void }).destroy?.();
-    out.destroy();
-    piped.catch(() => undefined);
-    await fsp.rm(tmp, { force: true });
-    if (signal?.aborted) throw cancelledError('Zipping');
-    if (isMuseError(e)) throw e;
-    throw new MuseError('io', `Cannot zip ${dir}: ${errorMessage(e)}`, { cause: e });
   }
 }

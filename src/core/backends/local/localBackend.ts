@@ -9,6 +9,7 @@ import * as fs from 'fs';
 import * as fsp from 'fs/promises';
 import * as path from 'path';
 import { pipeline } from 'stream/promises';
+import { replaceAtomically } from '../../atomicFile';
 import { mapLimit } from '../../concurrency';
 import type {
   Backend,
@@ -22,7 +23,7 @@ import type { ResultOutcome, SoftwareInfo, StateReport, SubmitRequest } from '..
 import { normalizeRequest } from '../../model';
 import { MuseError, cancelledError, errorMessage } from '../../errors';
 import { stageInputs } from '../../transfer/stage';
-import { zipDirectory } from '../../transfer/zip';
+import { zipDirectory } from '../../transfer/zipFolder';
 import { commandLine, findContainerRuntime, launchDetached } from './launcher';
 import { groupAlive, groupIsOurs, signalGroup } from './procInfo';
 import {
@@ -64,24 +65,22 @@ function stamp(d = new Date()): string {
 
 /** Copies a file to `dest` (made atomically through a temporary name), with cancellation. */
 async function copyTo(src: string, dest: string, opts: OpOptions, phase: string): Promise<{ path: string; bytes: number }> {
-  await fsp.mkdir(path.dirname(path.resolve(dest)), { recursive: true });
-  const tmp = `${dest}.part-${crypto.randomBytes(4).toString('hex')}`;
   let bytes = 0;
-  try {
-    const input = fs.createReadStream(src);
-    input.on('data', (c) => {
-      bytes += c.length;
-      opts.onProgress?.({ phase, done: bytes });
-    });
-    await pipeline(input, fs.createWriteStream(tmp), opts.signal ? { signal: opts.signal } : {});
-    await fsp.rename(tmp, dest);
-    return { path: dest, bytes };
-  } catch (e) {
-    await fsp.rm(tmp, { force: true });
-    if (opts.signal?.aborted) throw cancelledError();
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new MuseError('notFound', `Not found: ${src}`, { cause: e });
-    throw new MuseError('io', `Cannot copy ${src} to ${dest}: ${errorMessage(e)}`, { cause: e });
-  }
+  await replaceAtomically(dest, async (tmp) => {
+    try {
+      const input = fs.createReadStream(src);
+      input.on('data', (c) => {
+        bytes += c.length;
+        opts.onProgress?.({ phase, done: bytes });
+      });
+      await pipeline(input, fs.createWriteStream(tmp), opts.signal ? { signal: opts.signal } : {});
+    } catch (e) {
+      if (opts.signal?.aborted) throw cancelledError();
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new MuseError('notFound', `Not found: ${src}`, { cause: e });
+      throw new MuseError('io', `Cannot copy ${src} to ${dest}: ${errorMessage(e)}`, { cause: e });
+    }
+  });
+  return { path: dest, bytes };
 }
 
 export class LocalBackend implements Backend {

@@ -8,7 +8,7 @@ import type { Readable } from 'stream';
 import type { SFTPWrapper } from 'ssh2';
 import type { OpOptions } from '../../backend';
 import { MuseError } from '../../errors';
-import { streamToFile } from '../../transfer/httpFile';
+import { streamToFile } from '../../transfer/streamToFile';
 import type { SshConnection } from './sshConnection';
 
 /** An SFTP failure as a MuseError: missing file, dropped session, or the server's refusal. */

@@ -12,7 +12,7 @@ import { ZipFile } from 'yazl';
 import type { OpOptions } from '../../backend';
 import { replaceAtomically } from '../../atomicFile';
 import { MuseError } from '../../errors';
-import { partPath } from '../../transfer/httpFile';
+import { partPath } from '../../transfer/streamToFile';
 import { BOOKKEEPING, JOBID_FILE, SUBMIT_LOCK } from './runFileNames';
 import { sftpCall, sftpError } from './sftp';
 import type { SshConnection } from './sshConnection';

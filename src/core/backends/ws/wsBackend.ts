@@ -9,8 +9,9 @@ import { mapLimit } from '../../concurrency';
 import type { Backend, BackendCapabilities, OpOptions, OutputStream, RunRef, SubmitResult } from '../../backend';
 import { MuseError, throwIfAborted } from '../../errors';
 import type { ResultOutcome, SoftwareInfo, StateReport, SubmitRequest } from '../../model';
-import { streamToFile } from '../../transfer/httpFile';
-import { WsClient, type WsRunParams } from './wsClient';
+import { streamToFile } from '../../transfer/streamToFile';
+import { WsClient } from './wsClient';
+import type { WsRunParams } from './wsRequestBody';
 
 /** Options of a `WsBackend`. */
 export interface WsBackendOptions {

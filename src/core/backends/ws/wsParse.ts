@@ -1,7 +1,8 @@
 /**
  * Tolerant readers of the Muse web API's answers: state reports, submit answers, software
- * lists, error bodies and JWT claims. Nothing here does I/O, and nothing here throws on an
- * odd shape: what cannot be read becomes `unknown` or `undefined`, so that the caller decides.
+ * lists, error bodies and login answers (JWT claims are read by `src/core/jwt.ts`). Nothing
+ * here does I/O, and nothing here throws on an odd shape: what cannot be read becomes
+ * `unknown` or `undefined`, so that the caller decides.
  */
 import type { RawFacts, RunState, SoftwareInfo, StateReport } from '../../model';
 

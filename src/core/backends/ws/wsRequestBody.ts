@@ -1,0 +1,148 @@
+/**
+ * Request bodies of the Muse web API: JSON for the login and for runs without files, and the
+ * multipart form of a run with files (inputs streamed from disk with known lengths; the
+ * sbatch/module lists and `files_order` as JSON strings, as the API reads them).
+ */
+import * as fs from 'fs';
+import { Transform, type Readable } from 'stream';
+import type FormDataClass from 'form-data';
+import type { OpOptions } from '../../backend';
+import { MuseError, throwIfAborted } from '../../errors';
+import type { SubmitRequest } from '../../model';
+
+/** The parameters of a run, as the ws API names them (camelCase here): a submit less the software, which is in the URL. */
+export type WsRunParams = Omit<SubmitRequest, 'software'>;
+
+/** A request body with its headers (content type and length). */
+export interface BodyParts {
+  body: string | Readable;
+  headers: Record<string, string>;
+}
+
+/** Input files up to this size are read whole before sending, within the budget below. */
+const SMALL_FILE = 256 * 1024;
+const SMALL_FILES_BUDGET = 16 * 1024 * 1024;
+const COALESCE_BYTES = 64 * 1024;
+
+// form-data (mime-db, ~12 MB) is required on first use: a download, which needs none, stays small.
+function newFormData(): FormDataClass {
+  const FormData = require('form-data') as typeof FormDataClass;
+  return new FormData();
+}
+
+/** A JSON body of `o`. */
+export function jsonBody(o: unknown): BodyParts {
+  const s = JSON.stringify(o);
+  return { body: s, headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(s)) } };
+}
+
+/**
+ * The body of a run (cluster submit or sync run), with the token in it: JSON without files,
+ * multipart (files streamed from disk, known length, upload progress) with them. Called once
+ * per attempt: a retry needs a fresh stream.
+ */
+export async function runBody(p: WsRunParams, token: string, opts: OpOptions): Promise<BodyParts> {
+  const files = p.files ?? [];
+  const fields: Record<string, string | string[]> = {
+    cmd: p.cmd ?? '',
+    cmd_option: p.cmdOption ?? '',
+    returned_type: p.returnedType ?? 'stdout',
+    todownload: p.toDownload ? 'yes' : 'no',
+  };
+  if (p.sbatchList && p.sbatchList.length > 0) fields.sbatch_list = p.sbatchList;
+  if (p.moduleList && p.moduleList.length > 0) fields.module_list = p.moduleList;
+  if (files.length === 0) {
+    if (p.filesOrder && p.filesOrder.length > 0) fields.files_order = JSON.stringify(p.filesOrder);
+    return jsonBody({ ...fields, jwt: token });
+  }
+  for (const f of files) {
+    if (!f.name || /[/\\]/.test(f.name) || f.name === '.' || f.name === '..') {
+      throw new MuseError('usage', `Invalid input file name for the Muse API: ${JSON.stringify(f.name)} (a plain file name is needed).`);
+    }
+  }
+  // Small files are read whole, synchronously, in short slices between which the event loop
+  // runs: 100 async open/stat/read/close rounds through the thread pool cost 5x more than
+  // this. Big files are streamed from disk when their turn comes.
+  let buffered = 0;
+  let slice = 0;
+  const contents: { size: number; data?: Buffer }[] = [];
+  for (const f of files) {
+    if (slice >= 1024 * 1024) {
+      slice = 0;
+      await new Promise((r) => setImmediate(r));
+      throwIfAborted(opts.signal, 'The submission');
+    }
+    try {
+      const st = fs.statSync(f.path);
+      if (!st.isFile()) throw new MuseError('usage', `Input ${f.path} is not a file.`);
+      if (st.size > SMALL_FILE || buffered + st.size > SMALL_FILES_BUDGET) {
+        contents.push({ size: st.size });
+        continue;
+      }
+      const data = fs.readFileSync(f.path);
+      buffered += data.length;
+      slice += data.length + 4096;
+      contents.push({ size: data.length, data });
+    } catch (e) {
+      if (e instanceof MuseError) throw e;
+      throw new MuseError('io', `Cannot read input file ${f.path}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+  const form = newFormData();
+  let current: fs.ReadStream | undefined;
+  for (const [k, v] of Object.entries(fields)) {
+    // Lists travel as JSON strings inside multipart, like files_order.
+    form.append(k, Array.isArray(v) ? JSON.stringify(v) : v);
+  }
+  form.append('files_order', JSON.stringify(p.filesOrder && p.filesOrder.length > 0 ? p.filesOrder : files.map((f) => f.name)));
+  form.append('jwt', token);
+  files.forEach((f, i) => {
+    const c = contents[i];
+    if (c.data) {
+      form.append('file', c.data, { filename: f.name, contentType: 'application/octet-stream' });
+      return;
+    }
+    // A function opens the file only when its turn comes (no fd per file held open meanwhile).
+    const open = (next: (s: Readable) => void): void => {
+      current = fs.createReadStream(f.path, { highWaterMark: 256 * 1024 });
+      next(current);
+    };
+    form.append('file', open, { filename: f.name, knownLength: c.size, contentType: 'application/octet-stream' });
+  });
+  const total = form.getLengthSync();
+  let done = 0;
+  // form-data emits three small pieces per part: coalesced into 64 KB chunks, the body goes
+  // out in a few large socket writes instead of hundreds of small ones. Progress is counted
+  // as undici pulls the bytes, so it follows the socket, not the disk.
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const emit = (t: Transform): void => {
+    const chunk = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    done += chunk.length;
+    opts.onProgress?.({ phase: 'upload', done, total });
+    t.push(chunk);
+  };
+  const out = new Transform({
+    highWaterMark: 256 * 1024,
+    transform(chunk: Buffer | string, _enc, cb) {
+      const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      pending.push(b);
+      pendingBytes += b.length;
+      if (pendingBytes >= COALESCE_BYTES) emit(this);
+      cb();
+    },
+    flush(cb) {
+      if (pendingBytes > 0) emit(this);
+      cb();
+    },
+  });
+  form.on('error', (e: Error) => out.destroy(new MuseError('io', `Cannot read an input file: ${e.message}`, { cause: e })));
+  // A body dropped half-way (abort, failed request) must not keep an input file open.
+  out.on('close', () => {
+    if (!out.writableFinished) current?.destroy();
+  });
+  form.pipe(out);
+  return { body: out, headers: { ...form.getHeaders(), 'content-length': String(total) } };
+}
