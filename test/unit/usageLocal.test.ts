@@ -3,7 +3,8 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { LOCAL_PEAK_FILE, LOCAL_USAGE_FILE, parseLocalUsage, readLocalUsage, usageRecorderShell } from '../../src/core/usage/localUsage';
+import { LOCAL_PEAK_FILE, LOCAL_USAGE_FILE, localUsageText, parseLocalUsage, readLocalUsage, usageRecorderShell } from '../../src/core/usage/localUsage';
+import { usageLine } from '../../src/core/usage/usageText';
 
 const MiB = 1024 ** 2;
 
@@ -64,6 +65,11 @@ describe('usage: local runner figures (Linux: /proc)', () => {
     });
     assert.deepStrictEqual(parseLocalUsage('0m0.003s 0m0.000s\n75m3.500s 0m1,500s\nuptime  \n'), { userSeconds: 4503.5, systemSeconds: 1.5, cpuSeconds: 4505 });
     assert.deepStrictEqual(parseLocalUsage('peak-kb 0\n'), {});
+  });
+
+  it('shows as CPU time, peak and wall time (nothing was asked locally)', () => {
+    const u = parseLocalUsage('0m0.01s 0m0.00s\n0m9.500s 0m0.500s\nuptime 100.00 112.00\npeak-kb 215040\n');
+    assert.strictEqual(usageLine(localUsageText(u)), 'CPU time 0:10 · memory 210 MB · time 0:12');
   });
 
   it('has no record while a run has none', async () => {

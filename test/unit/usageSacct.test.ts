@@ -1,9 +1,9 @@
 import * as assert from 'assert';
 import { readFileSync } from 'fs';
 import * as path from 'path';
-import { FIELD_DELIMITER } from '../../src/core/backends/slurm/slurmParse';
-import { USAGE_FIELDS, groupUsageRows, parseUsageRows } from '../../src/core/usage/sacctUsage';
-import { usageByJob, type UsageFigures } from '../../src/core/usage/usageFigures';
+import { FIELD_DELIMITER, SACCT_FIELDS, parseSacct, stateFromRows } from '../../src/core/backends/slurm/slurmParse';
+import { USAGE_FIELDS, groupUsageRows, parseUsageRows, withUsageFields } from '../../src/core/usage/sacctUsage';
+import { figuresOfJob, usageByJob, type UsageFigures } from '../../src/core/usage/usageFigures';
 import { adviseUsage } from '../../src/core/usage/usageAdvice';
 import { repoRoot } from '../support/repoRoot';
 
@@ -57,6 +57,35 @@ describe('usage: sacct rows with steps', () => {
     const m = figuresOf('sacct-23.11.txt');
     assert.strictEqual(get(m, '3002+0').memoryRequestBytes, 2 * GiB);
     assert.strictEqual(get(m, '3002+1').memoryRequestBytes, 64 * GiB);
+  });
+
+  it('one sacct call serves the state and the figures: the state fields first, the usage fields after', () => {
+    const fields = withUsageFields(SACCT_FIELDS);
+    assert.deepStrictEqual(fields.slice(0, SACCT_FIELDS.length), [...SACCT_FIELDS]);
+    assert.deepStrictEqual(new Set(fields), new Set([...SACCT_FIELDS, ...USAGE_FIELDS]));
+    // The 22.05 rows as that call prints them (JobName and Reason filled in).
+    const text = fixture('sacct-22.05.txt').split('\n').filter(Boolean).map((line) => {
+      const v = line.split(FIELD_DELIMITER);
+      const byName = new Map<string, string>(USAGE_FIELDS.map((f, i) => [f, v[i]]));
+      byName.set('JobName', v[0].includes('.') ? v[0].split('.')[1] : 'muse-sw_example');
+      byName.set('Reason', 'None');
+      return fields.map((f) => byName.get(f)).join(FIELD_DELIMITER);
+    }).join('\n');
+    const state = stateFromRows('204', parseSacct(text).filter((r) => r.baseId === '204'), 'sacct');
+    assert.deepStrictEqual([state.state, state.raw.slurmState, state.raw.exitCode], ['failed', 'OUT_OF_MEMORY', 0]);
+    const f = usageByJob(groupUsageRows(parseUsageRows(text, FIELD_DELIMITER, fields))).get('204')!;
+    assert.deepStrictEqual([f.memoryPeakBytes, f.memoryRequestBytes], [210 * MiB, 200 * MiB]);
+    assert.throws(() => parseUsageRows(text, FIELD_DELIMITER, SACCT_FIELDS), /lack State|lack Timelimit/);
+  });
+
+  it('gives a run the figures of its job, or of each array task and pending range', () => {
+    const m = figuresOf('sacct-22.05.txt');
+    assert.deepStrictEqual(figuresOfJob(m, '201').map((f) => f.key), ['201']);
+    assert.deepStrictEqual(figuresOfJob(m, '206').map((f) => f.key), ['206_1', '206_2', '206_[3-4%2]']);
+    const splitting = new Map(m);
+    splitting.set('206', { ...m.get('206_1')!, key: '206', task: undefined });
+    assert.deepStrictEqual(figuresOfJob(splitting, '206').map((f) => f.key), ['206_1', '206_2', '206_[3-4%2]'], "the array's own record left out");
+    assert.deepStrictEqual(figuresOfJob(figuresOf('sacct-23.11.txt'), '3002').map((f) => f.key), ['3002+0', '3002+1']);
   });
 
   it('skips lines that are not rows (warnings, short lines, blank lines, CRLF endings)', () => {

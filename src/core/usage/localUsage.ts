@@ -14,6 +14,7 @@
 import * as fsp from 'fs/promises';
 import * as path from 'path';
 import { shellQuote } from '../shellQuote';
+import type { UsageTextInput } from './usageText';
 
 /** The usage record in the run folder, written once the command ended (write then rename). */
 export const LOCAL_USAGE_FILE = '__MUSE__usage.txt';
@@ -129,4 +130,16 @@ export async function readLocalUsage(runDir: string): Promise<LocalUsage | undef
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
   }
+}
+
+/**
+ * The local figures in the shape the usage text takes: no CPU or memory was asked, so there is
+ * CPU time rather than an efficiency, and a peak without a request.
+ */
+export function localUsageText(u: LocalUsage): UsageTextInput {
+  const out: UsageTextInput = {};
+  if (u.cpuSeconds !== undefined) out.cpuSeconds = u.cpuSeconds;
+  if (u.memoryPeakBytes !== undefined) out.memoryPeakBytes = u.memoryPeakBytes;
+  if (u.wallSeconds !== undefined) out.elapsedSeconds = u.wallSeconds;
+  return out;
 }

@@ -23,6 +23,16 @@ export const USAGE_FIELDS = [
   'End',
 ] as const;
 
+/**
+ * The fields of the poll's one sacct call: the state fields it asks today, then the usage fields
+ * they lack, so that the state parser (which reads the first columns by position) and
+ * `parseUsageRows` (which finds its columns by name) both read the same output.
+ */
+export function withUsageFields(stateFields: readonly string[]): string[] {
+  const have = new Set(stateFields.map((f) => f.toLowerCase()));
+  return [...stateFields, ...USAGE_FIELDS.filter((f) => !have.has(f.toLowerCase()))];
+}
+
 /** One sacct row, values as printed (trimmed). */
 export interface UsageRow {
   /** As printed: `123`, `123.batch`, `123_4.0`, `123+1.extern`, `123_[5-9]`. */
@@ -65,21 +75,29 @@ export interface UsageJob {
 const JOB_ID = /^(\d+)(?:_(\[[^\]]*\]|\d+))?(?:\+(\d+))?(?:\.(.+))?$/;
 
 /**
- * Parses the rows; lines that are not rows (warnings, blank lines, short lines) are skipped.
- * Het job components (`123+0`, `123+1`) are kept apart: each is its own UsageJob, keyed
+ * Parses the rows of sacct asked for `fields` (USAGE_FIELDS, or any list holding them, such as
+ * `withUsageFields(...)`); lines that are not rows (warnings, blank lines, short lines) are
+ * skipped. Het job components (`123+0`, `123+1`) are kept apart: each is its own UsageJob, keyed
  * `123+N`, since each component asks for its own resources.
  */
-export function parseUsageRows(text: string, delimiter = FIELD_DELIMITER): UsageRow[] {
+export function parseUsageRows(text: string, delimiter = FIELD_DELIMITER, fields: readonly string[] = USAGE_FIELDS): UsageRow[] {
+  const lower = fields.map((f) => f.toLowerCase());
+  const col = USAGE_FIELDS.map((name) => {
+    const i = lower.indexOf(name.toLowerCase());
+    if (i < 0) throw new Error(`parseUsageRows: the sacct fields lack ${name}`);
+    return i;
+  });
+  const width = Math.max(...col) + 1;
   const rows: UsageRow[] = [];
   for (const rawLine of text.split('\n')) {
     const line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
     if (!line.trim()) continue;
     const f = line.split(delimiter);
-    if (f.length < USAGE_FIELDS.length) continue;
-    const jobId = f[0].trim();
+    if (f.length < width) continue;
+    const jobId = f[col[0]].trim();
     const m = JOB_ID.exec(jobId);
     if (!m) continue;
-    const v = (i: number): string => f[i].trim();
+    const v = (i: number): string => f[col[i]].trim();
     rows.push({
       jobId,
       baseId: m[1],

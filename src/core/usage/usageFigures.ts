@@ -149,3 +149,13 @@ export function usageByJob(jobs: readonly UsageJob[]): Map<string, UsageFigures>
   for (const j of jobs) out.set(j.key, usageFigures(j));
   return out;
 }
+
+/**
+ * The figures of one run's job: the job itself, or each of its array tasks and pending ranges
+ * (and het components), in sacct's order. An array's own record, which accounting shows for a
+ * moment while the array splits, is left out once tasks are listed.
+ */
+export function figuresOfJob(figures: ReadonlyMap<string, UsageFigures>, baseId: string): UsageFigures[] {
+  const mine = [...figures.values()].filter((f) => f.baseId === baseId);
+  return mine.some((f) => f.task !== undefined) ? mine.filter((f) => f.task !== undefined || f.het !== undefined) : mine;
+}
