@@ -166,6 +166,37 @@ describe('usage: figures as Slurm 22.05 prints them (the test cluster)', () => {
   });
 });
 
+describe('usage: figures from rows captured on the test cluster (Slurm 22.05.8)', () => {
+  const m = figuresOf('sacct-22.05-testcluster.txt');
+
+  it('a job holding memory: its peak against --mem=1G, with no mem in the TRES (CR_Core)', () => {
+    const f = get(m, '1');
+    assert.deepStrictEqual([f.memoryPeakBytes, f.memoryRequestBytes, f.elapsedSeconds, f.waitSeconds], [415908 * 1024, 1 * GiB, 10, 1]);
+    assert.deepStrictEqual(adviseUsage(f), [], '40% of the request is not over-requested');
+  });
+
+  it('a job cancelled while pending (Start None, AllocCPUS 1, None assigned) did not start', () => {
+    const f = get(m, '4');
+    assert.deepStrictEqual([f.state, f.started, f.allocCpus, f.elapsedSeconds, f.cpuSeconds, f.timeLimit], ['CANCELLED', false, undefined, undefined, undefined, undefined]);
+  });
+
+  it('TIMEOUT past a one-minute limit: the time advice; array tasks never sampled: peak unknown', () => {
+    const t = get(m, '3');
+    assert.deepStrictEqual([t.state, t.elapsedSeconds, t.timeLimit], ['TIMEOUT', 75, 60]);
+    assert.ok(adviseUsage(t).some((a) => a.option === '--time=0:02:00'));
+    for (const k of ['5_1', '5_2', '5_3']) {
+      assert.deepStrictEqual([get(m, k).state, get(m, k).memoryPeakBytes, get(m, k).memoryRequestBytes], ['COMPLETED', undefined, 21694 * MiB]);
+    }
+  });
+
+  it('two srun steps: the largest MaxRSS, and the job row holding the sum of the steps CPU time', () => {
+    const f = get(m, '6');
+    assert.strictEqual(f.memoryPeakBytes, 107240 * 1024);
+    near(f.cpuSeconds, 0.125, 'cpu seconds');
+    assert.strictEqual(f.allocCpus, 2);
+  });
+});
+
 describe('usage: figures as Slurm 23.x and 24.x document them', () => {
   it('23.11: GPUs from AllocTRES, wait from Submit to Start, hours in TotalCPU', () => {
     const f = get(figuresOf('sacct-23.11.txt'), '3001');

@@ -35,6 +35,14 @@ describe('usage: why a run waits', () => {
     assert.strictEqual(waitText(undefined, now), 'waiting');
   });
 
+  it('reads the two squeue outputs as the test cluster printed them', () => {
+    const m = parsePendingJobs(fixture('squeue-testcluster-pending.txt'), fixture('squeue-testcluster-start.txt'));
+    const at = new Date(2026, 11, 1, 2, 1, 20).getTime();
+    assert.strictEqual(waitText(m.get('4'), at), 'waiting · BeginTime · starts ~03:01');
+    assert.strictEqual(waitText(waitOfJob(m, '5'), at), 'waiting · Priority');
+    assert.strictEqual(waitText(m.get('3'), at), 'waiting · Resources');
+  });
+
   it('works from the reasons alone, and reads reasons in parentheses', () => {
     const m = parsePendingJobs(`7${FIELD_DELIMITER}(BeginTime)\nsqueue: warning\n`);
     assert.deepStrictEqual([...m.values()], [{ jobId: '7', baseId: '7', reason: 'BeginTime' }]);

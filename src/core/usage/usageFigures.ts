@@ -6,6 +6,7 @@
  */
 import type { UsageJob, UsageRow } from './sacctUsage';
 import {
+  isUnknownValue,
   parseCount,
   parseSlurmDuration,
   parseSlurmMemory,
@@ -82,10 +83,12 @@ function memoryRequest(job: UsageRow, tres: Map<string, string>, allocCpus: numb
 export function usageFigures(u: UsageJob): UsageFigures {
   const job = u.job ?? u.steps[0];
   const state = stateWord(job?.state ?? '');
-  // A job cancelled while pending gets Start = End from slurmctld, but never CPUs: both are
-  // needed to call it started.
+  // A job cancelled while pending shows Start `None` (22.05 on the test cluster) or, in some
+  // versions, Start = End; it may still show AllocCPUS 1 (the test cluster does), but never a
+  // node: a start time, CPUs and a node are all needed to call it started.
   const cpusGiven = parseCount(job?.allocCpus) || undefined;
-  const startedAt = cpusGiven !== undefined ? parseSlurmTime(job?.start) : undefined;
+  const placed = !!job && !isUnknownValue(job.nodeList);
+  const startedAt = cpusGiven !== undefined && placed ? parseSlurmTime(job?.start) : undefined;
   const started = startedAt !== undefined;
   const tres = parseTres(job?.allocTres);
   const allocCpus = started ? cpusGiven : undefined;
@@ -120,7 +123,7 @@ export function usageFigures(u: UsageJob): UsageFigures {
   if (u.task !== undefined) out.task = u.task;
   if (u.het !== undefined) out.het = u.het;
   if (job?.exitCode) out.exitCode = job.exitCode;
-  if (job?.nodeList && !/^none/i.test(job.nodeList)) out.nodeList = job.nodeList;
+  if (placed) out.nodeList = job!.nodeList;
   if (allocCpus !== undefined) out.allocCpus = allocCpus;
   const gpus = tresGpus(tres);
   if (gpus !== undefined) out.gpus = gpus;
