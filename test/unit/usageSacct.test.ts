@@ -140,6 +140,16 @@ describe('usage: figures as Slurm 22.05 prints them (the test cluster)', () => {
     assert.strictEqual(f.memoryRequestBytes, 3500 * MiB, 'what was asked is still known');
   });
 
+  it('a running job has its elapsed time and wait, but no CPU or memory figures until it ends', () => {
+    const row = ['209', 'RUNNING', '0:0', '00:02:00', '00:10:00', '00:00:00', '2', '4G', '', 'billing=2,cpu=2,mem=4G,node=1', 'musehost',
+      '2026-12-01T10:40:00', '2026-12-01T10:40:05', 'Unknown'].join(FIELD_DELIMITER);
+    const step = ['209.batch', 'RUNNING', '0:0', '00:02:00', '', '00:00:00', '2', '', '', 'cpu=2,mem=4G,node=1', 'musehost',
+      '2026-12-01T10:40:05', '2026-12-01T10:40:05', 'Unknown'].join(FIELD_DELIMITER);
+    const f = usageByJob(groupUsageRows(parseUsageRows(`${row}\n${step}\n`))).get('209')!;
+    assert.deepStrictEqual([f.started, f.elapsedSeconds, f.waitSeconds, f.allocCpus, f.memoryRequestBytes], [true, 120, 5, 2, 4 * GiB]);
+    assert.deepStrictEqual([f.cpuSeconds, f.cpuEfficiency, f.memoryPeakBytes, f.endedAt], [undefined, undefined, undefined, undefined]);
+  });
+
   it('MaxRSS 0 (a step shorter than the gathering interval) is an unknown peak', () => {
     const f = get(m, '208');
     assert.strictEqual(f.memoryPeakBytes, undefined);

@@ -56,6 +56,9 @@ export interface UsageFigures {
   waitSeconds?: number;
 }
 
+/** States of a job that has not ended (sacct's states before the end of a job). */
+const STILL_GOING = new Set(['PENDING', 'RUNNING', 'COMPLETING', 'CONFIGURING', 'SUSPENDED', 'REQUEUED', 'RESIZING', 'STOPPED', 'SIGNALING', 'STAGE_OUT']);
+
 /** The state word of a printed state (`CANCELLED by 1000` -> `CANCELLED`, `RUNNING+`...). */
 function stateWord(s: string): string {
   return (s.split(/\s+/)[0] ?? '').replace(/\+$/, '').toUpperCase();
@@ -95,9 +98,13 @@ export function usageFigures(u: UsageJob): UsageFigures {
   const nodes = parseCount(tres.get('node')) || undefined;
   const elapsed = started ? parseSlurmDuration(job?.elapsed) : undefined;
 
+  // Accounting records a step's CPU time and MaxRSS when the step ends: a job still running
+  // would read as idle and small, so those wait for the end.
+  const ended = started && !STILL_GOING.has(state);
+
   // sacct sums the steps' CPU time into the job row; take the larger in case it did not.
   let cpu: number | undefined;
-  if (started) {
+  if (ended) {
     const own = parseSlurmDuration(job?.totalCpu);
     const steps = u.steps.map((s) => parseSlurmDuration(s.totalCpu)).filter((n): n is number => n !== undefined);
     const sum = steps.length > 0 ? steps.reduce((a, b) => a + b, 0) : undefined;
@@ -111,7 +118,7 @@ export function usageFigures(u: UsageJob): UsageFigures {
     const m = parseSlurmMemory(r.maxRss, 'K');
     if (m && m.bytes > 0 && (peak === undefined || m.bytes > peak)) peak = m.bytes;
   }
-  if (!started) peak = undefined;
+  if (!ended) peak = undefined;
 
   const req = job ? memoryRequest(job, tres, allocCpus, nodes) : {};
   const limit = job ? parseTimeLimit(job.timelimit) : undefined;
