@@ -1,10 +1,12 @@
 // The browser half of the vscode bench (scripts/bench-vscode.sh): opens code-server's workbench
-// once per round (a new extension host each time) with the bench's in-host entry as
-// `extensionTestsPath`, then prints the figures: medians over the rounds, ratios where a
-// baseline measured in the same run exists. Nothing here asserts a timing.
+// once per round and build (a new extension host each time) with the build's in-host entry
+// (DIR/bench/host.js) as `extensionTestsPath`, then prints the figures: medians over the rounds,
+// ratios where a baseline measured in the same run exists, and with --compare the activation of
+// one bundle against two (rounds alternate which build goes first). Nothing here asserts a timing.
 //
 //   npx tsx scripts/bench-vscode-drive.ts --server URL --folder WS --extension DIR \
-//     --host DIR/bench/host.js --profile DIR --results FILE --rounds N [--log FILE] [--vsix FILE]
+//     --profile DIR --results FILE --rounds N [--log FILE] [--vsix FILE] \
+//     [--compare DIR --compare-label TEXT]
 import * as fs from 'fs';
 import * as path from 'path';
 import { format, parseArgs } from 'util';
@@ -15,7 +17,8 @@ const { values: o } = parseArgs({
     server: { type: 'string' },
     folder: { type: 'string' },
     extension: { type: 'string' },
-    host: { type: 'string' },
+    compare: { type: 'string' },
+    'compare-label': { type: 'string' },
     profile: { type: 'string' },
     results: { type: 'string' },
     rounds: { type: 'string', default: '5' },
@@ -31,18 +34,18 @@ function need(name: keyof typeof o): string {
   return v;
 }
 
-/** One round: a fresh browser profile and workbench, so a fresh extension host. */
-async function round(i: number): Promise<void> {
+/** One round of one build (extension folder `ext`): a fresh browser profile and workbench, so a fresh extension host. */
+async function round(i: number, ext: string, tag: string): Promise<void> {
   const server = need('server');
   const payload: [string, string][] = [
-    ['extensionDevelopmentPath', remoteUri(server, path.resolve(need('extension')))],
-    ['extensionTestsPath', remoteUri(server, path.resolve(need('host')))],
+    ['extensionDevelopmentPath', remoteUri(server, ext)],
+    ['extensionTestsPath', remoteUri(server, path.join(ext, 'bench', 'host.js'))],
     ['skipWelcome', 'true'],
   ];
   const log = (line: string): void => {
     if (o.log) fs.appendFileSync(o.log, line + '\n');
   };
-  const context = await launchBrowser(path.join(need('profile'), `round-${i}`));
+  const context = await launchBrowser(path.join(need('profile'), `round-${i}-${tag}`));
   try {
     const page = context.pages()[0] ?? (await context.newPage());
     let settle!: (code: number) => void;
@@ -66,15 +69,21 @@ async function round(i: number): Promise<void> {
 }
 
 interface Line {
+  ext: string;
   warmupMs: number;
   emptyLoadActivateMs: number;
+  emptyLoadActivateCpuMs: number;
   museLoadActivateMs: number;
+  museLoadActivateCpuMs: number;
   museActivateMs: number;
   readyMs: number;
   runs: number;
   tree: Record<'cold' | 'warm', { rootMs: number; groupsMs: number; itemsMs: number; groups: number; items: number }>;
   requireExtensionMs: number;
-  requireCoreMs: number;
+  requireExtensionCpuMs: number;
+  /** Absent for a one-bundle build. */
+  requireCoreMs?: number;
+  requireCoreCpuMs?: number;
 }
 
 function median(xs: number[]): number {
@@ -86,18 +95,27 @@ function median(xs: number[]): number {
 const ms = (v: number): string => `${v.toFixed(1)} ms`;
 const kib = (file: string): string => (fs.existsSync(file) ? `${(fs.statSync(file).size / 1024).toFixed(0)} KiB` : 'missing');
 
-function report(lines: Line[]): void {
+/** The build's layout, from its files: two bundles when dist/core.js is there. */
+function layout(ext: string): string {
+  return fs.existsSync(path.join(ext, 'dist', 'core.js')) ? 'two bundles' : 'one bundle';
+}
+
+function report(lines: Line[], ext: string, title: string): void {
   const med = (f: (l: Line) => number): number => median(lines.map(f));
   const n = lines.length;
   const museTotal = med((l) => l.museLoadActivateMs);
   const emptyTotal = med((l) => l.emptyLoadActivateMs);
   const activate = med((l) => l.museActivateMs);
-  console.log(`vscode bench: ${n} round(s) in code-server's extension host, medians (production bundles)`);
+  console.log(`vscode bench, ${title} (${layout(ext)}): ${n} round(s) in code-server's extension host, medians (production bundles)`);
   console.log(`  activation, load + activate(): ${ms(museTotal)}  vs an empty extension ${ms(emptyTotal)}  = ${(museTotal / emptyTotal).toFixed(2)}x  (issue target: < 50 ms)`);
   console.log(`    of which activate() itself: ${ms(activate)}; loading dist/extension.js and host overhead: ${ms(museTotal - activate)}`);
   console.log(`    per round (muse / empty): ${lines.map((l) => `${l.museLoadActivateMs.toFixed(1)}/${l.emptyLoadActivateMs.toFixed(1)}`).join(', ')}`);
   console.log(`    the extension's own share (muse - empty): ${ms(museTotal - emptyTotal)}; the host's first activation in a round (a warm-up empty extension, not counted): ${ms(med((l) => l.warmupMs))}`);
-  console.log(`  require() of a fresh copy, same host: dist/extension.js ${ms(med((l) => l.requireExtensionMs))}, dist/core.js ${ms(med((l) => l.requireCoreMs))} (core: on first use, not at activation)`);
+  console.log(`    CPU time of the extension host (less swayed by other load): ${ms(med((l) => l.museLoadActivateCpuMs))} vs the empty extension ${ms(med((l) => l.emptyLoadActivateCpuMs))}`);
+  const core = lines.every((l) => l.requireCoreMs !== undefined)
+    ? `, dist/core.js ${ms(med((l) => l.requireCoreMs!))} (CPU ${ms(med((l) => l.requireCoreCpuMs!))}; on first use, not at activation)`
+    : '';
+  console.log(`  require() of a fresh copy, same host: dist/extension.js ${ms(med((l) => l.requireExtensionMs))} (CPU ${ms(med((l) => l.requireExtensionCpuMs))})${core}`);
   const runs = lines[0].runs;
   console.log(`  store of ${runs} runs read after activation (api.ready): ${ms(med((l) => l.readyMs))}`);
   for (const k of ['cold', 'warm'] as const) {
@@ -107,15 +125,49 @@ function report(lines: Line[]): void {
       `  tree of ${runs} runs (${k}): getChildren(root) ${ms(med((l) => l.tree[k].rootMs))}, getChildren of the ${t.groups} profile groups ${ms(med((l) => l.tree[k].groupsMs))}, getTreeItem x${t.items} ${ms(items)} (${((items * 1000) / t.items).toFixed(1)} µs/item)`,
     );
   }
+  sizes(ext);
 }
 
-function sizes(): void {
-  const dist = path.join(need('extension'), 'dist');
+function sizes(ext: string): void {
+  const dist = path.join(ext, 'dist');
   const main = fs.statSync(path.join(dist, 'extension.js')).size;
-  const core = fs.statSync(path.join(dist, 'core.js')).size;
+  const coreFile = path.join(dist, 'core.js');
+  const core = fs.existsSync(coreFile) ? fs.statSync(coreFile).size : 0;
   console.log(
-    `  bundles (minified): dist/extension.js ${kib(path.join(dist, 'extension.js'))} (read at activation; ${((100 * main) / (main + core)).toFixed(1)}% of extension + core), dist/core.js ${kib(path.join(dist, 'core.js'))}, dist/cli.js ${kib(path.join(dist, 'cli.js'))}` +
-      (o.vsix ? `, VSIX ${kib(o.vsix)}` : ''),
+    `  bundles (minified): dist/extension.js ${kib(path.join(dist, 'extension.js'))} (read at activation` +
+      (core ? `; ${((100 * main) / (main + core)).toFixed(1)}% of extension + core), dist/core.js ${kib(coreFile)}` : ')') +
+      `, dist/cli.js ${kib(path.join(dist, 'cli.js'))}` +
+      (o.vsix && ext === path.resolve(need('extension')) ? `, VSIX ${kib(o.vsix)}` : ''),
+  );
+}
+
+/** One bundle against two: what the second bundle saves at activation (the extension's own share, muse - empty, per round). */
+function compare(byExt: Map<string, Line[]>): void {
+  const builds = [...byExt.entries()].map(([ext, lines]) => ({
+    ext,
+    layout: layout(ext),
+    total: median(lines.map((l) => l.museLoadActivateMs)),
+    share: median(lines.map((l) => l.museLoadActivateMs - l.emptyLoadActivateMs)),
+    cpu: median(lines.map((l) => l.museLoadActivateCpuMs)),
+    cpuShare: median(lines.map((l) => l.museLoadActivateCpuMs - l.emptyLoadActivateCpuMs)),
+    requireMain: median(lines.map((l) => l.requireExtensionCpuMs)),
+    firstUse: median(lines.map((l) => l.requireCoreMs ?? 0)),
+    firstUseCpu: median(lines.map((l) => l.requireCoreCpuMs ?? 0)),
+  }));
+  const one = builds.find((b) => b.layout === 'one bundle');
+  const two = builds.find((b) => b.layout === 'two bundles');
+  if (!one || !two) {
+    console.log(`one bundle vs two: both builds have ${builds[0].layout}: nothing to compare`);
+    return;
+  }
+  console.log('one bundle vs two (same code-server, rounds alternating), medians:');
+  console.log(`  load + activate(), wall: one bundle ${ms(one.total)}, two bundles ${ms(two.total)}; the extension's own share (muse - empty in the same host): ${ms(one.share)} vs ${ms(two.share)}`);
+  console.log(`  load + activate(), CPU: one bundle ${ms(one.cpu)}, two bundles ${ms(two.cpu)}; own share: ${ms(one.cpuShare)} vs ${ms(two.cpuShare)}`);
+  console.log(`  require() of dist/extension.js alone, CPU: one bundle ${ms(one.requireMain)}, two bundles ${ms(two.requireMain)}`);
+  // The direct difference decides: the empty extension's own figure swings with the order of activation.
+  console.log(
+    `  two bundles save ${ms(one.total - two.total)} wall, ${ms(one.cpu - two.cpu)} CPU at activation (keep two only if >= 10 ms); ` +
+      `they pay ${ms(two.firstUse)} wall, ${ms(two.firstUseCpu)} CPU on first use (require of dist/core.js)`,
   );
 }
 
@@ -123,11 +175,21 @@ async function main(): Promise<void> {
   const results = need('results');
   fs.rmSync(results, { force: true });
   const rounds = Math.max(1, Number(o.rounds));
-  for (let i = 0; i < rounds; i++) await round(i);
+  const mainExt = path.resolve(need('extension'));
+  const exts = o.compare ? [mainExt, path.resolve(o.compare)] : [mainExt];
+  for (let i = 0; i < rounds; i++) {
+    // Alternate which build goes first, so neither always follows the other.
+    const order = i % 2 === 0 ? exts : [...exts].reverse();
+    for (const ext of order) await round(i, ext, ext === mainExt ? 'main' : 'compare');
+  }
   const lines = fs.readFileSync(results, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line);
-  if (lines.length !== rounds) throw new Error(`${lines.length} result line(s) for ${rounds} round(s)`);
-  report(lines);
-  sizes();
+  if (lines.length !== rounds * exts.length) throw new Error(`${lines.length} result line(s) for ${rounds} round(s) of ${exts.length} build(s)`);
+  const byExt = new Map(exts.map((e) => [e, lines.filter((l) => l.ext === e)] as const));
+  for (const [ext, mine] of byExt) {
+    if (mine.length !== rounds) throw new Error(`${mine.length} result line(s) from ${ext} for ${rounds} round(s)`);
+    report(mine, ext, ext === mainExt ? 'this checkout' : `compared with ${o['compare-label'] ?? ext}`);
+  }
+  if (o.compare) compare(byExt);
 }
 
 main().catch((e: unknown) => {

@@ -1,8 +1,9 @@
 // The in-host half of the vscode bench (scripts/bench-vscode.sh): loaded by the extension host as
 // `extensionTestsPath`, bundled by esbuild into the bench's copy of the extension (so its
-// `require('vscode')` is ours). One round per extension host: seeds a store of N runs, activates
-// the empty extension and ours (neither has activation events in the bench copy, so both are
-// still unloaded), times the tree, requires fresh copies of the bundles, appends one JSON line.
+// `require('vscode')` is ours: it lives in `<extension>/bench/`). One round per extension host:
+// seeds a store of N runs, activates the empty extension and ours (neither has activation events
+// in the bench copy, so both are still unloaded), times the tree, requires fresh copies of the
+// bundles (dist/core.js too when the build has a second bundle), appends one JSON line.
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
@@ -63,12 +64,22 @@ async function timed<T>(f: () => T | Thenable<T>): Promise<[number, T]> {
   return [performance.now() - t, r];
 }
 
-async function activate(id: string): Promise<{ ms: number; api: unknown }> {
+/**
+ * CPU time of this process (user + system, ms): on a machine shared with other work, wall time
+ * swings with the load, CPU time much less (the bench compares two builds by both).
+ */
+function cpuMs(since?: NodeJS.CpuUsage): [number, NodeJS.CpuUsage] {
+  const u = process.cpuUsage(since);
+  return [(u.user + u.system) / 1000, u];
+}
+
+async function activate(id: string): Promise<{ ms: number; cpuMs: number; api: unknown }> {
   const ext = vscode.extensions.getExtension(id);
   if (!ext) throw new Error(`${id} is not loaded in this extension host`);
   if (ext.isActive) throw new Error(`${id} is already active: the bench copy must have no activation events`);
+  const cpu0 = process.cpuUsage();
   const [ms, api] = await timed(() => ext.activate());
-  return { ms, api };
+  return { ms, cpuMs: cpuMs(cpu0)[0], api };
 }
 
 /** Times the tree as the workbench asks for it: the root, each profile group, every item. */
@@ -89,14 +100,15 @@ async function treeTimes(api: MuseExtensionApi): Promise<Record<string, number>>
 }
 
 /** require() of a fresh copy of a bundle (a new path: nothing cached), in this extension host. */
-function requireCopy(src: string, dir: string): number {
+function requireCopy(src: string, dir: string): { ms: number; cpuMs: number } {
   const copy = path.join(dir, `${path.basename(src, '.js')}-${process.pid}-${Date.now()}.js`);
   fs.copyFileSync(src, copy);
   try {
+    const cpu0 = process.cpuUsage();
     const t = performance.now();
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     require(copy);
-    return performance.now() - t;
+    return { ms: performance.now() - t, cpuMs: cpuMs(cpu0)[0] };
   } finally {
     fs.rmSync(copy, { force: true });
   }
@@ -105,9 +117,11 @@ function requireCopy(src: string, dir: string): number {
 /** The `extensionTestsPath` entry: one bench round. */
 export async function run(): Promise<void> {
   const out = env('MUSE_BENCH_OUT');
-  const extDir = env('MUSE_BENCH_EXT');
+  // This file is <extension>/bench/host.js: the build under test (the bench compares two).
+  const extDir = path.resolve(__dirname, '..');
   const nRuns = Number(process.env.MUSE_BENCH_RUNS || 5000);
-  const round = fs.existsSync(out) ? fs.readFileSync(out, 'utf8').split('\n').filter(Boolean).length : 0;
+  const earlier = fs.existsSync(out) ? fs.readFileSync(out, 'utf8').split('\n').filter(Boolean) : [];
+  const round = earlier.filter((l) => (JSON.parse(l) as { ext?: string }).ext === extDir).length;
 
   // The store the extension reads at activation: written whole (5,000 store.add calls would time the disk).
   const dataDir = env('MUSE_DATA_DIR');
@@ -117,7 +131,7 @@ export async function run(): Promise<void> {
   // Alternate which one goes first, so neither always pays the host's first-activation costs.
   const warmupMs = (await activate(WARMUP_ID)).ms;
   const emptyFirst = round % 2 === 0;
-  let empty: { ms: number } | undefined;
+  let empty: { ms: number; cpuMs: number } | undefined;
   if (emptyFirst) empty = await activate(EMPTY_ID);
   const muse = await activate(MUSE_ID);
   if (!emptyFirst) empty = await activate(EMPTY_ID);
@@ -131,21 +145,28 @@ export async function run(): Promise<void> {
 
   const copies = path.join(extDir, 'bench', 'copies');
   fs.mkdirSync(copies, { recursive: true });
-  const requireExtensionMs = requireCopy(path.join(extDir, 'dist', 'extension.js'), copies);
-  const requireCoreMs = requireCopy(path.join(extDir, 'dist', 'core.js'), copies);
+  const requireExtension = requireCopy(path.join(extDir, 'dist', 'extension.js'), copies);
+  // Only a two-bundle build has it: loaded on first use there, not at activation.
+  const core = path.join(extDir, 'dist', 'core.js');
+  const requireCore = fs.existsSync(core) ? requireCopy(core, copies) : undefined;
 
   const line = {
+    ext: extDir,
     round,
     emptyFirst,
     warmupMs,
     emptyLoadActivateMs: empty!.ms,
+    emptyLoadActivateCpuMs: empty!.cpuMs,
     museLoadActivateMs: muse.ms,
+    museLoadActivateCpuMs: muse.cpuMs,
     museActivateMs: api.activationMs,
     readyMs,
     runs: stored,
     tree: { cold, warm },
-    requireExtensionMs,
-    requireCoreMs,
+    requireExtensionMs: requireExtension.ms,
+    requireExtensionCpuMs: requireExtension.cpuMs,
+    requireCoreMs: requireCore?.ms,
+    requireCoreCpuMs: requireCore?.cpuMs,
   };
   fs.appendFileSync(out, JSON.stringify(line) + '\n');
   console.log(`[muse-bench] round ${round}: ${JSON.stringify(line)}`);

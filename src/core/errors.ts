@@ -51,7 +51,8 @@ export interface MuseErrorDetails {
 
 /**
  * Brands MuseErrors so `instanceof MuseError` holds across copies of this module: the extension
- * loads its backends from a second bundle (dist/core.js) that has its own copy.
+ * loads its backends from a second bundle (dist/core.js, kept for activation time: see
+ * esbuild.js) that has its own copy.
  */
 const MUSE_ERROR_BRAND = Symbol.for('muse-runner.MuseError');
 

@@ -1,23 +1,367 @@
 /**
- * The durable list of runs (`runs.json`), as the CLI and the tests use it: `RunStoreCore`
- * (storeCore.ts, where its guarantees are described) locking with proper-lockfile, which is
- * required on the first write only: commands that only read never load it (nor graceful-fs,
- * which patches `fs` when loaded).
+ * The durable list of runs: `runs.json` = `{ "version": 1, "runs": [...] }`, shared by the CLI,
+ * every VS Code window and the tests.
+ *
+ * A key once received is never lost: every mutation is a locked read-merge-write (the CLI and
+ * VS Code may write at the same time), every write is atomic and durable (`writeFileAtomic`:
+ * temp file in the same folder, fsync, rename, fsync the folder), and a file we cannot read is
+ * moved aside, never emptied. Records are kept as they are on disk, unknown fields included (a
+ * newer version may add some).
  */
-import type { LockFile, RunStoreOptions } from './storeCore';
-import { RunStoreCore } from './storeCore';
+import * as fs from 'fs';
+import * as path from 'path';
+import { writeFileAtomic } from './atomicFile';
+import { MuseError, errorMessage, isMuseError } from './errors';
+import type { Run } from './model';
 
-export type { LockFile, RunStoreHooks, RunStoreOptions } from './storeCore';
+const STORE_VERSION = 1;
 
-function properLockfile(): LockFile {
+/** Test seams: called at precise points of a write, to simulate crashes. */
+export interface RunStoreHooks {
+  /** After the temp file is written and synced, before it replaces the store. */
+  beforeRename?: (tempFile: string) => void | Promise<void>;
+}
+
+export interface RunStoreOptions {
+  /** Lock is taken over when its holder has not refreshed it for this long (ms). */
+  staleMs?: number;
+  hooks?: RunStoreHooks;
+}
+
+interface Doc {
+  version: number;
+  /** Every record as read, including those we cannot show (kept so they are written back). */
+  runs: unknown[];
+  /** Set when the file could not be read (what is wrong with it). */
+  corrupt?: string;
+}
+
+/** True for a record we can show: an object with a string id. */
+function isRunRecord(r: unknown): r is Run {
+  return typeof r === 'object' && r !== null && !Array.isArray(r) && typeof (r as { id?: unknown }).id === 'string';
+}
+
+function timestampForName(d = new Date()): string {
+  return d.toISOString().replace(/[:.]/g, '-');
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * proper-lockfile, required on the first write only: what only reads (most CLI commands, the
+ * extension until a run changes) never loads it, nor graceful-fs, which patches `fs` when loaded.
+ */
+function properLockfile(): typeof import('proper-lockfile').lock {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return (require('proper-lockfile') as typeof import('proper-lockfile')).lock;
 }
 
-/** The durable run store, locking with proper-lockfile unless `opts.lock` says otherwise. */
-export class RunStore extends RunStoreCore {
+/** The durable run store. See the file comment for its guarantees. */
+export class RunStore {
+  /** Problems met while reading (a corrupt file set aside, records we cannot show). */
+  readonly warnings: string[] = [];
+
+  private runs: Run[] = [];
+  private snapshot = '';
+  private readonly listeners = new Set<(runs: Run[]) => void>();
+  /** Mutations of this process run one after the other (the lock is per process anyway). */
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly staleMs: number;
+  private readonly hooks: RunStoreHooks;
+
   /** @param file path of `runs.json` (see `runStorePath()`). */
-  constructor(file: string, opts: RunStoreOptions = {}) {
-    super(file, { ...opts, lock: opts.lock ?? properLockfile });
+  constructor(readonly file: string, opts: RunStoreOptions = {}) {
+    this.staleMs = Math.max(opts.staleMs ?? 5000, 2000);
+    this.hooks = opts.hooks ?? {};
   }
+
+  /** Reads the file (a missing file is an empty store; a corrupt one is set aside, with a warning). */
+  async load(): Promise<void> {
+    const doc = await this.readDoc({ setAsideCorrupt: false });
+    if (doc.corrupt) {
+      // Set it aside under the lock: another writer may be replacing it right now.
+      await this.mutate(() => undefined);
+      return;
+    }
+    this.setRuns(doc, false);
+  }
+
+  /** All runs, newest first. */
+  list(): Run[] {
+    return [...this.runs].sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
+  }
+
+  /** A run by id, backend key, or a unique prefix of either. */
+  get(idOrKey: string): Run | undefined {
+    const m = this.match(idOrKey);
+    return m.length === 1 ? m[0] : undefined;
+  }
+
+  /**
+   * Like `get`, but throws a `notFound` MuseError (or `usage` when the prefix is ambiguous)
+   * with a message fit for the user.
+   */
+  resolve(idOrKey: string): Run {
+    const m = this.match(idOrKey);
+    if (m.length === 1) return m[0];
+    if (m.length === 0) throw new MuseError('notFound', `No run matches "${idOrKey}" in ${this.file}.`);
+    const names = m.slice(0, 5).map((r) => r.key ?? r.id).join(', ');
+    throw new MuseError('usage', `"${idOrKey}" matches ${m.length} runs (${names}${m.length > 5 ? ', ...' : ''}): give more characters.`);
+  }
+
+  private match(idOrKey: string): Run[] {
+    const q = idOrKey.trim();
+    if (!q) return [];
+    const exact = this.runs.filter((r) => r.id === q || r.key === q);
+    if (exact.length > 0) return exact;
+    return this.runs.filter((r) => r.id.startsWith(q) || (r.key !== undefined && r.key.startsWith(q)));
+  }
+
+  /** Adds (or replaces, same id) a run. Resolves once the record is on disk. */
+  async add(run: Run): Promise<void> {
+    await this.mutate((recs) => {
+      const i = recs.findIndex((r) => isRunRecord(r) && r.id === run.id);
+      if (i >= 0) recs[i] = run;
+      else recs.push(run);
+      return undefined;
+    });
+  }
+
+  /**
+   * Applies `patch` to the run as it is on disk now (so concurrent writers of other fields are
+   * kept); a field set to `undefined` is removed. `updatedAt` is set. Throws `notFound` if the
+   * run is not in the store.
+   */
+  async update(id: string, patch: Partial<Run>): Promise<Run> {
+    return this.mutate((recs) => {
+      const i = recs.findIndex((r) => isRunRecord(r) && r.id === id);
+      if (i < 0) throw new MuseError('notFound', `Run ${id} is not in the run store (removed meanwhile?).`);
+      const next: Record<string, unknown> = { ...(recs[i] as unknown as Record<string, unknown>), ...patch, id };
+      for (const k of Object.keys(next)) if (next[k] === undefined) delete next[k];
+      next.updatedAt = new Date().toISOString();
+      recs[i] = next;
+      return next as unknown as Run;
+    });
+  }
+
+  /** Removes these runs (ids); unknown ids are ignored. */
+  async remove(ids: string[]): Promise<void> {
+    const drop = new Set(ids);
+    await this.mutate((recs) => {
+      for (let i = recs.length - 1; i >= 0; i--) {
+        const r = recs[i];
+        if (isRunRecord(r) && drop.has(r.id)) recs.splice(i, 1);
+      }
+      return undefined;
+    });
+  }
+
+  /** Re-reads the file; true when the runs changed (listeners are told). */
+  async reload(): Promise<boolean> {
+    const doc = await this.readDoc({ setAsideCorrupt: false });
+    return this.setRuns(doc, true);
+  }
+
+  /** Follows changes made by other processes (fs.watch on the folder, plus a slow stat poll). */
+  watch(): { dispose(): void } {
+    const dir = path.dirname(this.file);
+    const base = path.basename(this.file);
+    let timer: NodeJS.Timeout | undefined;
+    let disposed = false;
+    const kick = (): void => {
+      if (disposed || timer) return;
+      timer = setTimeout(() => {
+        timer = undefined;
+        this.reload().catch((e: unknown) => this.warn(`Could not re-read ${this.file}: ${errorMessage(e)}`));
+      }, 50);
+      timer.unref?.();
+    };
+    let watcher: fs.FSWatcher | undefined;
+    try {
+      fs.mkdirSync(dir, { recursive: true });
+      // The file is replaced by rename, so watch the folder, not the file's inode.
+      watcher = fs.watch(dir, { persistent: false }, (_ev, name) => {
+        if (!name || name.toString() === base) kick();
+      });
+      watcher.on('error', () => undefined);
+    } catch {
+      watcher = undefined;
+    }
+    // fs.watch misses events on some file systems (network shares): poll as a backstop.
+    const onStat = (): void => kick();
+    fs.watchFile(this.file, { interval: 2000, persistent: false }, onStat);
+    return {
+      dispose: () => {
+        disposed = true;
+        if (timer) clearTimeout(timer);
+        watcher?.close();
+        fs.unwatchFile(this.file, onStat);
+      },
+    };
+  }
+
+  /** Called with the runs (newest first) each time they change. Returns the unsubscribe function. */
+  onDidChange(listener: (runs: Run[]) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  // --- internals ---------------------------------------------------------------------------
+
+  private warn(msg: string): void {
+    if (!this.warnings.includes(msg)) this.warnings.push(msg);
+  }
+
+  /** Sets the in-memory runs from a doc; true (and listeners told) when they changed. */
+  private setRuns(doc: Doc, notify: boolean): boolean {
+    const shown = doc.runs.filter(isRunRecord);
+    const hidden = doc.runs.length - shown.length;
+    if (hidden > 0) {
+      this.warn(`${this.file}: ${hidden} record(s) without an "id" are kept in the file but not shown.`);
+    }
+    const snap = JSON.stringify(shown);
+    if (snap === this.snapshot) return false;
+    this.snapshot = snap;
+    this.runs = shown;
+    if (notify) this.emit();
+    return true;
+  }
+
+  private emit(): void {
+    const runs = this.list();
+    for (const l of [...this.listeners]) {
+      try {
+        l(runs);
+      } catch {
+        // A listener's failure must not stop the others nor the write that triggered it.
+      }
+    }
+  }
+
+  /**
+   * Reads and checks the file. Missing -> empty. Unreadable JSON or a wrong shape -> moved aside
+   * (only when `setAsideCorrupt`, that is under the lock or at load), with a warning.
+   */
+  private async readDoc(o: { setAsideCorrupt: boolean }): Promise<Doc> {
+    let text: string;
+    try {
+      text = await fs.promises.readFile(this.file, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { version: STORE_VERSION, runs: [] };
+      throw new MuseError('io', `Cannot read the run store ${this.file}: ${errorMessage(e)}`, { cause: e });
+    }
+    const problem = checkDoc(text);
+    if (typeof problem !== 'string') {
+      if (problem.version > STORE_VERSION) {
+        this.warn(`${this.file} was written by a newer version (format ${problem.version}); runs are shown but not changed.`);
+      }
+      return problem;
+    }
+    if (!o.setAsideCorrupt) {
+      // Someone else will set it aside under the lock; keep what we showed.
+      return { version: STORE_VERSION, runs: JSON.parse(this.snapshot || '[]') as unknown[], corrupt: problem };
+    }
+    const aside = `${this.file}.corrupt-${timestampForName()}`;
+    try {
+      await fs.promises.rename(this.file, aside);
+    } catch (e) {
+      throw new MuseError('io', `The run store ${this.file} is unreadable (${problem}) and could not be moved aside: ${errorMessage(e)}`, { cause: e });
+    }
+    this.warn(`The run store ${this.file} was unreadable (${problem}); it was moved to ${aside} and a new, empty store was started. The old runs are in that file.`);
+    return { version: STORE_VERSION, runs: [] };
+  }
+
+  /** Runs `fn` on the records as they are on disk now, under the lock, then writes them back. */
+  private mutate<T>(fn: (recs: unknown[]) => T): Promise<T> {
+    const job = this.queue.then(() => this.mutateLocked(fn));
+    this.queue = job.catch(() => undefined);
+    return job;
+  }
+
+  private async mutateLocked<T>(fn: (recs: unknown[]) => T): Promise<T> {
+    const dir = path.dirname(this.file);
+    await fs.promises.mkdir(dir, { recursive: true });
+    let compromised: Error | undefined;
+    let release: () => Promise<void>;
+    try {
+      release = await properLockfile()(this.file, {
+        realpath: false,
+        stale: this.staleMs,
+        // Enough tries to outlast a stale lock left by a crashed writer.
+        retries: { retries: 60, factor: 1.3, minTimeout: 10, maxTimeout: 500, randomize: true },
+        onCompromised: (e) => {
+          compromised = e;
+        },
+      });
+    } catch (e) {
+      throw new MuseError('io', `Could not lock the run store ${this.file} (${errorMessage(e)}). If no other muse process is running, remove ${this.file}.lock.`, { cause: e });
+    }
+    try {
+      await this.removeDeadTempFiles();
+      const doc = await this.readDoc({ setAsideCorrupt: true });
+      if (doc.version > STORE_VERSION) {
+        throw new MuseError('io', `The run store ${this.file} was written by a newer version of Muse Runner (format ${doc.version}); update this one to change it.`);
+      }
+      const out = fn(doc.runs);
+      if (compromised) throw new MuseError('io', `Lost the lock on ${this.file} (${compromised.message}); nothing was written, try again.`);
+      await this.writeAtomic(JSON.stringify({ version: STORE_VERSION, runs: doc.runs }, null, 1) + '\n');
+      this.setRuns(doc, true);
+      return out;
+    } finally {
+      await release().catch(() => undefined);
+    }
+  }
+
+  /** Temp files of writers that died between write and rename: theirs, never read, safe to drop. */
+  private async removeDeadTempFiles(): Promise<void> {
+    const dir = path.dirname(this.file);
+    // The temporary names of writeFileAtomic (atomicFile.ts tempPathFor): <file>.tmp-<pid>-<random>.
+    const prefix = `${path.basename(this.file)}.tmp-`;
+    let names: string[];
+    try {
+      names = await fs.promises.readdir(dir);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      if (!n.startsWith(prefix)) continue;
+      const pid = Number(n.slice(prefix.length).split('-')[0]);
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && !pidAlive(pid)) {
+        await fs.promises.unlink(path.join(dir, n)).catch(() => undefined);
+      }
+    }
+  }
+
+  /** Durable (fsync of the file and its folder) and private (0600): the store holds job keys. */
+  private async writeAtomic(text: string): Promise<void> {
+    try {
+      await writeFileAtomic(this.file, text, { mode: 0o600, durable: true, beforeRename: this.hooks.beforeRename });
+    } catch (e) {
+      const cause = isMuseError(e) && e.details.cause !== undefined ? e.details.cause : e;
+      throw new MuseError('io', `Could not write the run store ${this.file}: ${errorMessage(cause)}`, { cause });
+    }
+  }
+}
+
+/** The parsed doc, or a short text saying what is wrong with it. */
+function checkDoc(text: string): Doc | string {
+  if (text.trim() === '') return 'the file is empty';
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    return `not valid JSON: ${errorMessage(e)}`;
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'not a JSON object';
+  const o = v as Record<string, unknown>;
+  if (typeof o.version !== 'number') return 'no numeric "version"';
+  if (!Array.isArray(o.runs)) return '"runs" is not a list';
+  return { version: o.version, runs: o.runs };
 }

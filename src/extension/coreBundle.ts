@@ -1,29 +1,15 @@
-import * as fs from 'fs';
-import * as path from 'path';
-
-/** What `dist/core.js` exports (typed from its entry; the value is loaded at run time). */
+/** What the core bundle exports (typed from its entry). */
 export type Core = typeof import('./coreEntry');
 
 let core: Core | undefined;
-let loadMs: number | undefined;
 
 /**
- * The heavy half of the extension, loaded on first use. Bundled, it is `core.js` beside
- * `extension.js`; from compiled or tsx-run sources (tests), the entry module itself.
- * A computed path, so esbuild leaves this `require` alone and does not inline the core.
+ * The heavy half of the extension, loaded on first use. In dist/extension.js this require is
+ * `require('./core.js')`, the second bundle (esbuild.js says why); compiled or run by tsx, it
+ * loads the entry module itself.
  */
 export function loadCore(): Core {
-  if (!core) {
-    const started = performance.now();
-    const bundled = path.join(__dirname, 'core.js');
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    core = require(fs.existsSync(bundled) ? bundled : path.join(__dirname, 'coreEntry')) as Core;
-    loadMs = performance.now() - started;
-  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  core ??= require('./coreEntry') as Core;
   return core;
-}
-
-/** How long loading the core took (undefined until it is loaded): for the bench. */
-export function coreLoadMs(): number | undefined {
-  return loadMs;
 }

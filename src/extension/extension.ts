@@ -4,11 +4,10 @@ import { errorMessage, isMuseError } from '../core/errors';
 import type { Run } from '../core/model';
 import { runStorePath } from '../core/paths';
 import { Poller } from '../core/poller';
-import type { RunStore } from '../core/store';
-import { RunStoreCore } from '../core/storeCore';
+import { refreshRuns } from '../core/runs';
+import { RunStore } from '../core/store';
 import { Auth } from './auth';
 import { Backends } from './backends';
-import { loadCore } from './coreBundle';
 import { lastCommandError } from './commands/register';
 import { registerCommands } from './commands/registerCommands';
 import { componentLog, createLogChannel } from './log';
@@ -70,8 +69,7 @@ export function activate(context: vscode.ExtensionContext): MuseExtensionApi {
 
   // Run store, shared with the CLI and other windows
   // Read in the background: activation does no disk I/O it could avoid; views fill in when ready.
-  // Its lock (proper-lockfile) comes from the core bundle, loaded on the first write only.
-  const store: RunStore = new RunStoreCore(runStorePath(), { lock: () => loadCore().lockFile });
+  const store = new RunStore(runStorePath());
   const loaded = store.load().then(
     () => store.warnings.forEach((w) => log('store').warn(w)),
     (e: unknown) => log('store').error(`cannot read ${store.file}: ${errorMessage(e)}`),
@@ -85,7 +83,6 @@ export function activate(context: vscode.ExtensionContext): MuseExtensionApi {
     runs: () => store.list(),
     baseIntervalMs: settings.pollIntervalMs,
     refresh: async (profileName, runs, signal) => {
-      const { refreshRuns } = await import('../core/runs.js');
       const backend = await backends.get(profileName);
       // Background polls renew a token silently at most once; they never open a dialog.
       return auth.renewal(profileName, userRefreshes > 0).run(() => refreshRuns(backend, store, runs, { signal }));
