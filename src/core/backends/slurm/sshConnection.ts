@@ -6,15 +6,14 @@
  */
 import { promises as fs } from 'fs';
 import * as os from 'os';
-import * as path from 'path';
 import type { Readable } from 'stream';
 import { Client, utils } from 'ssh2';
 import type { AnyAuthMethod, AuthenticationType, ClientChannel, ParsedKey, SFTPWrapper } from 'ssh2';
 import { MuseError, cancelledError, errorMessage } from '../../errors';
 import type { SshPrompts } from '../../sshPrompts';
-import { appendKnownHost, checkKnownHosts, fingerprintSha256, keyTypeOfBlob, knownHostsName, readKnownHosts } from './knownHosts';
+import { knownHostsName, verifyHostKey } from './knownHosts';
 import { shellCommand } from '../../shellQuote';
-import { describeTarget } from './sshTarget';
+import { defaultIdentityFiles, describeTarget, sshAgents } from './sshTarget';
 import type { SshTarget } from './sshTarget';
 
 export interface SshConnectionOptions {
@@ -263,30 +262,9 @@ export class SshConnection {
 
   private async verifyHostKey(key: Buffer): Promise<void> {
     const t = this.target;
-    const name = knownHostsName(t.hostName, t.port);
-    const names = [name];
+    const names = [knownHostsName(t.hostName, t.port)];
     if (t.alias !== t.hostName) names.push(knownHostsName(t.alias, t.port));
-    const text = await readKnownHosts(t.knownHostsFile);
-    const check = checkKnownHosts(text, names, key);
-    const fp = fingerprintSha256(key);
-    const type = keyTypeOfBlob(key);
-    if (check.status === 'match') return;
-    if (check.status === 'revoked') {
-      throw new MuseError('refused', `The host key of ${name} (${type} ${fp}) is marked @revoked in ${t.knownHostsFile} line ${check.line}. Connection refused.`);
-    }
-    if (check.status === 'mismatch') {
-      throw new MuseError(
-        'refused',
-        `HOST KEY MISMATCH for ${name}: the server offered ${type} ${fp}, but ${t.knownHostsFile} line ${check.line} records ${check.recordedFingerprint}. ` +
-          'Someone may be intercepting the connection, or the host key was changed. Connection refused; if the change is expected, ' +
-          `remove that line (ssh-keygen -R '${name}' -f ${t.knownHostsFile}) and connect again.`,
-      );
-    }
-    const ok = await this.prompts.unknownHostKey(t.hostName, t.port, type, fp);
-    if (!ok) {
-      throw new MuseError('refused', `The host key of ${name} (${type} ${fp}) is not in ${t.knownHostsFile} and was not accepted. Connection refused.`);
-    }
-    await appendKnownHost(t.knownHostsFile, name, key);
+    await verifyHostKey(key, { names, files: t, askUnknown: (type, fp) => this.prompts.unknownHostKey(t.hostName, t.port, type, fp) });
   }
 
   /**
@@ -299,12 +277,11 @@ export class SshConnection {
     const home = this.opts.homeDir ?? os.homedir();
     type Step = { kind: AuthenticationType; make: () => Promise<AnyAuthMethod | undefined> };
     const steps: Step[] = [];
-    const agent = env.SSH_AUTH_SOCK;
-    if (agent) {
+    for (const agent of sshAgents(env)) {
       steps.push({ kind: 'publickey', make: async () => (tried.push('ssh-agent'), { type: 'agent', username: t.user, agent }) });
     }
     const explicit = t.identityFiles.length > 0;
-    const keyFiles = explicit ? t.identityFiles : ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((f) => path.join(home, '.ssh', f));
+    const keyFiles = explicit ? t.identityFiles : defaultIdentityFiles(home);
     for (const file of keyFiles) {
       steps.push({
         kind: 'publickey',
