@@ -7,6 +7,7 @@ import {
   sshAgents,
 } from '../../src/core/backends/slurm/sshTarget';
 import { isMuseError } from '../../src/core/errors';
+import { checkLocalRunnerPlatform } from '../../src/core/backends/local/launcher';
 import { expandLocalHome } from '../../src/core/paths';
 
 // Windows path rules are injected (path.win32), so these run on Linux too.
@@ -48,5 +49,16 @@ describe('Windows machines on the SSH path', () => {
     assert.deepStrictEqual(sshAgents({ SSH_AUTH_SOCK: '\\\\.\\pipe\\my-agent' }, 'win32'), ['\\\\.\\pipe\\my-agent']);
     assert.deepStrictEqual(sshAgents({}, 'linux'), []);
     assert.deepStrictEqual(sshAgents({ SSH_AUTH_SOCK: '/tmp/agent.sock' }, 'linux'), ['/tmp/agent.sock']);
+  });
+});
+
+describe('the local runner on Windows', () => {
+  it('says clearly that it needs a POSIX shell', () => {
+    assert.throws(
+      () => checkLocalRunnerPlatform('win32'),
+      (e: unknown) => isMuseError(e, 'unsupported') && /POSIX shell/.test(e.message) && /WSL/.test(e.message),
+    );
+    checkLocalRunnerPlatform('linux');
+    checkLocalRunnerPlatform('darwin');
   });
 });

@@ -17,6 +17,7 @@ import type { ResultOutcome, SoftwareInfo, StateReport, SubmitRequest } from '..
 import { isFinal, normalizeRequest } from '../../model';
 import type { SshProfile } from '../../profiles';
 import { streamToFile } from '../../transfer/httpFile';
+import { resolveSentScript } from '../../sentScript';
 import { BATCH_FILE, STDERR_FILE, STDOUT_FILE, buildBatchScript, isArrayJob, normalizeSbatchOption } from './batchScript';
 import type { SshPrompts } from '../../sshPrompts';
 import { FIELD_DELIMITER, SACCT_FIELDS, SQUEUE_FORMAT, coveredTasks, groupByJob, mapSlurmState, parseArraySpec, parseSacct, parseSqueue, realJobName, stateFromRows } from './slurmParse';
@@ -352,6 +353,7 @@ export class SlurmBackend implements Backend {
     const key = randomUUID();
     const jobName = `muse-${req.software}-${key}`;
     const image = this.profile.images?.[req.software];
+    const sentScript = await resolveSentScript(request.cmd, [...byName].map(([name, p]) => ({ name, path: p })));
     const buildScript = (runDir: string) =>
       buildBatchScript({
         jobName,
@@ -363,6 +365,7 @@ export class SlurmBackend implements Backend {
         image,
         noContainer: this.profile.noContainer,
         singularityCommand: this.profile.singularityCommand,
+        sentScript,
       });
     // Everything the user gave is checked before anything is made on the cluster.
     buildScript('/check');
