@@ -197,7 +197,12 @@ export async function verifyHostKey(key: Buffer, q: HostKeyQuestion): Promise<vo
   }
   const ok = await q.askUnknown(type, fp);
   if (!ok) {
-    throw new MuseError('refused', `The host key of ${name} (${type} ${fp}) is not in ${files.join(', ')} and was not accepted. Connection refused.`);
+    const others = files.filter((f) => f !== q.files.knownHostsFile);
+    throw new MuseError(
+      'refused',
+      `The host key of ${name} (${type} ${fp}) is not in ${q.files.knownHostsFile} and was not accepted. Connection refused.` +
+        (others.length ? ` (Also looked in ${others.join(', ')}.)` : ''),
+    );
   }
   // As OpenSSH does: a new key goes to the first user file.
   await appendKnownHost(q.files.knownHostsFile, name, key);
