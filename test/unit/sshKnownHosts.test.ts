@@ -129,6 +129,16 @@ describe('known_hosts', () => {
       );
     });
 
+    it('passes over a global file it cannot read, and says so for a user file', async () => {
+      const f = files({ user: `h ${a.line}\n` });
+      const folder = path.dirname(f.user); // a folder: reading it fails (EISDIR), as an unreadable file would
+      await verifyHostKey(a.blob, { names: ['h'], files: { knownHostsFile: f.user, globalKnownHostsFiles: [folder] }, askUnknown: never });
+      await assert.rejects(
+        verifyHostKey(a.blob, { names: ['h'], files: { knownHostsFile: folder }, askUnknown: never }),
+        (e: unknown) => isMuseError(e, 'io') && e.message.includes(`Cannot read the known hosts file ${folder}`),
+      );
+    });
+
     it('names the file of a changed key in the mismatch message', async () => {
       const f = files({ user1: '', user2: `h ${a.line}\n` });
       await assert.rejects(

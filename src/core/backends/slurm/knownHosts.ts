@@ -169,7 +169,17 @@ export interface HostKeyQuestion {
  */
 export async function verifyHostKey(key: Buffer, q: HostKeyQuestion): Promise<void> {
   const files = knownHostsFilesOf(q.files);
-  const texts = await Promise.all(files.map(async (file) => ({ file, text: await readKnownHosts(file) })));
+  const global = new Set(q.files.globalKnownHostsFiles ?? []);
+  const read = async (file: string) => {
+    try {
+      return { file, text: await readKnownHosts(file) };
+    } catch (e) {
+      // As OpenSSH does, a global file we may not read is passed over; one of the user's own is an error.
+      if (global.has(file)) return { file, text: '' };
+      throw new MuseError('io', `Cannot read the known hosts file ${file}: ${(e as Error).message}`, { cause: e });
+    }
+  };
+  const texts = await Promise.all(files.map(read));
   const check = checkKnownHostsFiles(texts, q.names, key);
   const name = q.names[0];
   const fp = fingerprintSha256(key);
