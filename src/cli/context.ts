@@ -11,7 +11,7 @@ import { loadConfig, readToken, resolveProfile, selectProfile } from '../core/co
 import type { CliConfig } from '../core/config';
 import { MuseError } from '../core/errors';
 import type { Run } from '../core/model';
-import { runStorePath } from '../core/paths';
+import { expandLocalHome, runStorePath } from '../core/paths';
 import type { Profile } from '../core/profiles';
 import { RunStore } from '../core/store';
 import { progressLine, readAllStdin, terminalSshPrompts } from './terminal';
@@ -156,9 +156,9 @@ export class CliContext {
     this.io.stderr.write(`warning: ${text}\n`);
   }
 
-  /** Resolves a path given by the user against the invocation's folder. */
+  /** Resolves a path given by the user against the invocation's folder (`~` is the home: Windows shells leave it). */
   resolvePath(p: string): string {
-    return path.resolve(this.io.cwd, p);
+    return path.resolve(this.io.cwd, expandLocalHome(p));
   }
 
   /** True when `p` names an existing folder (or ends with a separator). */

@@ -254,12 +254,12 @@ describe('muse CLI with an SSH profile (real sshd + Slurm)', function () {
       assert.strictEqual(stored(keyOf(r)).state, 'ok');
     });
 
-    it('F: files with --files-order and a script -> 70.0', async () => {
+    it('F as written: cmd=usrcmd.sh runs the sent script from the run folder -> 70.0', async () => {
       const dir = freshDir();
       fs.writeFileSync(path.join(dir, 'stdin.txt'), '10 20\n40\n');
-      fs.writeFileSync(path.join(dir, 'usrcmd.sh'), '#!/bin/sh\npython /add.py\n', { mode: 0o755 });
+      fs.writeFileSync(path.join(dir, 'usrcmd.sh'), '#!/bin/sh\npython /add.py\n', { mode: 0o644 });
       const r = await muse(
-        ['submit', 'sw_example', '--cmd', 'sh usrcmd.sh', '--file', 'usrcmd.sh', '--file', 'stdin.txt', '--files-order', 'stdin.txt,usrcmd.sh', '--wait'],
+        ['submit', 'sw_example', '--cmd', 'usrcmd.sh', '--file', 'usrcmd.sh', '--file', 'stdin.txt', '--files-order', 'stdin.txt,usrcmd.sh', '--wait'],
         { cwd: dir },
       );
       expectOk(r, 'F');

@@ -194,6 +194,26 @@ describe('Slurm backend on the test cluster', function () {
     assert.strictEqual(res.kind === 'stdout' && res.text.trim(), '70.0');
   });
 
+  it('seed example F as written: cmd=usrcmd.sh, a sent script without shebang (run by sh, in the image), beside a zip -> 70.0', async () => {
+    const zdir = path.join(tmp, 'zipF');
+    mkdirSync(zdir, { recursive: true });
+    writeFileSync(path.join(zdir, 'other.txt'), 'x\n');
+    execFileSync('zip', ['-q', path.join(tmp, 'f.zip'), 'other.txt'], { cwd: zdir });
+    const req: SubmitRequest = {
+      software: 'sw_example',
+      cmd: 'usrcmd.sh',
+      files: [input('usrcmd.sh', 'python /add.py\n'), input('stdin.txt', '10 20\n40\n'), { path: path.join(tmp, 'f.zip'), name: 'f.zip' }],
+      filesOrder: ['stdin.txt', 'usrcmd.sh', 'f.zip'],
+    };
+    const run = await submit(req);
+    const st = await final(run);
+    assert.strictEqual(st.state, 'ok', await backend.tail(run, 'stderr', 2000).catch(() => ''));
+    const res = await backend.results(run, path.join(tmp, 'rF'));
+    assert.strictEqual(res.kind === 'stdout' && res.text.trim(), '70.0');
+    const script = await conn.execOk(['cat', `${run.location}/__MUSE__batch.sh`]);
+    assert.match(script, /\nchmod u\+x \.\/usrcmd\.sh\n'?[^\n]*singularity'? exec \S+ sh \.\/usrcmd\.sh\n$/, script);
+  });
+
   it('exit 3: failed, exit code 3, stderr readable', async () => {
     const req: SubmitRequest = { software: 'sw_example', cmd: `python -c 'import sys; sys.stderr.write("boom on stderr\\n"); sys.exit(3)'` };
     const run = await submit(req);

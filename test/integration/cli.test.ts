@@ -176,13 +176,13 @@ describe('muse CLI (built, as a child process)', function () {
         assert.strictEqual(r.stdout.trim().split('\n').pop(), '70.0');
       });
 
-      it('F: files with files_order and a usrcmd.sh script', async () => {
+      it('F as written: cmd=usrcmd.sh runs the sent script (not executable here, run by its shebang) -> 70.0', async () => {
         const dir = freshDir();
         fs.writeFileSync(path.join(dir, 'stdin.txt'), '10 20\n40\n');
-        fs.writeFileSync(path.join(dir, 'usrcmd.sh'), '#!/bin/sh\npython /add.py\n', { mode: 0o755 });
+        fs.writeFileSync(path.join(dir, 'usrcmd.sh'), '#!/bin/sh\npython /add.py\n', { mode: 0o644 });
         if (profile === 'ws') server.requests.length = 0;
         const r = await muse(
-          [...p, 'submit', 'sw_example', '--cmd', 'sh usrcmd.sh', '--file', 'usrcmd.sh', '--file', 'stdin.txt', '--files-order', 'stdin.txt,usrcmd.sh', '--wait'],
+          [...p, 'submit', 'sw_example', '--cmd', 'usrcmd.sh', '--file', 'usrcmd.sh', '--file', 'stdin.txt', '--files-order', 'stdin.txt,usrcmd.sh', '--wait'],
           { cwd: dir },
         );
         expectOk(r, 'F');

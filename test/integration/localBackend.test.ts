@@ -282,6 +282,18 @@ describe('LocalBackend (real child processes)', function () {
       assert.deepStrictEqual(await backend.results(run, ''), { kind: 'stdout', text: '70.0' });
     });
 
+    it('runs seed example F as written: cmd=usrcmd.sh, a sent script without shebang, run by sh -> 70.0', async () => {
+      const stdin = await file('stdin.txt', '10 20\n40\n');
+      const script = await file('usrcmd.sh', 'python /add.py\n');
+      const { run } = await submit({ cmd: 'usrcmd.sh', files: [script, stdin], filesOrder: ['stdin.txt', 'usrcmd.sh'] });
+      const s = await ended(run);
+      assert.strictEqual(s.state, 'ok', await backend.tail(run, 'stderr', 2000));
+      assert.deepStrictEqual(await backend.results(run, ''), { kind: 'stdout', text: '70.0' });
+      const calls = (await readText(log)).trim().split('\n').map((l) => JSON.parse(l) as { argv: string[] });
+      assert.deepStrictEqual(calls[0]!.argv, ['exec', image, 'sh', './usrcmd.sh'], 'run from the run folder, inside the image');
+      assert.ok((fs.statSync(path.join(root, run.key!, 'usrcmd.sh')).mode & 0o100) !== 0, 'made executable');
+    });
+
     it('lists the configured images as software, and runs other software without a container', async () => {
       assert.deepStrictEqual((await backend.listSoftware()).map((s) => s.name), ['sw_example']);
       const { res, run } = await submit({ software: 'other', cmd: 'echo plain' });

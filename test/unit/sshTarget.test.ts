@@ -84,4 +84,18 @@ describe('ssh config resolution', () => {
     assert.strictEqual(t.hostName, 'h');
     await assert.rejects(resolveTarget({ host: 'h', sshConfigFile: '/nonexistent/config' }, { homeDir: '/x', localUser: 'me' }), (e: unknown) => isMuseError(e, 'usage'));
   });
+
+  it('reads every UserKnownHostsFile entry and the global files; new keys go to the first user file', async () => {
+    const cfg = 'Host kh\n  UserKnownHostsFile ~/.ssh/kh_a "/srv/ssh/kh b" %d/kh_%r\n  User ann\n  GlobalKnownHostsFile /site/known\n';
+    const t = await resolveTarget({ host: 'kh' }, { configText: cfg, homeDir: '/home/me', localUser: 'me' });
+    assert.deepStrictEqual(t.userKnownHostsFiles, ['/home/me/.ssh/kh_a', '/srv/ssh/kh b', '/home/me/kh_ann']);
+    assert.strictEqual(t.knownHostsFile, '/home/me/.ssh/kh_a');
+    assert.deepStrictEqual(t.globalKnownHostsFiles, ['/site/known']);
+    const d = await resolveTarget({ host: 'plain' }, env);
+    assert.deepStrictEqual(d.userKnownHostsFiles, ['/home/me/.ssh/known_hosts', '/home/me/.ssh/known_hosts2']);
+    assert.deepStrictEqual(d.globalKnownHostsFiles, ['/etc/ssh/ssh_known_hosts', '/etc/ssh/ssh_known_hosts2']);
+    // The profile's file replaces the user files (as ssh -o UserKnownHostsFile does); the global ones stay.
+    const p = await resolveTarget({ host: 'kh', knownHostsFile: '/tmp/kh' }, { configText: cfg, homeDir: '/home/me', localUser: 'me' });
+    assert.deepStrictEqual([p.knownHostsFile, p.userKnownHostsFiles, p.globalKnownHostsFiles], ['/tmp/kh', ['/tmp/kh'], ['/site/known']]);
+  });
 });

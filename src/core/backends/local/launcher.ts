@@ -10,6 +10,7 @@ import * as path from 'path';
 import { MuseError, errorMessage } from '../../errors';
 import { EXIT_FILE, STDERR_FILE, STDOUT_FILE, type LaunchRecord } from './runFiles';
 import { procStartTime } from './procInfo';
+import type { SentScriptRun } from '../../sentScript';
 import { shellQuote } from '../../shellQuote';
 
 
@@ -54,10 +55,31 @@ export async function findContainerRuntime(configured?: string): Promise<string 
  * {cmd}`. `cmd` and `cmd_option` are the user's own shell text and are pasted as such (the
  * same meaning as on the cluster); the runtime and image paths are ours and are quoted.
  */
-export function commandLine(cmd: string, container?: { runtime: string; image: string; cmdOption?: string }): string {
-  if (!container) return cmd;
+export function commandLine(
+  cmd: string,
+  container?: { runtime: string; image: string; cmdOption?: string },
+  sentScript?: SentScriptRun,
+): string {
+  // A sent script (example F) is made executable first, outside the container, and run in place of `cmd`.
+  const run = sentScript ? sentScript.command : cmd;
+  const setup = sentScript ? `${sentScript.setup}\n` : '';
+  if (!container) return setup + run;
   const opt = container.cmdOption?.trim() ? ` ${container.cmdOption.trim()}` : '';
-  return `${shellQuote(container.runtime)} exec${opt} ${shellQuote(container.image)} ${cmd}`;
+  return `${setup}${shellQuote(container.runtime)} exec${opt} ${shellQuote(container.image)} ${run}`;
+}
+
+/**
+ * Refuses, with a sentence, a machine where the local runner cannot work: it runs each run
+ * through a POSIX shell (`/bin/sh`) in its own process group, which Windows has not.
+ */
+export function checkLocalRunnerPlatform(platform: NodeJS.Platform = process.platform): void {
+  if (platform === 'win32') {
+    throw new MuseError(
+      'unsupported',
+      'The local runner needs a POSIX shell (/bin/sh) and process groups, which Windows does not have: ' +
+        'run on a cluster through an SSH or web API profile, or use the local runner inside WSL or a Remote-SSH/WSL window.',
+    );
+  }
 }
 
 /**

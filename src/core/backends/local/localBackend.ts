@@ -24,7 +24,8 @@ import { normalizeRequest } from '../../model';
 import { MuseError, cancelledError, errorMessage } from '../../errors';
 import { stageInputs } from '../../transfer/stage';
 import { zipDirectory } from '../../transfer/zipFolder';
-import { commandLine, findContainerRuntime, launchDetached } from './launcher';
+import { resolveSentScript } from '../../sentScript';
+import { checkLocalRunnerPlatform, commandLine, findContainerRuntime, launchDetached } from './launcher';
 import { groupAlive, groupIsOurs, signalGroup } from './procInfo';
 import {
   CANCEL_FILE,
@@ -117,6 +118,7 @@ export class LocalBackend implements Backend {
 
   async submit(req: SubmitRequest, opts: OpOptions = {}): Promise<SubmitResult> {
     if (opts.signal?.aborted) throw cancelledError('Submit');
+    checkLocalRunnerPlatform();
     if (!req.software?.trim()) throw new MuseError('usage', 'No software given.');
     if (!req.cmd?.trim()) throw new MuseError('usage', 'No command given: the run would do nothing.');
     const request = normalizeRequest(req);
@@ -149,7 +151,7 @@ export class LocalBackend implements Backend {
     const dir = this.runDir(key);
     await fsp.mkdir(staging);
     try {
-      const line = commandLine(request.cmd, container && { ...container, cmdOption: request.cmdOption });
+      const line = commandLine(request.cmd, container && { ...container, cmdOption: request.cmdOption }, await resolveSentScript(request.cmd, req.files ?? []));
       const record: RequestRecord = { software: req.software, request, commandLine: line, createdAt: new Date().toISOString() };
       if (container) record.container = container;
       await writeJsonAtomic(path.join(staging, REQUEST_FILE), record);

@@ -3,6 +3,7 @@
  * `module_list`, the command). The script is uploaded as a file, never typed into a shell line.
  */
 import { MuseError } from '../../errors';
+import type { SentScriptRun } from '../../sentScript';
 import { shellQuote } from '../../shellQuote';
 
 /** Output file names, as the ws names them in a run folder. */
@@ -95,6 +96,11 @@ export interface BatchScriptInput {
   image?: string;
   noContainer?: boolean;
   singularityCommand?: string;
+  /**
+   * Set when `cmd`'s first word names a file sent with the run (`resolveSentScript`): the file
+   * is made executable before the command, and run from the run folder in place of `cmd`.
+   */
+  sentScript?: SentScriptRun;
 }
 
 /** Characters an `#SBATCH` line can carry without quoting. */
@@ -105,8 +111,9 @@ const SBATCH_SAFE = /^[A-Za-z0-9_@%+=:,./~-]+$/;
  * typed or configured (exit 2 in the CLI), not a safety refusal of something met on the way.
  */
 export function buildBatchScript(input: BatchScriptInput): string {
-  const cmd = validateCommandLine('command', input.cmd ?? '');
-  if (!cmd) throw new MuseError('usage', 'The command to run is empty.');
+  const userCmd = validateCommandLine('command', input.cmd ?? '');
+  if (!userCmd) throw new MuseError('usage', 'The command to run is empty.');
+  const cmd = input.sentScript ? validateCommandLine('command', input.sentScript.command) : userCmd;
   const cmdOption = validateCommandLine('command option', input.cmdOption ?? '');
   const sbatchList = (input.sbatchList ?? []).map(normalizeSbatchOption);
   const names = sbatchList.map((o) => validateSbatchOption(o).name);
@@ -131,6 +138,8 @@ export function buildBatchScript(input: BatchScriptInput): string {
     lines.push('type module >/dev/null 2>&1 || . /etc/profile >/dev/null 2>&1');
     for (const m of modules) lines.push(`module load ${shellQuote(m)}`);
   }
+  // Outside the container: the run folder is the job's own, whatever the image mounts.
+  if (input.sentScript) lines.push(validateCommandLine('setup line', input.sentScript.setup));
   if (input.noContainer) {
     lines.push(cmd);
   } else {

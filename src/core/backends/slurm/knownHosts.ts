@@ -1,10 +1,14 @@
 /**
  * known_hosts checking, as OpenSSH does it: plain and hashed (`|1|salt|hash`) host patterns,
- * `[host]:port` for ports other than 22, wildcards and negations, `@revoked` lines.
+ * `[host]:port` for ports other than 22, wildcards and negations, `@revoked` lines, every
+ * user file (`UserKnownHostsFile` may name several) and the global files, new keys recorded
+ * in the first user file. `@cert-authority` lines are recognised and reported: host
+ * certificates are not supported.
  */
 import { createHash, createHmac } from 'crypto';
 import { promises as fs } from 'fs';
 import * as path from 'path';
+import { MuseError } from '../../errors';
 
 /** The outcome of checking one host key. */
 export type HostKeyCheck =
@@ -13,6 +17,8 @@ export type HostKeyCheck =
   | { status: 'mismatch'; line: number; recordedFingerprint: string }
   /** The key is listed as `@revoked`. */
   | { status: 'revoked'; line: number }
+  /** No plain key is recorded for this host, but a `@cert-authority` line names it. */
+  | { status: 'certAuthority'; line: number }
   | { status: 'unknown' };
 
 /** The name OpenSSH looks up: `host` on port 22, else `[host]:port`. */
@@ -75,6 +81,7 @@ export function checkKnownHosts(text: string, names: string[], keyBlob: Buffer):
   const keyB64 = keyBlob.toString('base64');
   let mismatch: HostKeyCheck | undefined;
   let match: HostKeyCheck | undefined;
+  let ca: HostKeyCheck | undefined;
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i].trim();
@@ -84,8 +91,12 @@ export function checkKnownHosts(text: string, names: string[], keyBlob: Buffer):
     if (fields[0].startsWith('@')) marker = fields.shift();
     if (fields.length < 3) continue;
     const [hostField, type, b64] = fields;
-    if (marker === '@cert-authority') continue; // host certificates are not used here
     if (!names.some((n) => hostFieldMatches(hostField, n))) continue;
+    if (marker === '@cert-authority') {
+      // The server shows a plain key; a CA line only trusts certificates signed by that CA.
+      ca ??= { status: 'certAuthority', line: i + 1 };
+      continue;
+    }
     if (marker === '@revoked') {
       if (b64 === keyB64) return { status: 'revoked', line: i + 1 };
       continue;
@@ -95,8 +106,26 @@ export function checkKnownHosts(text: string, names: string[], keyBlob: Buffer):
     else mismatch ??= { status: 'mismatch', line: i + 1, recordedFingerprint: fingerprintSha256(Buffer.from(b64, 'base64')) };
   }
   // A matching line wins over a stale one (OpenSSH accepts any line that matches).
-  return match ?? mismatch ?? { status: 'unknown' };
+  return match ?? mismatch ?? ca ?? { status: 'unknown' };
 }
+
+/** A check's outcome with the file it was read from. */
+export type HostKeyFinding = HostKeyCheck & { file?: string };
+
+/**
+ * Checks a host key against several known_hosts files, as OpenSSH reads them all: a revoked
+ * key anywhere is refused, a matching line anywhere is accepted, else the first mismatch,
+ * else the first `@cert-authority` line for the host, else unknown.
+ */
+export function checkKnownHostsFiles(files: readonly { file: string; text: string }[], names: string[], keyBlob: Buffer): HostKeyFinding {
+  const found = files.map((f) => ({ ...checkKnownHosts(f.text, names, keyBlob), file: f.file }));
+  for (const status of ['revoked', 'match', 'mismatch', 'certAuthority'] as const) {
+    const hit = found.find((f) => f.status === status);
+    if (hit) return hit;
+  }
+  return { status: 'unknown' };
+}
+
 
 /** Reads a known_hosts file; a missing file is empty. */
 export async function readKnownHosts(file: string): Promise<string> {
@@ -106,6 +135,87 @@ export async function readKnownHosts(file: string): Promise<string> {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return '';
     throw e;
   }
+}
+
+/** Where a target's host keys are looked up and recorded. */
+export interface KnownHostsFiles {
+  /** The first user file: new keys are recorded here. */
+  knownHostsFile: string;
+  /** Every user file, in order (the first is `knownHostsFile`); absent: only `knownHostsFile`. */
+  userKnownHostsFiles?: string[];
+  /** The global files (`GlobalKnownHostsFile`), read but never written; absent: none. */
+  globalKnownHostsFiles?: string[];
+}
+
+/** Every file a target's host keys are read from: its user files, then the global ones. */
+export function knownHostsFilesOf(t: KnownHostsFiles): string[] {
+  const user = t.userKnownHostsFiles?.length ? t.userKnownHostsFiles : [t.knownHostsFile];
+  return [...new Set([...user, ...(t.globalKnownHostsFiles ?? [])])];
+}
+
+/** What `verifyHostKey` needs to know of the server and of the user. */
+export interface HostKeyQuestion {
+  /** The names to look up (`[host]:port`, and the alias when it differs); the first is recorded. */
+  names: string[];
+  files: KnownHostsFiles;
+  /** Asked for a key found nowhere: true records it in the first user file. */
+  askUnknown: (keyType: string, fingerprintSha256: string) => Promise<boolean>;
+}
+
+/**
+ * Checks the key a server presented against every known_hosts file and throws a `refused`
+ * MuseError that says what to do when it is revoked, changed, only covered by a certificate
+ * authority, or unknown and not accepted. An accepted unknown key is recorded.
+ */
+export async function verifyHostKey(key: Buffer, q: HostKeyQuestion): Promise<void> {
+  const files = knownHostsFilesOf(q.files);
+  const global = new Set(q.files.globalKnownHostsFiles ?? []);
+  const read = async (file: string) => {
+    try {
+      return { file, text: await readKnownHosts(file) };
+    } catch (e) {
+      // As OpenSSH does, a global file we may not read is passed over; one of the user's own is an error.
+      if (global.has(file)) return { file, text: '' };
+      throw new MuseError('io', `Cannot read the known hosts file ${file}: ${(e as Error).message}`, { cause: e });
+    }
+  };
+  const texts = await Promise.all(files.map(read));
+  const check = checkKnownHostsFiles(texts, q.names, key);
+  const name = q.names[0];
+  const fp = fingerprintSha256(key);
+  const type = keyTypeOfBlob(key);
+  const where = check.file && 'line' in check ? `${check.file} line ${check.line}` : '';
+  switch (check.status) {
+    case 'match':
+      return;
+    case 'revoked':
+      throw new MuseError('refused', `The host key of ${name} (${type} ${fp}) is marked @revoked in ${where}. Connection refused.`);
+    case 'mismatch':
+      throw new MuseError(
+        'refused',
+        `HOST KEY MISMATCH for ${name}: the server offered ${type} ${fp}, but ${where} records ${check.recordedFingerprint}. ` +
+          'Someone may be intercepting the connection, or the host key was changed. Connection refused; if the change is expected, ' +
+          `remove that line (ssh-keygen -R '${name}' -f ${check.file}) and connect again.`,
+      );
+    case 'certAuthority':
+      throw new MuseError(
+        'refused',
+        `${where} trusts a certificate authority (@cert-authority) for ${name}, but host certificates are not supported here, and the server's plain key ` +
+          `(${type} ${fp}) is recorded nowhere. Connection refused. Add the host's plain key to ${q.files.knownHostsFile} ` +
+          `(ssh-keyscan prints it; compare its fingerprint with what your administrators publish) and connect again.`,
+      );
+  }
+  const ok = await q.askUnknown(type, fp);
+  if (!ok) {
+    const others = files.filter((f) => f !== q.files.knownHostsFile);
+    throw new MuseError(
+      'refused',
+      `The host key of ${name} (${type} ${fp}) is not in ${q.files.knownHostsFile} and was not accepted. Connection refused.` +
+        (others.length ? ` (Also looked in ${others.join(', ')}.)` : ''),
+    );
+  }
+  // As OpenSSH does: a new key goes to the first user file.
+  await appendKnownHost(q.files.knownHostsFile, name, key);
 }
 
 /** Appends `name keytype base64` to a known_hosts file (made 0600, with its folder 0700). */

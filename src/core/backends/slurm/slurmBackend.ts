@@ -15,6 +15,7 @@ import { MuseError, errorMessage, throwIfAborted } from '../../errors';
 import type { ResultOutcome, SoftwareInfo, StateReport, SubmitRequest } from '../../model';
 import { normalizeRequest } from '../../model';
 import type { SshProfile } from '../../profiles';
+import { resolveSentScript } from '../../sentScript';
 import type { SshPrompts } from '../../sshPrompts';
 import { BATCH_FILE, buildBatchScript, isArrayJob } from './batchScript';
 import { gatherInputs, makeRunFolders, placeStagedInputs, uploadDir, uploadInputs } from './runInputs';
@@ -113,6 +114,7 @@ export class SlurmBackend implements Backend {
     const key = randomUUID();
     const jobName = `muse-${req.software}-${key}`;
     const image = this.profile.images?.[req.software];
+    const sentScript = await resolveSentScript(request.cmd, [...inputs.files].map(([name, p]) => ({ name, path: p })));
     const buildScript = (runDir: string) =>
       buildBatchScript({
         jobName,
@@ -124,6 +126,7 @@ export class SlurmBackend implements Backend {
         image,
         noContainer: this.profile.noContainer,
         singularityCommand: this.profile.singularityCommand,
+        sentScript,
       });
     // Everything the user gave is checked before anything is made on the cluster.
     buildScript('/check');

@@ -5,12 +5,12 @@
  */
 import { promises as fs } from 'fs';
 import * as os from 'os';
-import * as path from 'path';
 import { utils } from 'ssh2';
 import type { AnyAuthMethod, AuthenticationType, ParsedKey } from 'ssh2';
 import { MuseError, errorMessage } from '../../errors';
 import type { SshPrompts } from '../../sshPrompts';
-import { appendKnownHost, checkKnownHosts, fingerprintSha256, keyTypeOfBlob, knownHostsName, readKnownHosts } from './knownHosts';
+import { knownHostsName, verifyHostKey } from './knownHosts';
+import { defaultIdentityFiles, sshAgents } from './sshTarget';
 import type { SshTarget } from './sshTarget';
 
 /** Where the login looks for an agent and default key files. */
@@ -53,30 +53,9 @@ export function mapConnectError(err: Error & { level?: string; code?: string }, 
  * recorded once accepted. Throws a `refused` MuseError.
  */
 export async function checkHostKey(t: SshTarget, ask: SshPrompts, key: Buffer): Promise<void> {
-  const name = knownHostsName(t.hostName, t.port);
-  const names = [name];
+  const names = [knownHostsName(t.hostName, t.port)];
   if (t.alias !== t.hostName) names.push(knownHostsName(t.alias, t.port));
-  const text = await readKnownHosts(t.knownHostsFile);
-  const check = checkKnownHosts(text, names, key);
-  const fp = fingerprintSha256(key);
-  const type = keyTypeOfBlob(key);
-  if (check.status === 'match') return;
-  if (check.status === 'revoked') {
-    throw new MuseError('refused', `The host key of ${name} (${type} ${fp}) is marked @revoked in ${t.knownHostsFile} line ${check.line}. Connection refused.`);
-  }
-  if (check.status === 'mismatch') {
-    throw new MuseError(
-      'refused',
-      `HOST KEY MISMATCH for ${name}: the server offered ${type} ${fp}, but ${t.knownHostsFile} line ${check.line} records ${check.recordedFingerprint}. ` +
-        'Someone may be intercepting the connection, or the host key was changed. Connection refused; if the change is expected, ' +
-        `remove that line (ssh-keygen -R '${name}' -f ${t.knownHostsFile}) and connect again.`,
-    );
-  }
-  const ok = await ask.unknownHostKey(t.hostName, t.port, type, fp);
-  if (!ok) {
-    throw new MuseError('refused', `The host key of ${name} (${type} ${fp}) is not in ${t.knownHostsFile} and was not accepted. Connection refused.`);
-  }
-  await appendKnownHost(t.knownHostsFile, name, key);
+  await verifyHostKey(key, { names, files: t, askUnknown: (type, fp) => ask.unknownHostKey(t.hostName, t.port, type, fp) });
 }
 
 /**
@@ -94,12 +73,11 @@ export function authQueue(
   const home = opts.homeDir ?? os.homedir();
   type Step = { kind: AuthenticationType; make: () => Promise<AnyAuthMethod | undefined> };
   const steps: Step[] = [];
-  const agent = env.SSH_AUTH_SOCK;
-  if (agent) {
+  for (const agent of sshAgents(env)) {
     steps.push({ kind: 'publickey', make: async () => (tried.push('ssh-agent'), { type: 'agent', username: t.user, agent }) });
   }
   const explicit = t.identityFiles.length > 0;
-  const keyFiles = explicit ? t.identityFiles : ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((f) => path.join(home, '.ssh', f));
+  const keyFiles = explicit ? t.identityFiles : defaultIdentityFiles(home);
   for (const file of keyFiles) {
     steps.push({
       kind: 'publickey',

@@ -8,10 +8,13 @@ import * as os from 'os';
 import * as path from 'path';
 import type { default as SSHConfig } from 'ssh-config' with { 'resolution-mode': 'import' };
 import { MuseError } from '../../errors';
+import { expandLocalHome } from '../../paths';
 import type { SshProfile } from '../../profiles';
+import { knownHostsFilesOf } from './knownHosts';
+import type { KnownHostsFiles } from './knownHosts';
 
 /** A resolved SSH destination. */
-export interface SshTarget {
+export interface SshTarget extends KnownHostsFiles {
   /** The name as the user wrote it (a Host alias, or a host name). */
   alias: string;
   /** The host name or address actually connected to. */
@@ -22,8 +25,6 @@ export interface SshTarget {
   identityFiles: string[];
   /** The jump host, itself resolved; absent for a direct connection. */
   jump?: SshTarget;
-  /** The known_hosts file checked and appended to. */
-  knownHostsFile: string;
 }
 
 export interface ResolveOptions {
@@ -32,6 +33,48 @@ export interface ResolveOptions {
   homeDir?: string;
   /** The local user name, the default remote user. */
   localUser?: string;
+  /** Path rules of this machine: `path.win32` in tests of Windows behaviour (default: `path`). */
+  pathApi?: path.PlatformPath;
+  /** Environment (`ProgramData` on Windows; default `process.env`). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** What resolution knows of the local machine. */
+interface LocalEnv {
+  home: string;
+  localUser: string;
+  pathApi?: path.PlatformPath;
+  env?: NodeJS.ProcessEnv;
+}
+
+const isWindowsPath = (pathApi: path.PlatformPath): boolean => pathApi.sep === '\\';
+
+/** OpenSSH's default user known hosts files: `~/.ssh/known_hosts` then `~/.ssh/known_hosts2`. */
+export function defaultUserKnownHostsFiles(home: string, pathApi: path.PlatformPath = path): string[] {
+  return [pathApi.join(home, '.ssh', 'known_hosts'), pathApi.join(home, '.ssh', 'known_hosts2')];
+}
+
+/**
+ * OpenSSH's default global known hosts files: `/etc/ssh/ssh_known_hosts{,2}`, and on Windows
+ * (Win32-OpenSSH) `%ProgramData%\ssh\ssh_known_hosts{,2}`.
+ */
+export function defaultGlobalKnownHostsFiles(pathApi: path.PlatformPath = path, env: NodeJS.ProcessEnv = process.env): string[] {
+  const dir = isWindowsPath(pathApi) ? pathApi.join(env.ProgramData || env.PROGRAMDATA || 'C:\\ProgramData', 'ssh') : '/etc/ssh';
+  return [pathApi.join(dir, 'ssh_known_hosts'), pathApi.join(dir, 'ssh_known_hosts2')];
+}
+
+/** The key files tried when neither the profile nor the config names one, as `ssh` does. */
+export function defaultIdentityFiles(home: string, pathApi: path.PlatformPath = path): string[] {
+  return ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((f) => pathApi.join(home, '.ssh', f));
+}
+
+/**
+ * The SSH agents to ask for keys: `SSH_AUTH_SOCK` when set; else on Windows the OpenSSH
+ * agent's named pipe, then Pageant (`pageant` is how ssh2 names it); else none.
+ */
+export function sshAgents(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string[] {
+  if (env.SSH_AUTH_SOCK) return [env.SSH_AUTH_SOCK];
+  return platform === 'win32' ? ['\\\\.\\pipe\\openssh-ssh-agent', 'pageant'] : [];
 }
 
 // The package is ESM-typed but ships a CommonJS build (its `require` export), which we load.
@@ -39,12 +82,6 @@ export interface ResolveOptions {
 const sshConfigLib = require('ssh-config') as { parse(text: string): SSHConfig };
 
 const MAX_JUMPS = 5;
-
-function expandHome(p: string, home: string): string {
-  if (p === '~') return home;
-  if (p.startsWith('~/')) return path.join(home, p.slice(2));
-  return p;
-}
 
 /** Expands the ssh_config tokens we can know here (`%d` home, `%u` local user, `%r` remote user, `%h` host, `%%`). */
 function expandTokens(p: string, t: { home: string; localUser: string; user: string; host: string; port: number }): string {
@@ -86,6 +123,7 @@ function first(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** Every value of a keyword (the library splits `A "b c" d` into its paths already). */
 function all(v: string | string[] | undefined): string[] {
   return v === undefined ? [] : Array.isArray(v) ? v : [v];
 }
@@ -105,7 +143,7 @@ export function parseSshConfig(text: string): SSHConfig {
 export function resolveTargetFromConfig(
   profile: Pick<SshProfile, 'host' | 'port' | 'user' | 'identityFile' | 'proxyJump' | 'knownHostsFile'>,
   config: SSHConfig,
-  env: { home: string; localUser: string },
+  env: LocalEnv,
   depth = 0,
 ): SshTarget {
   if (depth > MAX_JUMPS) throw new MuseError('usage', `Too many ProxyJump hops (more than ${MAX_JUMPS}) for ${profile.host}: is there a loop in the SSH config?`);
@@ -119,14 +157,30 @@ export function resolveTargetFromConfig(
   if (!Number.isInteger(port) || port <= 0 || port >= 65536) throw new MuseError('usage', `Bad SSH port for ${profile.host}: ${String(first(c.port) ?? profile.port)}.`);
   const user = profile.user ?? first(c.user) ?? env.localUser;
   const tok = { ...env, user, host: hostName, port };
+  const pathApi = env.pathApi ?? path;
+  const local = (f: string) => expandLocalHome(expandTokens(f, tok), env.home, pathApi);
   const identityFiles = profile.identityFile
-    ? [expandHome(profile.identityFile, env.home)]
-    : all(c.identityfile).map((f) => expandHome(expandTokens(f.replace(/^"(.*)"$/, '$1'), tok), env.home));
-  const knownHostsFile = expandHome(
-    profile.knownHostsFile ?? first(c.userknownhostsfile)?.split(/\s+/)[0] ?? path.join(env.home, '.ssh', 'known_hosts'),
-    env.home,
-  );
-  const target: SshTarget = { alias: profile.host, hostName, port, user, identityFiles, knownHostsFile };
+    ? [expandLocalHome(profile.identityFile, env.home, pathApi)]
+    : all(c.identityfile).map((f) => local(f.replace(/^"(.*)"$/, '$1')));
+  // Every UserKnownHostsFile entry is read (OpenSSH allows several); the profile's file replaces them.
+  const userFiles = profile.knownHostsFile
+    ? [expandLocalHome(profile.knownHostsFile, env.home, pathApi)]
+    : all(c.userknownhostsfile).filter((f) => f.toLowerCase() !== 'none').map(local);
+  const userKnownHostsFiles = userFiles.length > 0 ? userFiles : defaultUserKnownHostsFiles(env.home, pathApi);
+  const globalConfigured = all(c.globalknownhostsfile);
+  const globalKnownHostsFiles = globalConfigured.length > 0
+    ? globalConfigured.filter((f) => f.toLowerCase() !== 'none').map(local)
+    : defaultGlobalKnownHostsFiles(pathApi, env.env ?? process.env);
+  const target: SshTarget = {
+    alias: profile.host,
+    hostName,
+    port,
+    user,
+    identityFiles,
+    knownHostsFile: userKnownHostsFiles[0],
+    userKnownHostsFiles,
+    globalKnownHostsFiles,
+  };
   const jumpSpec = profile.proxyJump ?? first(c.proxyjump);
   if (jumpSpec && jumpSpec.toLowerCase() !== 'none') {
     // A chain `a,b` goes through a, then b: b is the last hop before the target.
@@ -155,6 +209,7 @@ export async function resolveTarget(
   opts: ResolveOptions = {},
 ): Promise<SshTarget> {
   const home = opts.homeDir ?? os.homedir();
+  const pathApi = opts.pathApi ?? path;
   let localUser = opts.localUser;
   if (!localUser) {
     try {
@@ -165,7 +220,7 @@ export async function resolveTarget(
   }
   let text = opts.configText;
   if (text === undefined) {
-    const file = expandHome(profile.sshConfigFile ?? path.join(home, '.ssh', 'config'), home);
+    const file = expandLocalHome(profile.sshConfigFile ?? pathApi.join(home, '.ssh', 'config'), home, pathApi);
     try {
       text = await fs.readFile(file, 'utf8');
     } catch (e) {
@@ -175,7 +230,7 @@ export async function resolveTarget(
       text = '';
     }
   }
-  return resolveTargetFromConfig(profile, parseSshConfig(text), { home, localUser });
+  return resolveTargetFromConfig(profile, parseSshConfig(text), { home, localUser, pathApi, env: opts.env });
 }
 
 /** A short name for messages: `user@host:port` (via jump). */
@@ -186,5 +241,5 @@ export function describeTarget(t: SshTarget): string {
 
 /** A key identifying one connection: same key, same shared connection. */
 export function targetKey(t: SshTarget): string {
-  return `${t.user}@${t.hostName}:${t.port}|${t.identityFiles.join(',')}|${t.knownHostsFile}` + (t.jump ? `>${targetKey(t.jump)}` : '');
+  return `${t.user}@${t.hostName}:${t.port}|${t.identityFiles.join(',')}|${knownHostsFilesOf(t).join(',')}` + (t.jump ? `>${targetKey(t.jump)}` : '');
 }
