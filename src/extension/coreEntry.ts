@@ -7,6 +7,6 @@
 export { createBackend } from '../core/backends/factory';
 export { WsClient } from '../core/backends/ws/wsClient';
 export { extractZip, listZip, openZipEntry } from '../core/transfer/zip';
-export { selectFiles, summarizeSelection } from './fileSelection';
+export { selectFiles, summarizeSelection } from '../core/fileSelection';
 // The run store's lock (proper-lockfile, with graceful-fs): only writes need it.
 export { lock as lockFile } from 'proper-lockfile';

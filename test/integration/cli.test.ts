@@ -357,7 +357,7 @@ describe('muse CLI (built, as a child process)', function () {
       const w = await muse(['submit', 'sw_example', '--cmd', 'python -c "import time; time.sleep(3)"']);
       expectOk(w, 'submit ws');
       idsBefore.push(storedRuns().find((x) => x.key === w.stdout.trim())!.id);
-      expectClearError(await muse(['cancel', w.stdout.trim()]), 2, /Muse web API has no way to cancel a run/);
+      expectClearError(await muse(['cancel', w.stdout.trim()]), 2, /Muse web API \(profile "ws"\) cannot cancel a run: it goes on until it ends/);
       const l = await muse(['--profile', 'loc', '--json', 'submit', 'sw_example', '--cmd', 'python -c "import time; time.sleep(30)"']);
       expectOk(l, 'submit loc --json');
       const { run } = JSON.parse(l.stdout) as { run: { id: string; key: string; state: string } };

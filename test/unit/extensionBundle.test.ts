@@ -47,7 +47,7 @@ describe('extension bundles', function () {
     // a write: the extension takes it from the core bundle, and store.ts (which requires it) stays out.
     const heavy = mainInputs.filter((f) => /node_modules\/(ssh2|undici|form-data|yauzl|yazl|picomatch|ignore|mime-db|proper-lockfile|graceful-fs|retry|signal-exit)\//.test(f));
     assert.deepStrictEqual(heavy, []);
-    for (const f of ['src/core/backends/factory.ts', 'src/core/transfer/zip.ts', 'src/extension/fileSelection.ts', 'src/core/store.ts']) {
+    for (const f of ['src/core/backends/factory.ts', 'src/core/transfer/zip.ts', 'src/core/fileSelection.ts', 'src/core/store.ts']) {
       assert.ok(!mainInputs.includes(f), `${f} is in dist/extension.js`);
     }
   });

@@ -11,7 +11,7 @@ import type { Readable } from 'stream';
 import { pipeline } from 'stream/promises';
 import type { SFTPWrapper, Stats } from 'ssh2';
 import { ZipFile } from 'yazl';
-import type { Backend, BackendCapabilities, OpOptions, OutputStream, RunRef, SubmitResult } from '../../backend';
+import type { Backend, OpOptions, OutputStream, RunRef, SubmitResult } from '../../backend';
 import { MuseError, cancelledError, errorMessage, throwIfAborted } from '../../errors';
 import type { ResultOutcome, SoftwareInfo, StateReport, SubmitRequest } from '../../model';
 import { isFinal, normalizeRequest } from '../../model';
@@ -258,7 +258,6 @@ async function downloadToFile(conn: SshConnection, files: string[], destFile: st
 
 export class SlurmBackend implements Backend {
   readonly kind = 'ssh' as const;
-  readonly capabilities: BackendCapabilities = { cancel: true, tail: true, softwareList: true, download: false, syncRun: false };
 
   private connP?: Promise<SshConnection>;
   private poolKey?: string;
