@@ -59,6 +59,14 @@ describe('muse CLI: arguments and exit codes', () => {
     for (const line of [/0\s+ok/, /1\s+the run failed/, /2\s+usage/, /3\s+server, network/, /4\s+authentication/, /5\s+not found/, /130\s+interrupted/]) assert.match(r.stdout, line);
   });
 
+  it('documents the file selection in "submit --help"', async () => {
+    const r = await run(['submit', '--help']);
+    assert.strictEqual(r.code, 0);
+    assert.match(r.stdout, /--include <glob>/);
+    assert.match(r.stdout, /--exclude <glob>/);
+    assert.match(r.stdout, /--file FOLDER\s+its files, named FOLDER\/sub\/path/);
+  });
+
   it('exits 2 with help for no command, an unknown command, an unknown option', async () => {
     assert.strictEqual((await run([])).code, 2);
     const u = await run(['frobnicate']);
