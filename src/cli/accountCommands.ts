@@ -1,5 +1,6 @@
 /** `muse login`, `muse logout`, `muse software`: the ws account and what it offers. */
 import type { Command } from 'commander';
+import { can, cannot } from '../core/backend';
 import { WsClient } from '../core/backends/ws/wsClient';
 import { deleteToken, writeToken } from '../core/config';
 import { MuseError } from '../core/errors';
@@ -74,9 +75,7 @@ export function registerAccountCommands(program: Command, ctxOf: (cmd: Command) 
       const ctx = ctxOf(cmd);
       const p = ctx.profile();
       const b = ctx.backend(p);
-      if (!b.listSoftware || !b.capabilities.softwareList) {
-        throw new MuseError('unsupported', `The ${b.kind} backend (profile "${p.name}") cannot list its software: name it in "muse submit SOFTWARE".`);
-      }
+      if (!can(b, 'listSoftware')) throw cannot(b.kind, 'listSoftware', { profile: p.name, hint: 'Name the software in "muse submit SOFTWARE".' });
       const list = await b.listSoftware({ signal: ctx.signal });
       ctx.json(list);
       if (list.length === 0) ctx.info(`No software on "${p.name}".`);

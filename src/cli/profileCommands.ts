@@ -1,6 +1,7 @@
 /** `muse profiles`: list, add, remove, choose the default. */
 import type { Command } from 'commander';
-import { checkProfileName, configPath, loadConfig, readToken, saveConfig } from '../core/config';
+import { configPath, loadConfig, readToken, saveConfig } from '../core/config';
+import { checkProfileName } from '../core/profileRules';
 import { MuseError, errorMessage } from '../core/errors';
 import { RETURNED_TYPES } from '../core/model';
 import type { ReturnedType } from '../core/model';

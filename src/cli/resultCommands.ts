@@ -5,6 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { replaceAtomically } from '../core/atomicFile';
 import type { Backend, OpOptions } from '../core/backend';
+import { can, cannot } from '../core/backend';
 import { MuseError } from '../core/errors';
 import { isFinal } from '../core/model';
 import type { ResultOutcome, Run } from '../core/model';
@@ -163,12 +164,7 @@ export function registerResultCommands(program: Command, ctxOf: (cmd: Command) =
       const known = store.list().find((r) => r.downloadKey === downloadKey);
       const profile = known ? ctx.profileForRun(known) : ctx.profile();
       const backend = ctx.backend(profile);
-      if (!backend.download || !backend.capabilities.download) {
-        throw new MuseError(
-          'unsupported',
-          `"muse download" is not offered by the ${backend.kind} backend (profile "${profile.name}"): it keeps no results for later. Fetch a run's results with "muse results KEY".`,
-        );
-      }
+      if (!can(backend, 'download')) throw cannot(backend.kind, 'download', { profile: profile.name, hint: 'Fetch a run\'s results with "muse results KEY".' });
       const download = backend.download.bind(backend);
       const ext = known?.request.returnedType === 'run.zip' ? '.zip' : known ? '.txt' : '';
       const dest0 = targetPath(ctx, o.output, `${downloadKey}${ext}`);

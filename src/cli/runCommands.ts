@@ -1,5 +1,6 @@
 /** `muse runs`, `muse state`, `muse cancel`, `muse remove`: the run list and one run's life. */
 import type { Command } from 'commander';
+import { can, cannot } from '../core/backend';
 import { MuseError, errorMessage } from '../core/errors';
 import { isFinal } from '../core/model';
 import type { Run } from '../core/model';
@@ -115,14 +116,7 @@ export function registerRunCommands(program: Command, ctxOf: (cmd: Command) => C
       const store = await ctx.store();
       const { run, backend } = await runAndBackend(ctx, key);
       if (isFinal(run.state)) throw new MuseError('usage', `The run ${run.key ?? run.id} has already ended (${run.state}).`);
-      if (!backend.cancel || !backend.capabilities.cancel) {
-        throw new MuseError(
-          'unsupported',
-          backend.kind === 'ws'
-            ? 'The Muse web API has no way to cancel a run: it goes on until it ends. (Over SSH, "muse cancel" can.)'
-            : `The ${backend.kind} backend cannot cancel runs.`,
-        );
-      }
+      if (!can(backend, 'cancel')) throw cannot(backend.kind, 'cancel', { profile: run.profile });
       if (!run.key) throw new MuseError('usage', 'This run has no key (the submit got no answer): there is nothing to cancel.');
       await backend.cancel(runRef(run), { signal: ctx.signal });
       const [now] = await refreshRuns(backend, store, [run], { signal: ctx.signal }).catch(() => [run]);

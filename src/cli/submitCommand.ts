@@ -3,11 +3,13 @@ import type { Command } from 'commander';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { can } from '../core/backend';
 import type { Backend } from '../core/backend';
 import { MuseError, errorMessage, isMuseError } from '../core/errors';
 import { RETURNED_TYPES, isFinal } from '../core/model';
-import type { InputFile, ReturnedType, Run, SubmitRequest } from '../core/model';
+import type { ReturnedType, Run, SubmitRequest } from '../core/model';
 import type { Profile } from '../core/profiles';
+import { selectFiles } from '../core/fileSelection';
 import { applyStates, isClearRefusal, runRef, submitErrorText, submitRun } from '../core/runs';
 import type { CliContext } from './context';
 import { endedNotOkText, fetchResults, shortKey } from './resultCommands';
@@ -16,6 +18,8 @@ import { sleep } from './terminal';
 export interface SubmitOptions {
   cmd?: string;
   file: string[];
+  include?: string[];
+  exclude?: string[];
   filesOrder?: string;
   cmdOption?: string;
   returnedType?: string;
@@ -27,31 +31,51 @@ export interface SubmitOptions {
   output?: string;
 }
 
-/** Builds the request from the command line (and the profile's defaults); usage errors for bad input. */
-export function buildRequest(ctx: Pick<CliContext, 'resolvePath'>, profile: Profile, software: string | undefined, o: SubmitOptions): SubmitRequest {
+/**
+ * Builds the request from the command line (and the profile's defaults); usage errors for bad
+ * input. The files: each `--file` (a file keeps its base name; a folder sends its files, named
+ * from the folder's base name), then what the profile's and the command line's include globs
+ * choose under the current folder, as the extension selects them (`.gitignore` honoured).
+ */
+export async function buildRequest(ctx: Pick<CliContext, 'resolvePath'>, profile: Profile, software: string | undefined, o: SubmitOptions): Promise<SubmitRequest> {
   const sw = software ?? profile.defaultSoftware;
   if (!sw) throw new MuseError('usage', 'Which software? Give it as the first argument (see "muse software").');
   if (o.cmd === undefined) throw new MuseError('usage', 'Give the command to run with --cmd (for instance --cmd "python /add.py 4 5").');
-  const files: InputFile[] = [];
+  const scripts: string[] = [];
+  const folders: string[] = [];
   const names = new Set<string>();
   for (const f of o.file) {
     const abs = ctx.resolvePath(f);
     let st: fs.Stats;
     try {
-      st = fs.statSync(abs);
+      st = await fs.promises.stat(abs);
     } catch {
       throw new MuseError('usage', `--file ${f}: no such file.`);
     }
-    if (!st.isFile()) throw new MuseError('usage', `--file ${f}: not a regular file (send a folder as a zip).`);
+    if (st.isDirectory()) {
+      folders.push(abs);
+      continue;
+    }
+    if (!st.isFile()) throw new MuseError('usage', `--file ${f}: not a regular file or a folder.`);
     const name = path.basename(abs);
     if (names.has(name)) throw new MuseError('usage', `--file: two files are named "${name}"; the run folder holds one file per name.`);
     names.add(name);
-    files.push({ path: abs, name });
+    scripts.push(abs);
   }
+  const { files } = await selectFiles({
+    root: ctx.resolvePath('.'),
+    scripts,
+    scriptsByBaseName: true,
+    folders,
+    include: [...(profile.include ?? []), ...(o.include ?? [])],
+    exclude: [...(profile.exclude ?? []), ...(o.exclude ?? [])],
+    flatten: profile.kind === 'ws',
+  });
+  const sent = files.map((f) => f.name);
   let filesOrder: string[] | undefined;
   if (o.filesOrder !== undefined) {
     filesOrder = o.filesOrder.split(',').map((s) => s.trim()).filter(Boolean);
-    for (const n of filesOrder) if (!names.has(n)) throw new MuseError('usage', `--files-order names "${n}", which is not one of the --file names (${[...names].join(', ') || 'none'}).`);
+    for (const n of filesOrder) if (!sent.includes(n)) throw new MuseError('usage', `--files-order names "${n}", which is not one of the files sent (${sent.join(', ') || 'none'}).`);
   }
   let returnedType: ReturnedType | undefined = profile.returnedType;
   if (o.returnedType !== undefined) {
@@ -115,7 +139,7 @@ export async function waitForEnd(ctx: CliContext, backend: Backend, run: Run): P
 
 /** The last lines of a failed run's stderr, as a hint before the error line (best effort). */
 async function showStderrTail(ctx: CliContext, backend: Backend, run: Run): Promise<void> {
-  if (ctx.globals.quiet || !backend.output) return;
+  if (ctx.globals.quiet || !can(backend, 'output')) return;
   const tmp = path.join(os.tmpdir(), `muse-stderr-${process.pid}-${run.id}.txt`);
   try {
     await backend.output(runRef(run), 'stderr', tmp, { signal: ctx.signal });
@@ -128,6 +152,18 @@ async function showStderrTail(ctx: CliContext, backend: Backend, run: Run): Prom
   }
 }
 
+const FILES_HELP = `
+Files sent with the run:
+  --file FILE     sent under its base name, whatever the globs say.
+  --file FOLDER   its files, named FOLDER/sub/path (web API: flattened to base names; two
+                  files with one name are refused). .gitignore files are honoured, and the
+                  folders .git, .hg, .svn, node_modules, .muse and __pycache__ are never sent.
+  --include GLOB  also sends the files under the current folder that match (like the
+                  profile's "include", which applies too), with their path relative to it.
+  --exclude GLOB  never sends the files of folders and globs that match (with the profile's
+                  "exclude"). Globs are relative to the current folder: --include 'data/**/*.csv'.
+`;
+
 export function registerSubmitCommand(program: Command, ctxOf: (cmd: Command) => CliContext): void {
   const collect = (v: string, prev: string[]): string[] => [...prev, v];
   program
@@ -135,7 +171,9 @@ export function registerSubmitCommand(program: Command, ctxOf: (cmd: Command) =>
     .description('submit a run; prints its key at once (--wait: follow it and fetch the results)')
     .argument('[software]', 'software name (see "muse software"); default: the profile\'s defaultSoftware')
     .option('--cmd <command>', 'command run inside the container (quote it)')
-    .option('--file <path>', 'input file copied into the run folder (a zip is also unzipped); repeatable', collect, [])
+    .option('--file <path>', 'input file copied into the run folder (a zip is also unzipped), or a folder: its files, under its name (ws: flattened); repeatable', collect, [])
+    .option('--include <glob>', 'also send the files under the current folder that match (added to the profile\'s "include"); repeatable', collect, [])
+    .option('--exclude <glob>', 'never send the files that match (added to the profile\'s "exclude"); repeatable', collect, [])
     .option('--files-order <a,b>', 'order in which the files are copied (and unzipped)')
     .option('--cmd-option <options>', 'singularity options, e.g. "--bind /data:/data"')
     .option('--returned-type <type>', `what the run returns: ${RETURNED_TYPES.join(', ')} (default stdout)`)
@@ -145,10 +183,11 @@ export function registerSubmitCommand(program: Command, ctxOf: (cmd: Command) =>
     .option('--label <text>', 'a label shown in "muse runs"')
     .option('--wait', 'wait for the run to end, then fetch its results')
     .option('-o, --output <path>', 'with --wait: where result files go (file or folder; default: the current folder)')
+    .addHelpText('after', FILES_HELP)
     .action(async (software: string | undefined, o: SubmitOptions, cmd: Command) => {
       const ctx = ctxOf(cmd);
       const profile = ctx.profile();
-      const request = buildRequest(ctx, profile, software, o);
+      const request = await buildRequest(ctx, profile, software, o);
       const backend = ctx.backend(profile);
       const store = await ctx.store();
       const op = ctx.op();

@@ -1,8 +1,10 @@
 /**
  * The one interface every backend (ws API, Slurm over SSH, local runner) implements.
- * Optional abilities are declared in `capabilities` and as optional methods, so that callers
- * ask `backend.cancel` rather than `backend.kind === ...`.
+ * What a backend can do beyond the required methods is declared once, by implementing the
+ * optional method: callers ask `can(backend, 'cancel')` (never `backend.kind === ...`), and
+ * refuse with `cannot(...)`, so that every "cannot" reads the same.
  */
+import { MuseError } from './errors';
 import type { BackendKind, ResultOutcome, Run, SoftwareInfo, StateReport, SubmitRequest } from './model';
 
 /** Progress of a long operation; `total` is absent when unknown. */
@@ -40,21 +42,8 @@ export type RunRef = Pick<Run, 'id' | 'key' | 'software' | 'request' | 'raw' | '
 /** Which output stream of a run. */
 export type OutputStream = 'stdout' | 'stderr';
 
-export interface BackendCapabilities {
-  cancel: boolean;
-  /** Live tail of a running job's output. */
-  tail: boolean;
-  /** `listSoftware` is available. */
-  softwareList: boolean;
-  /** `download(downloadKey)` is available. */
-  download: boolean;
-  /** `runSync` (ws `software/run/{name}/`) is available. */
-  syncRun: boolean;
-}
-
 export interface Backend {
   readonly kind: BackendKind;
-  readonly capabilities: BackendCapabilities;
 
   /**
    * Submits a run. Resolves as soon as the backend has accepted it and the key is known.
@@ -97,4 +86,32 @@ export interface Backend {
 
   /** Releases connections and timers. */
   dispose?(): Promise<void> | void;
+}
+
+/** The abilities a backend may lack: each is one of the optional methods of `Backend`. */
+export type Ability = 'output' | 'download' | 'cancel' | 'listSoftware' | 'runSync' | 'tail';
+
+/** True when the backend has the ability (implements its method); narrows the type. */
+export function can<A extends Ability>(backend: Backend, ability: A): backend is Backend & Required<Pick<Backend, A>> {
+  return typeof backend[ability] === 'function';
+}
+
+const BACKEND_NAMES: Record<BackendKind, string> = { ws: 'The Muse web API', ssh: 'Slurm over SSH', local: 'The local runner' };
+
+const WHAT: Record<Ability, string> = {
+  output: "show a run's output streams",
+  download: 'fetch results by a download key: it keeps no results for later',
+  cancel: 'cancel a run: it goes on until it ends',
+  listSoftware: 'list its software',
+  runSync: 'run a job synchronously',
+  tail: "follow a running job's output",
+};
+
+/**
+ * The one refusal for a missing ability: `The Muse web API (profile "muse") cannot cancel a
+ * run: it goes on until it ends.` and, when given, what to do instead.
+ */
+export function cannot(kind: BackendKind, ability: Ability, opts: { profile?: string; hint?: string } = {}): MuseError {
+  const who = `${BACKEND_NAMES[kind]}${opts.profile ? ` (profile "${opts.profile}")` : ''}`;
+  return new MuseError('unsupported', `${who} cannot ${WHAT[ability]}.${opts.hint ? ` ${opts.hint}` : ''}`);
 }

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { writeFileAtomicSync } from './atomicFile';
 import { MuseError, errorMessage } from './errors';
-import { RETURNED_TYPES } from './model';
+import { checkProfileName, checkProfiles } from './profileRules';
 import { DEFAULT_LOCAL_PROFILE } from './profiles';
 import type { LocalProfile, Profile } from './profiles';
 import { configDir, localRunsDir } from './paths';
@@ -25,59 +25,6 @@ export function configPath(env: NodeJS.ProcessEnv = process.env): string {
 /** `<configDir>/tokens`. */
 export function tokensDir(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(configDir(env), 'tokens');
-}
-
-const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-
-/** Throws a `usage` error unless `name` is fit for a profile (it names a token file). */
-export function checkProfileName(name: string): void {
-  if (!PROFILE_NAME.test(name)) {
-    throw new MuseError('usage', `Bad profile name "${name}": use letters, digits, ".", "_" and "-" (64 at most), starting with a letter or digit.`);
-  }
-}
-
-function isStringList(v: unknown): v is string[] {
-  return Array.isArray(v) && v.every((x) => typeof x === 'string');
-}
-
-/** What is wrong with one profile, or undefined when it is fine. */
-function profileProblem(p: unknown): string | undefined {
-  if (typeof p !== 'object' || p === null || Array.isArray(p)) return 'is not an object';
-  const o = p as Record<string, unknown>;
-  if (typeof o.name !== 'string' || !PROFILE_NAME.test(o.name)) return 'needs a "name" of letters, digits, ".", "_", "-"';
-  const str = (k: string): string | undefined => (o[k] !== undefined && typeof o[k] !== 'string' ? `"${k}" must be a string` : undefined);
-  const list = (k: string): string | undefined => (o[k] !== undefined && !isStringList(o[k]) ? `"${k}" must be a list of strings` : undefined);
-  const map = (k: string): string | undefined => {
-    const v = o[k];
-    if (v === undefined) return undefined;
-    if (typeof v !== 'object' || v === null || Array.isArray(v) || !Object.values(v).every((x) => typeof x === 'string')) {
-      return `"${k}" must be an object of strings`;
-    }
-    return undefined;
-  };
-  const common =
-    str('defaultSoftware') ?? map('commandTemplates') ?? list('include') ?? list('exclude') ?? list('sbatchList') ?? list('moduleList');
-  if (common) return common;
-  if (o.returnedType !== undefined && !RETURNED_TYPES.includes(o.returnedType as never)) {
-    return `"returnedType" must be one of ${RETURNED_TYPES.join(', ')}`;
-  }
-  switch (o.kind) {
-    case 'ws':
-      if (typeof o.url !== 'string' || !/^https?:\/\//.test(o.url)) return 'is a ws profile: it needs a "url" starting with http:// or https://';
-      if (o.timeoutMs !== undefined && (typeof o.timeoutMs !== 'number' || o.timeoutMs <= 0)) return '"timeoutMs" must be a positive number';
-      return str('username');
-    case 'ssh':
-      if (typeof o.host !== 'string' || !o.host) return 'is an ssh profile: it needs a "host"';
-      if (o.port !== undefined && (!Number.isInteger(o.port) || (o.port as number) < 1 || (o.port as number) > 65535)) return '"port" must be a port number';
-      return (
-        str('user') ?? str('identityFile') ?? str('proxyJump') ?? str('remoteRoot') ?? map('images') ?? str('singularityCommand') ??
-        str('knownHostsFile') ?? str('sshConfigFile')
-      );
-    case 'local':
-      return str('root') ?? map('images') ?? str('singularityCommand');
-    default:
-      return '"kind" must be "ws", "ssh" or "local"';
-  }
 }
 
 /**
@@ -104,20 +51,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CliConfig {
   }
   const o = v as Record<string, unknown>;
   if (o.profiles !== undefined && !Array.isArray(o.profiles)) throw new MuseError('usage', `${file}: "profiles" must be a list.`);
-  const profiles = (o.profiles ?? []) as unknown[];
-  const seen = new Set<string>();
-  profiles.forEach((p, i) => {
-    const problem = profileProblem(p);
-    const label = typeof (p as { name?: unknown })?.name === 'string' ? ` ("${(p as { name: string }).name}")` : '';
-    if (problem) throw new MuseError('usage', `${file}: profiles[${i}]${label} ${problem}.`);
-    const name = (p as Profile).name;
-    if (seen.has(name)) throw new MuseError('usage', `${file}: two profiles are named "${name}".`);
-    seen.add(name);
-  });
+  // The first refused entry stops the CLI: a config it cannot fully read is fixed, not guessed at.
+  const { profiles, problems } = checkProfiles((o.profiles ?? []) as unknown[], 'profiles');
+  if (problems.length > 0) throw new MuseError('usage', `${file}: ${problems[0].message}`);
   if (o.defaultProfile !== undefined && typeof o.defaultProfile !== 'string') {
     throw new MuseError('usage', `${file}: "defaultProfile" must be a profile name.`);
   }
-  const cfg = withLocal({ profiles: profiles as Profile[], defaultProfile: o.defaultProfile as string | undefined });
+  const cfg = withLocal({ profiles, defaultProfile: o.defaultProfile as string | undefined });
   if (cfg.defaultProfile !== undefined && !cfg.profiles.some((p) => p.name === cfg.defaultProfile)) {
     throw new MuseError('usage', `${file}: "defaultProfile" is "${cfg.defaultProfile}", but no profile has that name.`);
   }

@@ -7,4 +7,4 @@
 export { createBackend } from '../core/backends/factory';
 export { WsClient } from '../core/backends/ws/wsClient';
 export { extractZip, listZip, openZipEntry } from '../core/transfer/zip';
-export { selectFiles, summarizeSelection } from './fileSelection';
+export { selectFiles, summarizeSelection } from '../core/fileSelection';

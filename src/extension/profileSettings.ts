@@ -1,8 +1,9 @@
 /**
- * Profiles as read from the `muse.profiles` setting: checked, with a message per bad entry,
- * and the active one resolved. No vscode import (unit-tested).
+ * Profiles as read from the `muse.profiles` setting: checked by the core's rules (the CLI's
+ * config file uses the same ones), with a message per bad entry, and the active one resolved.
+ * No vscode import (unit-tested).
  */
-import { RETURNED_TYPES } from '../core/model';
+import { checkProfiles } from '../core/profileRules';
 import { DEFAULT_LOCAL_PROFILE } from '../core/profiles';
 import type { Profile } from '../core/profiles';
 
@@ -15,41 +16,13 @@ export interface ProfilesRead {
   problems: string[];
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-const STRING_LISTS = ['include', 'exclude', 'sbatchList', 'moduleList'] as const;
-
 /** Checks `muse.profiles`; a bad entry is skipped with a problem line, never thrown. */
 export function readProfiles(raw: unknown): ProfilesRead {
   const problems: string[] = [];
-  const profiles: Profile[] = [];
-  const list = Array.isArray(raw) ? raw : [];
   if (raw !== undefined && !Array.isArray(raw)) problems.push('muse.profiles must be a list of profiles.');
-  list.forEach((p, i) => {
-    const where = `muse.profiles[${i}]`;
-    if (!isRecord(p)) return problems.push(`${where} is not an object.`);
-    if (typeof p.name !== 'string' || p.name.trim() === '') return problems.push(`${where} has no name.`);
-    if (profiles.some((q) => q.name === p.name)) return problems.push(`${where}: the name "${p.name}" is used twice.`);
-    if (p.kind === 'ws') {
-      if (typeof p.url !== 'string' || !/^https?:\/\//.test(p.url)) return problems.push(`${where} ("${p.name}"): url must be an http(s) URL ending in /api/.`);
-    } else if (p.kind === 'ssh') {
-      if (typeof p.host !== 'string' || p.host === '') return problems.push(`${where} ("${p.name}"): host is required.`);
-    } else if (p.kind !== 'local') {
-      return problems.push(`${where} ("${p.name}"): kind must be "ws", "ssh" or "local".`);
-    }
-    for (const k of STRING_LISTS) {
-      const v = p[k];
-      if (v !== undefined && !(Array.isArray(v) && v.every((s) => typeof s === 'string'))) {
-        return problems.push(`${where} ("${p.name}"): ${k} must be a list of strings.`);
-      }
-    }
-    if (p.returnedType !== undefined && !RETURNED_TYPES.includes(p.returnedType as never)) {
-      return problems.push(`${where} ("${p.name}"): returnedType must be one of ${RETURNED_TYPES.join(', ')}.`);
-    }
-    profiles.push(p as unknown as Profile);
-  });
+  const checked = checkProfiles(Array.isArray(raw) ? raw : [], 'muse.profiles');
+  problems.push(...checked.problems.map((p) => p.message));
+  const profiles = checked.profiles;
   const none = profiles.length === 0;
   if (!profiles.some((p) => p.name === DEFAULT_LOCAL_PROFILE.name)) profiles.push({ ...DEFAULT_LOCAL_PROFILE });
   return { profiles, none, problems };

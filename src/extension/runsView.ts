@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { can } from '../core/backend';
 import type { Run } from '../core/model';
 import { isFinal } from '../core/model';
 import type { RunStore } from '../core/store';
@@ -18,12 +19,8 @@ import type { RunAbilities } from './runTreeModel';
 
 export type RunsNode = { type: 'profile'; name: string } | { type: 'run'; id: string };
 
-/** Until a profile's backend is loaded, what its kind usually offers. */
-const ABILITIES_BY_KIND: Record<string, RunAbilities> = {
-  ws: { cancel: false, output: false },
-  ssh: { cancel: true, output: true },
-  local: { cancel: true, output: true },
-};
+/** Until a profile's backend is loaded, its runs offer no optional action (the menus then appear). */
+const NOT_KNOWN_YET: RunAbilities = { cancel: false, output: false };
 
 /** The "Runs" tree: runs grouped by profile, newest first. */
 export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Disposable {
@@ -101,15 +98,16 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
     this.treeView.badge = n > 0 ? { value: n, tooltip: `${n} active run${n === 1 ? '' : 's'}` } : undefined;
   }
 
-  private abilitiesOf(profile: string, kind: string): RunAbilities {
+  /** What the profile's backend can do, as its optional methods declare (see `can`). */
+  private abilitiesOf(profile: string): RunAbilities {
     const known = this.abilities.get(profile);
     if (known) return known;
-    this.abilities.set(profile, ABILITIES_BY_KIND[kind] ?? { cancel: false, output: false });
-    // Learn the real abilities once the backend is loaded, then redraw.
+    this.abilities.set(profile, NOT_KNOWN_YET);
+    // Ask the backend itself once it is loaded, then redraw.
     if (this.settings.profile(profile)) {
       this.backends.get(profile).then(
         (b) => {
-          this.abilities.set(profile, { cancel: b.capabilities.cancel && !!b.cancel, output: typeof b.output === 'function' });
+          this.abilities.set(profile, { cancel: can(b, 'cancel'), output: can(b, 'output') });
           this.emitter.fire(undefined);
         },
         () => undefined,
@@ -160,7 +158,7 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
     item.description = runDescription(run, now);
     const icon = runIcon(run.state);
     item.iconPath = new vscode.ThemeIcon(icon.id, icon.color ? new vscode.ThemeColor(icon.color) : undefined);
-    item.contextValue = runContextValue(run, this.abilitiesOf(run.profile, run.backend));
+    item.contextValue = runContextValue(run, this.abilitiesOf(run.profile));
     // A click opens what is most useful: results when done, the state report otherwise.
     if (run.state === 'ok') item.command = { command: 'muse.openResults', title: 'Open Results', arguments: [{ type: 'run', id: run.id }] };
     else if (run.key) item.command = { command: 'muse.showReport', title: 'Show State Report', arguments: [{ type: 'run', id: run.id }] };

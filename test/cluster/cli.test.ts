@@ -441,7 +441,7 @@ describe('muse CLI with an SSH profile (real sshd + Slurm)', function () {
   it('download: not offered by this backend (exit 2), nothing written', async () => {
     const dir = freshDir();
     const r = await muse(['download', '20210119_130603_a20ce46e-849e-4674-ab2d-b3927a758024'], { cwd: dir });
-    expectClearError(r, 2, /"muse download" is not offered by the ssh backend \(profile "cluster"\)/);
+    expectClearError(r, 2, /Slurm over SSH \(profile "cluster"\) cannot fetch results by a download key/);
     assert.deepStrictEqual(fs.readdirSync(dir), []);
   });
 

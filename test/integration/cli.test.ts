@@ -194,6 +194,36 @@ describe('muse CLI (built, as a child process)', function () {
         }
       });
 
+      it('a folder, --include and --exclude: .gitignore honoured, exactly the expected files arrive', async () => {
+        const dir = freshDir();
+        const put = (rel: string, text: string): void => {
+          fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+          fs.writeFileSync(path.join(dir, rel), text);
+        };
+        put('inputs/stdin.txt', '1 2\n');
+        put('inputs/sub/more.txt', '3');
+        put('inputs/.gitignore', 'secret.txt\n');
+        put('inputs/secret.txt', 's');
+        put('inputs/scratch.tmp', 't');
+        put('extra/x.csv', 'x');
+        put('extra/y.csv', 'y');
+        // The run lists the files it finds in its folder (ours, not the runner's __ files).
+        const list = `python -c "import os; print(sorted(os.path.join(r, f)[2:] for r, _, fs in os.walk('.') for f in fs if not f.startswith('__')))"`;
+        if (profile === 'ws') server.requests.length = 0;
+        const r = await muse(
+          [...p, 'submit', 'sw_example', '--cmd', list, '--file', 'inputs', '--include', 'extra/*.csv', '--exclude', '**/*.tmp', '--exclude', '**/y.csv', '--exclude', '**/.gitignore', '--wait'],
+          { cwd: dir },
+        );
+        expectOk(r, 'folder and globs');
+        // The web API takes plain file names: the folder's files arrive flattened.
+        const arrived = profile === 'ws' ? ['more.txt', 'stdin.txt', 'x.csv'] : ['extra/x.csv', 'inputs/stdin.txt', 'inputs/sub/more.txt'];
+        assert.strictEqual(r.stdout.trim().split('\n').pop(), `[${arrived.map((f) => `'${f}'`).join(', ')}]`);
+        if (profile === 'ws') {
+          const post = server.requests.find((q) => q.method === 'POST' && q.path.includes('/software/muse/run/'));
+          assert.deepStrictEqual(post?.files, ['stdin.txt', 'more.txt', 'x.csv']);
+        }
+      });
+
       it('a run that ends not OK exits 1 with its state, and its content can be fetched', async () => {
         const dir = freshDir();
         const r = await muse([...p, 'submit', 'sw_example', '--cmd', 'python /add.py four', '--wait'], { cwd: dir });
@@ -357,7 +387,7 @@ describe('muse CLI (built, as a child process)', function () {
       const w = await muse(['submit', 'sw_example', '--cmd', 'python -c "import time; time.sleep(3)"']);
       expectOk(w, 'submit ws');
       idsBefore.push(storedRuns().find((x) => x.key === w.stdout.trim())!.id);
-      expectClearError(await muse(['cancel', w.stdout.trim()]), 2, /Muse web API has no way to cancel a run/);
+      expectClearError(await muse(['cancel', w.stdout.trim()]), 2, /Muse web API \(profile "ws"\) cannot cancel a run: it goes on until it ends/);
       const l = await muse(['--profile', 'loc', '--json', 'submit', 'sw_example', '--cmd', 'python -c "import time; time.sleep(30)"']);
       expectOk(l, 'submit loc --json');
       const { run } = JSON.parse(l.stdout) as { run: { id: string; key: string; state: string } };

@@ -59,6 +59,14 @@ describe('muse CLI: arguments and exit codes', () => {
     for (const line of [/0\s+ok/, /1\s+the run failed/, /2\s+usage/, /3\s+server, network/, /4\s+authentication/, /5\s+not found/, /130\s+interrupted/]) assert.match(r.stdout, line);
   });
 
+  it('documents the file selection in "submit --help"', async () => {
+    const r = await run(['submit', '--help']);
+    assert.strictEqual(r.code, 0);
+    assert.match(r.stdout, /--include <glob>/);
+    assert.match(r.stdout, /--exclude <glob>/);
+    assert.match(r.stdout, /--file FOLDER\s+its files, named FOLDER\/sub\/path/);
+  });
+
   it('exits 2 with help for no command, an unknown command, an unknown option', async () => {
     assert.strictEqual((await run([])).code, 2);
     const u = await run(['frobnicate']);
@@ -114,11 +122,11 @@ describe('muse CLI: arguments and exit codes', () => {
     assert.match(r.stderr, /standard input is not a terminal\. Use --password-stdin/);
   });
 
-  it('builds the request: files by base name, order checked, profile defaults, repeatable options', () => {
+  it('builds the request: files by base name, order checked, profile defaults, repeatable options', async () => {
     fs.writeFileSync(path.join(dir, 'stdin.txt'), '1 2');
     fs.writeFileSync(path.join(dir, 'usrcmd.sh'), 'python /add.py');
     const prof: Profile = { name: 'p', kind: 'ws', url: 'http://x/api/', returnedType: 'stdout.txt', sbatchList: ['time=1'] };
-    const req = buildRequest(ctx, prof, 'sw_example', opts({ file: ['usrcmd.sh', 'stdin.txt'], filesOrder: 'stdin.txt, usrcmd.sh', module: ['python/3', 'gcc'], cmdOption: '--bind /a:/b' }));
+    const req = await buildRequest(ctx, prof, 'sw_example', opts({ file: ['usrcmd.sh', 'stdin.txt'], filesOrder: 'stdin.txt, usrcmd.sh', module: ['python/3', 'gcc'], cmdOption: '--bind /a:/b' }));
     assert.deepStrictEqual(req, {
       software: 'sw_example',
       cmd: 'python /add.py 4 5',
@@ -129,32 +137,55 @@ describe('muse CLI: arguments and exit codes', () => {
       sbatchList: ['time=1'],
       moduleList: ['python/3', 'gcc'],
     });
-    assert.strictEqual(buildRequest(ctx, { ...local, defaultSoftware: 'sw_example' }, undefined, opts()).software, 'sw_example');
+    assert.strictEqual((await buildRequest(ctx, { ...local, defaultSoftware: 'sw_example' }, undefined, opts())).software, 'sw_example');
   });
 
   const badRequests: [string, Partial<SubmitOptions>, RegExp][] = [
     ['no --cmd', { cmd: undefined }, /--cmd/],
     ['a missing file', { file: ['nope.txt'] }, /--file nope\.txt: no such file/],
-    ['a folder', { file: ['.'] }, /not a regular file/],
+    ['a device', { file: ['/dev/null'] }, /--file \/dev\/null: not a regular file or a folder/],
     ['an order naming no file', { filesOrder: 'a.txt' }, /--files-order names "a\.txt"/],
     ['a bad returned type', { returnedType: 'pdf' }, /--returned-type must be one of/],
     ['todownload with stdout', { todownload: true }, /--todownload works with --returned-type stdout\.txt or run\.zip/],
   ];
   for (const [what, o, msg] of badRequests) {
-    it(`refuses ${what} before anything is sent`, () => {
-      assert.throws(() => buildRequest(ctx, local, 'sw_example', opts(o)), (e: unknown) => e instanceof MuseError && e.code === 'usage' && msg.test(e.message));
+    it(`refuses ${what} before anything is sent`, async () => {
+      await assert.rejects(buildRequest(ctx, local, 'sw_example', opts(o)), (e: unknown) => e instanceof MuseError && e.code === 'usage' && msg.test(e.message));
     });
   }
 
-  it('refuses two files with the same base name', () => {
+  it('refuses two files with the same base name', async () => {
     fs.mkdirSync(path.join(dir, 'a'));
     fs.writeFileSync(path.join(dir, 'a', 'x.txt'), '1');
     fs.writeFileSync(path.join(dir, 'x.txt'), '2');
-    assert.throws(() => buildRequest(ctx, local, 'sw', opts({ file: ['x.txt', 'a/x.txt'] })), /two files are named "x\.txt"/);
+    await assert.rejects(buildRequest(ctx, local, 'sw', opts({ file: ['x.txt', 'a/x.txt'] })), /two files are named "x\.txt"/);
   });
 
-  it('refuses a submit without software when the profile has no default', () => {
-    assert.throws(() => buildRequest(ctx, local, undefined, opts()), /Which software\?/);
+  it('sends folders and the globs of the profile and the command line, relative to the current folder', async () => {
+    const put = (rel: string, text: string): void => {
+      fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+      fs.writeFileSync(path.join(dir, rel), text);
+    };
+    put('add.py', 'print(1)');
+    put('inputs/a.txt', '1');
+    put('inputs/sub/b.txt', '2');
+    put('inputs/skip.tmp', 't');
+    put('inputs/.gitignore', 'ignored.txt\n');
+    put('inputs/ignored.txt', 'i');
+    put('extra/c.csv', '3');
+    put('extra/d.csv', '4');
+    const prof: Profile = { ...local, include: ['extra/*.csv'], exclude: ['**/d.csv'] };
+    const o = opts({ file: ['add.py', 'inputs'], include: ['notes/*.md'], exclude: ['**/*.tmp'] });
+    put('notes/n.md', 'n');
+    const req = await buildRequest(ctx, prof, 'sw', o);
+    assert.deepStrictEqual(req.files?.map((f) => f.name), ['add.py', 'inputs/.gitignore', 'inputs/a.txt', 'inputs/sub/b.txt', 'extra/c.csv', 'notes/n.md']);
+    const ws: Profile = { name: 'w', kind: 'ws', url: 'http://x/api/' };
+    const flat = await buildRequest(ctx, ws, 'sw', opts({ file: ['inputs'], exclude: ['**/*.tmp', '**/.gitignore'] }));
+    assert.deepStrictEqual(flat.files?.map((f) => f.name), ['a.txt', 'b.txt']);
+  });
+
+  it('refuses a submit without software when the profile has no default', async () => {
+    await assert.rejects(buildRequest(ctx, local, undefined, opts()), /Which software\?/);
   });
 
   it('builds profiles from options, with clear errors', () => {

@@ -43,7 +43,7 @@ describe('extension bundles', function () {
   it('keeps the heavy libraries out of the bundle read at activation', () => {
     const heavy = mainInputs.filter((f) => /node_modules\/(ssh2|undici|form-data|yauzl|yazl|picomatch|ignore|mime-db)\//.test(f));
     assert.deepStrictEqual(heavy, []);
-    for (const f of ['src/core/backends/factory.ts', 'src/core/transfer/zip.ts', 'src/extension/fileSelection.ts', 'src/extension/coreEntry.ts']) {
+    for (const f of ['src/core/backends/factory.ts', 'src/core/transfer/zip.ts', 'src/core/fileSelection.ts', 'src/extension/coreEntry.ts']) {
       assert.ok(!mainInputs.includes(f), `${f} is in dist/extension.js`);
     }
   });

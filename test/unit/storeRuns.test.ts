@@ -12,7 +12,6 @@ import { RunStore } from '../../src/core/store';
 /** A backend whose answers the test decides; it reads the store while submitting. */
 class FakeBackend implements Backend {
   readonly kind = 'local' as const;
-  readonly capabilities = { cancel: false, tail: false, softwareList: false, download: false, syncRun: false };
   submitImpl: (req: SubmitRequest) => Promise<SubmitResult> = async () => ({ key: 'k-1', location: '/runs/k-1', jobId: '42' });
   statesImpl: (runs: RunRef[]) => Promise<Map<string, StateReport | Error>> = async () => new Map();
   statesCalls = 0;

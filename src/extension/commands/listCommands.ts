@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { MuseError } from '../../core/errors';
+import { can, cannot } from '../../core/backend';
 import { isFinal } from '../../core/model';
 import { runRef } from '../../core/runs';
 import { ask } from '../prompts';
@@ -24,8 +24,8 @@ export function registerListCommands(s: Services): vscode.Disposable[] {
       const renewals = new Map<string, Renewal>();
       for (const run of runs) {
         const backend = await s.backends.get(run.profile);
-        const cancel = backend.cancel?.bind(backend);
-        if (!cancel || !backend.capabilities.cancel) throw new MuseError('unsupported', `The ${run.backend} backend cannot cancel runs.`);
+        if (!can(backend, 'cancel')) throw cannot(backend.kind, 'cancel', { profile: run.profile });
+        const cancel = backend.cancel.bind(backend);
         if (!run.key || isFinal(run.state)) continue;
         let renewal = renewals.get(run.profile);
         if (!renewal) renewals.set(run.profile, (renewal = s.auth.renewal(run.profile, true)));

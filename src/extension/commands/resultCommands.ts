@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { can, cannot } from '../../core/backend';
 import { MuseError } from '../../core/errors';
 import type { Run } from '../../core/model';
 import { runRef } from '../../core/runs';
@@ -149,8 +150,9 @@ async function downloadResults(s: Services, run: Run): Promise<string | undefine
   const outcome = await renewal.run(() => withTransferProgress(`Muse: downloading the results of ${runLabel(run)}`, (o) => backend.results(runRef(run), dest, o)));
   if (outcome.kind === 'stdout') await fs.promises.writeFile(dest, outcome.text);
   if (outcome.kind === 'downloadKey') {
-    if (!backend.download) throw new MuseError('unsupported', `The results are kept under the key ${outcome.key} (${outcome.url}).`);
-    await renewal.run(() => withTransferProgress(`Muse: downloading ${outcome.key}`, (o) => backend.download!(outcome.key, dest, o)));
+    if (!can(backend, 'download')) throw cannot(backend.kind, 'download', { profile: run.profile, hint: `The results are kept under the key ${outcome.key} (${outcome.url}).` });
+    const download = backend.download.bind(backend);
+    await renewal.run(() => withTransferProgress(`Muse: downloading ${outcome.key}`, (o) => download(outcome.key, dest, o)));
     await s.store.update(run.id, { downloadKey: outcome.key }).catch(() => undefined);
   }
   void vscode.window.showInformationMessage(`Saved the results to ${dest}.`);
@@ -171,10 +173,11 @@ async function downloadByKey(s: Services): Promise<string | undefined> {
   if (!/^[\w.-]+$/.test(key)) throw new MuseError('usage', 'A download key is made of letters, digits, "_", "-" and ".".');
   const profile = s.settings.activeProfile;
   const backend = await s.backends.get(profile);
-  if (!backend.download) throw new MuseError('unsupported', `The profile ${profile.name} (${profile.kind}) has no download by key; select a ws profile.`);
+  if (!can(backend, 'download')) throw cannot(backend.kind, 'download', { profile: profile.name, hint: 'Select a ws profile.' });
+  const download = backend.download.bind(backend);
   const dest = await saveTarget(`Muse: save the download ${key}`, path.join(s.results.root(), safeFileName(key)));
   if (!dest) return undefined;
-  await s.auth.renewal(profile, true).run(() => withTransferProgress(`Muse: downloading ${key}`, (o) => backend.download!(key, dest, o)));
+  await s.auth.renewal(profile, true).run(() => withTransferProgress(`Muse: downloading ${key}`, (o) => download(key, dest, o)));
   void vscode.window.showInformationMessage(`Saved ${key} to ${dest}.`);
   return dest;
 }

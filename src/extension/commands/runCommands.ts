@@ -1,11 +1,13 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { can } from '../../core/backend';
 import type { Backend } from '../../core/backend';
 import { MuseError, cancelledError } from '../../core/errors';
 import type { InputFile, ReturnedType, Run, SubmitRequest } from '../../core/model';
 import { RETURNED_TYPES } from '../../core/model';
 import type { Profile } from '../../core/profiles';
+import { rerunRequest } from '../../core/rerunRequest';
 import { commandFor } from '../commandTemplate';
 import { loadCore } from '../coreBundle';
 import { ask } from '../prompts';
@@ -49,9 +51,9 @@ async function scriptsFrom(uri: unknown, uris: unknown): Promise<vscode.Uri[]> {
 async function pickSoftware(s: Services, profile: Profile, backend: Backend, always: boolean, renewal: Renewal): Promise<string> {
   if (!always && profile.defaultSoftware) return profile.defaultSoftware;
   let names: { label: string; description?: string }[] = [];
-  if (backend.listSoftware) {
+  if (can(backend, 'listSoftware')) {
     const list = await renewal.run(() =>
-      vscode.window.withProgress({ location: { viewId: 'muse.runs' }, title: 'Listing software' }, () => backend.listSoftware!()),
+      vscode.window.withProgress({ location: { viewId: 'muse.runs' }, title: 'Listing software' }, () => backend.listSoftware()),
     );
     names = list.map((sw) => ({ label: sw.name, description: sw.description }));
   } else if ('images' in profile && profile.images) {
@@ -215,28 +217,16 @@ async function rerun(s: Services, run: Run): Promise<Run | undefined> {
   const renewal = s.auth.renewal(profile, true);
   await renewal.ensureToken();
   const root = vscode.workspace.workspaceFolders?.find((f) => f.uri.scheme === 'file')?.uri.fsPath;
-  const files: InputFile[] = [];
-  const missing: string[] = [];
-  for (const name of run.request.files) {
-    const abs = root ? path.join(root, ...name.split('/')) : undefined;
-    if (abs && fs.existsSync(abs)) files.push({ path: abs, name });
-    else missing.push(name);
-  }
-  if (missing.length) throw new MuseError('notFound', `Cannot rerun: ${missing.join(', ')} not found in the workspace folder.`);
+  const request = await rerunRequest(run, root);
   const backend = await s.backends.get(profile);
-  const r = run.request;
-  const request: SubmitRequest = {
-    software: run.software, cmd: r.cmd, cmdOption: r.cmdOption, files, filesOrder: r.filesOrder,
-    returnedType: r.returnedType, toDownload: r.toDownload, sbatchList: r.sbatchList, moduleList: r.moduleList,
-  };
-  return submitWithProgress(s, profile, backend, request, run.label ?? run.software, `${files.length} file(s)`, renewal);
+  return submitWithProgress(s, profile, backend, request, run.label ?? run.software, `${request.files?.length ?? 0} file(s)`, renewal);
 }
 
 /** The software of the active profile; "Run Active File with It" runs (and returns) the run. */
 async function browseSoftware(s: Services): Promise<Run | undefined> {
   const profile = s.settings.activeProfile;
   const backend = await s.backends.get(profile);
-  if (!backend.listSoftware) {
+  if (!can(backend, 'listSoftware')) {
     const images = 'images' in profile ? Object.keys(profile.images ?? {}) : [];
     void vscode.window.showInformationMessage(
       images.length ? `${profile.name} runs: ${images.join(', ')} (the profile's images).` : `${profile.name} does not list its software; set "images" in the profile.`,
@@ -245,7 +235,7 @@ async function browseSoftware(s: Services): Promise<Run | undefined> {
   }
   const renewal = s.auth.renewal(profile, true);
   const list = await renewal.run(() =>
-    vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Listing the software of ${profile.name}` }, () => backend.listSoftware!()),
+    vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Listing the software of ${profile.name}` }, () => backend.listSoftware()),
   );
   const name = await ask({
     kind: 'pick',

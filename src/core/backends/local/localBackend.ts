@@ -13,7 +13,6 @@ import { replaceAtomically } from '../../atomicFile';
 import { mapLimit } from '../../concurrency';
 import type {
   Backend,
-  BackendCapabilities,
   OpOptions,
   OutputStream,
   RunRef,
@@ -86,7 +85,6 @@ async function copyTo(src: string, dest: string, opts: OpOptions, phase: string)
 
 export class LocalBackend implements Backend {
   readonly kind = 'local' as const;
-  readonly capabilities: BackendCapabilities = { cancel: true, tail: true, softwareList: true, download: true, syncRun: false };
   private readonly root: string;
   private readonly images: Record<string, string>;
   private readonly singularityCommand?: string;

@@ -10,7 +10,7 @@
 import { randomUUID } from 'crypto';
 import { promises as fs } from 'fs';
 import * as path from 'path';
-import type { Backend, BackendCapabilities, OpOptions, OutputStream, RunRef, SubmitResult } from '../../backend';
+import type { Backend, OpOptions, OutputStream, RunRef, SubmitResult } from '../../backend';
 import { MuseError, errorMessage, throwIfAborted } from '../../errors';
 import type { ResultOutcome, SoftwareInfo, StateReport, SubmitRequest } from '../../model';
 import { normalizeRequest } from '../../model';
@@ -41,7 +41,6 @@ export interface SlurmBackendOptions {
 
 export class SlurmBackend implements Backend {
   readonly kind = 'ssh' as const;
-  readonly capabilities: BackendCapabilities = { cancel: true, tail: true, softwareList: true, download: false, syncRun: false };
 
   private connP?: Promise<SshConnection>;
   private lease?: SshConnectionLease;

@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Readable } from 'stream';
 import { mapLimit } from '../../concurrency';
-import type { Backend, BackendCapabilities, OpOptions, OutputStream, RunRef, SubmitResult } from '../../backend';
+import type { Backend, OpOptions, OutputStream, RunRef, SubmitResult } from '../../backend';
 import { MuseError, throwIfAborted } from '../../errors';
 import type { ResultOutcome, SoftwareInfo, StateReport, SubmitRequest } from '../../model';
 import { streamToFile } from '../../transfer/streamToFile';
@@ -34,7 +34,6 @@ const OUTPUT_ENTRIES: Record<OutputStream, string> = { stdout: '__WS__stdout.txt
 /** The Muse web API backend. */
 export class WsBackend implements Backend {
   readonly kind = 'ws' as const;
-  readonly capabilities: BackendCapabilities = { cancel: false, tail: false, softwareList: true, download: true, syncRun: true };
   /** The HTTP client (also used for sign-in: `obtainToken`, `verifyToken`). */
   readonly client: WsClient;
   private readonly getToken: () => Promise<string | undefined>;

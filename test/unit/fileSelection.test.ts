@@ -3,7 +3,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { isMuseError } from '../../src/core/errors';
-import { formatBytes, selectFiles, summarizeSelection } from '../../src/extension/fileSelection';
+import { formatBytes } from '../../src/core/format';
+import { selectFiles, summarizeSelection } from '../../src/core/fileSelection';
 
 /** Makes a folder tree from `{ 'a/b.txt': 'content' }`. */
 function tree(files: Record<string, string>): string {
@@ -15,7 +16,7 @@ function tree(files: Record<string, string>): string {
   return root;
 }
 
-describe('extension: file selection', () => {
+describe('core: file selection', () => {
   let root: string;
   afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
 
@@ -74,6 +75,31 @@ describe('extension: file selection', () => {
     root = tree({ 'x/tool.sh': 'echo' });
     const sel = await selectFiles({ root: path.join(root, 'other'), scripts: [path.join(root, 'x/tool.sh')] });
     assert.deepStrictEqual(sel.files.map((f) => f.name), ['tool.sh']);
+  });
+
+  it('sends a folder whole: named from its base name, .gitignore (also above it) and excludes honoured', async () => {
+    root = tree({
+      '.gitignore': '*.log\n',
+      'main.py': 'x',
+      'proj/data/a.csv': 'aa',
+      'proj/data/raw/b.csv': 'bbb',
+      'proj/data/raw/tmp.bin': '0',
+      'proj/data/run.log': 'l',
+      'proj/data/.gitignore': 'secret.txt\n',
+      'proj/data/secret.txt': 's',
+      'proj/data/__pycache__/m.pyc': 'c',
+    });
+    const sel = await selectFiles({ root, scripts: [path.join(root, 'main.py')], folders: [path.join(root, 'proj/data')], exclude: ['**/*.bin'] });
+    assert.deepStrictEqual(sel.files.map((f) => f.name), ['main.py', 'data/.gitignore', 'data/a.csv', 'data/raw/b.csv']);
+    const flat = await selectFiles({ root, scripts: [], folders: [path.join(root, 'proj/data/raw')], flatten: true });
+    assert.deepStrictEqual(flat.files.map((f) => f.name), ['b.csv', 'tmp.bin']);
+  });
+
+  it('sends a file reached twice (named and matched by a glob) once', async () => {
+    root = tree({ 'main.py': 'x', 'p/d/in.txt': '1' });
+    const sel = await selectFiles({ root, scripts: [path.join(root, 'main.py')], folders: [path.join(root, 'p/d')], include: ['**/*.txt', '*.py'] });
+    assert.deepStrictEqual(sel.files.map((f) => f.name), ['main.py', 'd/in.txt']);
+    assert.strictEqual(sel.totalBytes, 2);
   });
 
   it('formats sizes', () => {
