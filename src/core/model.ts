@@ -48,6 +48,52 @@ export interface RawFacts {
   reason?: string;
   /** Free text from the server (`msg`). */
   message?: string;
+  /** What the run used against what it asked, once known (Slurm accounting, the local runner). */
+  usage?: RunUsage;
+  /** Why a waiting run waits, while Slurm says (the pending reason and expected start). */
+  wait?: RunWait;
+}
+
+/**
+ * What a run (or one array task) used against what it asked. Every figure is optional: unknown
+ * stays absent, never 0 (a job cancelled before it started used nothing measurable). Times are
+ * epoch milliseconds, durations seconds, sizes bytes. JSON-serializable (kept in the run store).
+ */
+export interface RunUsage {
+  /** Where the figures come from. */
+  source: 'slurm' | 'local';
+  /** The Slurm state word of this job or task (`COMPLETED`, `OUT_OF_MEMORY`, `TIMEOUT`...). */
+  state?: string;
+  /** True once the job started. */
+  started?: boolean;
+  allocCpus?: number;
+  gpus?: number;
+  nodeList?: string;
+  elapsedSeconds?: number;
+  /** `'unlimited'` for UNLIMITED. */
+  timeLimit?: number | 'unlimited';
+  /** User + system CPU time. */
+  cpuSeconds?: number;
+  /** cpuSeconds / (elapsed x allocCpus). */
+  cpuEfficiency?: number;
+  memoryPeakBytes?: number;
+  memoryRequestBytes?: number;
+  memoryRequestPer?: 'node' | 'cpu' | 'job';
+  submittedAt?: number;
+  startedAt?: number;
+  endedAt?: number;
+  /** Start - submit. */
+  waitSeconds?: number;
+  /** A job array: each task's figures (`task` is its index). */
+  tasks?: Array<RunUsage & { task: string }>;
+}
+
+/** Why a waiting run waits (Slurm's pending reason and backfill's expected start). */
+export interface RunWait {
+  /** `Priority`, `Resources`, `Dependency`, `BeginTime`, `QOSMaxJobsPerUserLimit`... */
+  reason?: string;
+  /** Epoch milliseconds, when Slurm gives an estimate. */
+  expectedStart?: number;
 }
 
 /** A state as read from a backend at one moment. */
@@ -119,6 +165,8 @@ export interface Run {
   endedAt?: string;
   /** Last error met while following the run (network, server), for display. */
   lastError?: string;
+  /** The id of the run this one reruns (Rerun, Rerun with Changes). */
+  rerunOf?: string;
 }
 
 /** What `results` produced. */
