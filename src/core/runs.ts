@@ -16,6 +16,8 @@ export interface SubmitRunArgs {
   profile: Profile;
   request: SubmitRequest;
   label?: string;
+  /** The id of the run this one reruns (recorded as `Run.rerunOf`). */
+  rerunOf?: string;
   /** Called once the `submitting` record is on disk, just before the request leaves. */
   onRecorded?: (run: Run) => void;
 }
@@ -70,6 +72,7 @@ export async function submitRun(args: SubmitRunArgs, opts: OpOptions = {}): Prom
     updatedAt: now,
   };
   if (args.label !== undefined) run.label = args.label;
+  if (args.rerunOf !== undefined) run.rerunOf = args.rerunOf;
   await store.add(run);
   args.onRecorded?.(run);
 
