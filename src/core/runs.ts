@@ -154,23 +154,24 @@ export async function refreshRuns(backend: Backend, store: RunStore, runs: Run[]
  * errors themselves): changed state, raw facts, endedAt, lastError. Returns the runs as now.
  */
 export async function applyStates(store: RunStore, runs: Run[], answers: Map<string, StateReport | Error>): Promise<Run[]> {
-  const out: Run[] = [];
+  // One store write for the whole poll (one lock, one fsync, one change event), not one per run.
+  const patches: Array<{ id: string; patch: Partial<Run> }> = [];
   for (const run of runs) {
     const a = answers.get(run.id);
-    if (a === undefined) {
-      out.push(run);
-      continue;
-    }
+    if (a === undefined) continue;
     const patch = a instanceof Error ? errorPatch(run, a) : statePatch(run, a);
-    if (!patch) {
-      out.push(run);
-      continue;
-    }
-    try {
-      out.push(await store.update(run.id, patch));
-    } catch (e) {
-      if (!isMuseError(e, 'notFound')) throw e;
-      // Removed meanwhile by the user: nothing to update.
+    if (patch) patches.push({ id: run.id, patch });
+  }
+  if (patches.length === 0) return runs;
+  const written = await store.updateMany(patches);
+  const changed = new Set(patches.map((p) => p.id));
+  const out: Run[] = [];
+  for (const run of runs) {
+    if (!changed.has(run.id)) out.push(run);
+    else {
+      // Removed meanwhile by the user: nothing to update, and no longer listed.
+      const w = written.get(run.id);
+      if (w) out.push(w);
     }
   }
   return out;

@@ -151,6 +151,33 @@ export class RunStore {
     });
   }
 
+  /**
+   * Applies many patches in one write (one lock, one rename, one change event), as a poll that
+   * changed many runs needs: each patch as `update` applies it, to the run as it is on disk now.
+   * Runs no longer in the store are skipped. Resolves with the runs as written, by id.
+   */
+  async updateMany(patches: ReadonlyArray<{ id: string; patch: Partial<Run> }>): Promise<Map<string, Run>> {
+    if (patches.length === 0) return new Map();
+    return this.mutate((recs) => {
+      const index = new Map<string, number>();
+      recs.forEach((r, i) => {
+        if (isRunRecord(r)) index.set(r.id, i);
+      });
+      const now = new Date().toISOString();
+      const out = new Map<string, Run>();
+      for (const { id, patch } of patches) {
+        const i = index.get(id);
+        if (i === undefined) continue;
+        const next: Record<string, unknown> = { ...(recs[i] as unknown as Record<string, unknown>), ...patch, id };
+        for (const k of Object.keys(next)) if (next[k] === undefined) delete next[k];
+        next.updatedAt = now;
+        recs[i] = next;
+        out.set(id, next as unknown as Run);
+      }
+      return out;
+    });
+  }
+
   /** Removes these runs (ids); unknown ids are ignored. */
   async remove(ids: string[]): Promise<void> {
     const drop = new Set(ids);

@@ -125,4 +125,61 @@ describe('submitRun / refreshRuns', () => {
     assert.strictEqual(fresh.get(a.id)?.state, 'ok');
     assert.strictEqual(fresh.get(b.id)?.lastError, 'state of k-2: connection refused');
   });
+
+  it('stores a poll that changes 1,000 runs with one write and one change event', async () => {
+    let writes = 0;
+    const counted = new RunStore(path.join(dir, 'runs.json'), { hooks: { beforeRename: () => void writes++ } });
+    await counted.load();
+    const now = new Date().toISOString();
+    const runs = Array.from({ length: 1000 }, (_, i) => ({
+      id: `run-${i}`,
+      profile: 'local',
+      backend: 'local' as const,
+      software: 'sw_example',
+      key: `k-${i}`,
+      request: { cmd: 'x', cmdOption: '', files: [], filesOrder: [], returnedType: 'stdout' as const, toDownload: false, sbatchList: [], moduleList: [] },
+      state: 'waiting' as const,
+      raw: {},
+      createdAt: now,
+      updatedAt: now,
+    }));
+    for (const r of runs.slice(0, 3)) await counted.add(r);
+    // The other 997 in one go, as another process would have written them.
+    const doc = JSON.parse(fs.readFileSync(path.join(dir, 'runs.json'), 'utf8'));
+    doc.runs = runs;
+    fs.writeFileSync(path.join(dir, 'runs.json'), JSON.stringify(doc));
+    await counted.reload();
+    writes = 0;
+    let events = 0;
+    counted.onDidChange(() => void events++);
+    backend.statesImpl = async (refs) => new Map(refs.map((r) => [r.id, { state: 'ok', raw: { exitCode: 0 } } as StateReport]));
+    const started = performance.now();
+    const out = await refreshRuns(backend, counted, counted.list());
+    const ms = performance.now() - started;
+    assert.strictEqual(writes, 1, 'one store write for the whole poll');
+    assert.strictEqual(events, 1, 'one change event');
+    assert.strictEqual(out.length, 1000);
+    assert.ok(out.every((r) => r.state === 'ok' && r.raw.exitCode === 0));
+    const fresh = new RunStore(path.join(dir, 'runs.json'));
+    await fresh.load();
+    assert.strictEqual(fresh.list().filter((r) => r.state === 'ok').length, 1000);
+    console.log(`      (1,000 changed runs stored in ${ms.toFixed(0)} ms)`);
+  });
+
+  it('a run removed during the poll is not written back', async () => {
+    const a = await submitRun({ backend, store, profile: DEFAULT_LOCAL_PROFILE, request });
+    backend.submitImpl = async () => ({ key: 'k-2' });
+    const b = await submitRun({ backend, store, profile: DEFAULT_LOCAL_PROFILE, request });
+    backend.statesImpl = async () => {
+      await store.remove([a.id]);
+      return new Map<string, StateReport | Error>([
+        [a.id, { state: 'ok', raw: {} }],
+        [b.id, { state: 'ok', raw: {} }],
+      ]);
+    };
+    const out = await refreshRuns(backend, store, [a, b]);
+    assert.deepStrictEqual(out.map((r) => r.id), [b.id]);
+    assert.strictEqual(store.get(a.id), undefined);
+    assert.strictEqual(store.get(b.id)?.state, 'ok');
+  });
 });
