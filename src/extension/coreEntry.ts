@@ -10,3 +10,6 @@ export { extractZip, listZip, openZipEntry } from '../core/transfer/zip';
 export { selectFiles, summarizeSelection } from './fileSelection';
 // The run store's lock (proper-lockfile, with graceful-fs): only writes need it.
 export { lock as lockFile } from 'proper-lockfile';
+// Add Profile / Test Connection: the SSH probe (ssh2 loads only when it runs) and ~/.ssh/config hosts.
+export { testSshProfile } from '../core/backends/slurm/clusterProbe';
+export { listSshConfigHosts } from '../core/backends/slurm/sshConfigHosts';
