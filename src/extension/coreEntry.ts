@@ -13,3 +13,4 @@ export { lock as lockFile } from 'proper-lockfile';
 // Add Profile / Test Connection: the SSH probe (ssh2 loads only when it runs) and ~/.ssh/config hosts.
 export { testSshProfile } from '../core/backends/slurm/clusterProbe';
 export { listSshConfigHosts } from '../core/backends/slurm/sshConfigHosts';
+export { parseDestination } from '../core/backends/slurm/sshTarget';

@@ -85,6 +85,7 @@ export function activate(context: vscode.ExtensionContext): MuseExtensionExports
   const secrets = new Secrets(context.secrets);
   subs.push(secrets);
   const auth = new Auth(secrets, settings, log('auth'));
+  subs.push(auth);
 
   // Backends (loaded lazily, on first use)
   const backends = new Backends(settings, secrets, vscodeSshPrompts(), log('backend'));
@@ -135,9 +136,9 @@ export function activate(context: vscode.ExtensionContext): MuseExtensionExports
     // The content zip, or results that are the run folder zipped (returned_type run.zip).
     return [results.contentZip(run), results.resultsFile(run)].find((f) => f.endsWith('.zip') && fs.existsSync(f));
   });
-  subs.push(vscode.workspace.registerFileSystemProvider(ZipFileSystem.scheme, zipFs, { isReadonly: true, isCaseSensitive: true }));
+  subs.push(zipFs, vscode.workspace.registerFileSystemProvider(ZipFileSystem.scheme, zipFs, { isReadonly: true, isCaseSensitive: true }));
   const documents = new RunDocuments(store, backends, results, auth);
-  subs.push(vscode.workspace.registerTextDocumentContentProvider(RunDocuments.scheme, documents));
+  subs.push(documents, vscode.workspace.registerTextDocumentContentProvider(RunDocuments.scheme, documents));
   const runsView = new RunsView(store, settings, backends);
   subs.push(runsView);
   const statusBar = new RunsStatusBar(store);

@@ -5,6 +5,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { listSshConfigHosts } from '../../src/core/backends/slurm/sshConfigHosts';
+import { resolveTarget } from '../../src/core/backends/slurm/sshTarget';
 import { canRunFile } from '../../src/extension/runnable';
 
 describe('ssh config hosts for Add Profile', () => {
@@ -32,6 +33,13 @@ describe('ssh config hosts for Add Profile', () => {
     // The first value wins, as in ssh: the later "Host muse / User mallory" does not change it.
     assert.deepStrictEqual({ ...muse, file: path.basename(muse.file) }, { alias: 'muse', hostName: 'muse.example.org', user: 'alice', port: 2222, file: 'config' });
     assert.strictEqual(hosts[4].hostName, 'beta.example.org');
+  });
+
+  it('connects to a Host that an included file declares: the connection follows Include too', async () => {
+    const t = await resolveTarget({ host: 'alpha' }, { homeDir: home, localUser: 'me' });
+    assert.strictEqual(t.hostName, 'alpha.example.org');
+    const m = await resolveTarget({ host: 'muse' }, { homeDir: home, localUser: 'me' });
+    assert.deepStrictEqual([m.hostName, m.user, m.port], ['muse.example.org', 'alice', 2222]);
   });
 
   it('gives an empty list when there is no config file', async () => {

@@ -3,7 +3,6 @@
  * connection test that reports what it found, and the profile written to the user settings.
  */
 import * as vscode from 'vscode';
-import { parseDestination } from '../../core/backends/slurm/sshTarget';
 import { MuseError, errorMessage } from '../../core/errors';
 import type { Profile, SshProfile, WsProfile } from '../../core/profiles';
 import { loadCore } from '../coreBundle';
@@ -53,7 +52,7 @@ function nameCheck(taken: string[]): (v: string) => string | undefined {
 function destinationCheck(v: string): string | undefined {
   if (!v.trim()) return 'Type user@host, or user@host:port.';
   try {
-    parseDestination(v);
+    loadCore().parseDestination(v);
     return undefined;
   } catch (e) {
     return errorMessage(e);
@@ -101,7 +100,7 @@ async function sshFlow(steps: QuickSteps, first: number, taken: string[], opts: 
       if (picked[0].label === TYPE_HOST) {
         const typed = await steps.input(step, { id: 'profile.sshDestination', prompt: 'SSH destination of the cluster\'s login node', placeholder: 'user@login.cluster.example.org:22', value: old ? [old.user && `${old.user}@`, old.host, old.port && `:${old.port}`].filter(Boolean).join('') : '', validate: destinationCheck });
         if (typed === BACK) continue;
-        dest = { ...parseDestination(typed), alias: false };
+        dest = { ...loadCore().parseDestination(typed), alias: false };
       } else {
         dest = { host: picked[0].label, alias: true };
       }

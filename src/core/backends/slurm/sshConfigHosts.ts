@@ -47,6 +47,32 @@ async function expandInclude(pattern: string, home: string): Promise<string[]> {
 }
 
 /**
+ * The text of an ssh config file with every `Include` replaced by the text of the files it
+ * names (recursively, up to OpenSSH's depth), so that a parser that does not follow `Include`
+ * (the `ssh-config` library) sees the hosts they declare. Missing included files are skipped, as
+ * ssh does. Throws the read error of `file` itself.
+ */
+export async function readSshConfigText(file: string, home = os.homedir(), depth = 0): Promise<string> {
+  const text = await fs.readFile(file, 'utf8');
+  if (depth >= MAX_DEPTH || !/^\s*include[\s=]/im.test(text)) return text;
+  const out: string[] = [];
+  for (const line of text.split(/\r?\n/)) {
+    const d = directives(line)[0];
+    if (d?.key !== 'include') {
+      out.push(line);
+      continue;
+    }
+    for (const pattern of d.args) {
+      for (const inc of await expandInclude(pattern, home)) {
+        const included = await readSshConfigText(inc, home, depth + 1).catch(() => undefined);
+        if (included !== undefined) out.push(`# Include ${inc}`, included);
+      }
+    }
+  }
+  return out.join('\n');
+}
+
+/**
  * The hosts declared in `file` (default `~/.ssh/config`) and the files it includes, in file
  * order, each alias once. A missing file gives an empty list.
  */
