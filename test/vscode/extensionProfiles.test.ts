@@ -144,7 +144,7 @@ describe('Muse: Add Profile... for the test cluster over SSH', function () {
     assert.ok(r?.kind === 'message', JSON.stringify(prompts.asked.map((q) => q.id)));
     assert.strictEqual(r.message, `Connected to muse-test-cluster: Slurm is there.`);
     const detail = String(r.detail);
-    assert.match(detail, /^Slurm: slurm 22\.05/m);
+    assert.match(detail, /^Slurm: slurm(-wlm)? 22\.05/m); // Debian names it slurm-wlm
     assert.match(detail, new RegExp(`^Partitions: ${env.partition} \\(default\\)`, 'm'));
     assert.match(detail, /^Containers: singularity at \S+ \(singularity version muse-runner-test-stand-in 1\.0/m);
     assert.match(detail, new RegExp(`^Images in ${path.dirname(env.images.sw_example)}: sw_example$`, 'm'));
