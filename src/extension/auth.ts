@@ -13,10 +13,11 @@ import type { Settings } from './settings';
  * Signing in to ws profiles (`jwt/obtain`) and renewing an expired token: at most one renewal
  * per expired token, silent with a remembered password, else one question. Never a loop.
  */
-export class Auth {
+export class Auth implements vscode.Disposable {
   /** Profiles whose current token already failed and could not be renewed: no more attempts. */
   private readonly gaveUp = new Set<string>();
   private readonly inFlight = new Map<string, { interactive: boolean; done: Promise<boolean> }>();
+  private readonly sub: vscode.Disposable;
 
   constructor(
     private readonly secrets: Secrets,
@@ -24,7 +25,11 @@ export class Auth {
     private readonly log: Log,
   ) {
     // A new token (this window or another) deserves a fresh chance.
-    secrets.onDidChange((name) => this.gaveUp.delete(name));
+    this.sub = secrets.onDidChange((name) => this.gaveUp.delete(name));
+  }
+
+  dispose(): void {
+    this.sub.dispose();
   }
 
   private async obtain(profile: WsProfile, username: string, password: string): Promise<string> {

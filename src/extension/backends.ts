@@ -33,6 +33,11 @@ export class Backends implements vscode.Disposable {
     });
   }
 
+  /** The window's SSH connections (Test Connection logs in through them too). */
+  get sshConnections(): SshConnectionPool {
+    return this.sshPool;
+  }
+
   /** The backend of a profile (by name or the profile itself). */
   async get(profile: Profile | string): Promise<Backend> {
     const p = typeof profile === 'string' ? this.settings.profile(profile) : profile;

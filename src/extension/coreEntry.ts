@@ -8,3 +8,7 @@ export { createBackend } from '../core/backends/factory';
 export { WsClient } from '../core/backends/ws/wsClient';
 export { extractZip, listZip, openZipEntry } from '../core/transfer/zip';
 export { selectFiles, summarizeSelection } from '../core/fileSelection';
+// Add Profile / Test Connection: the SSH probe (ssh2 loads only when it runs) and ~/.ssh/config hosts.
+export { testSshProfile } from '../core/backends/slurm/clusterProbe';
+export { listSshConfigHosts } from '../core/backends/slurm/sshConfigHosts';
+export { parseDestination } from '../core/backends/slurm/sshTarget';

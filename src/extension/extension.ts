@@ -10,7 +10,9 @@ import { Auth } from './auth';
 import { Backends } from './backends';
 import { lastCommandError } from './commands/register';
 import { registerCommands } from './commands/registerCommands';
+import { ContextKeys } from './contextKeys';
 import { componentLog, createLogChannel } from './log';
+import { registerProfileCommands } from './profileEditor/profileCommands';
 import { ResultsFolders } from './resultsFolders';
 import { RunDocuments } from './runDocuments';
 import { RunNotifier } from './runNotifier';
@@ -24,16 +26,27 @@ import { vscodeSshPrompts } from './sshPrompts';
 import { RunsStatusBar } from './statusBar';
 import { ZipFileSystem } from './zipFileSystem';
 
-/** What the extension exports (for tests and the bench). */
-export interface MuseExtensionApi {
-  readonly store: RunStore;
-  readonly poller: Poller;
-  /** The Runs tree's data (tests read what the tree shows). */
-  readonly runsView: RunsView;
+/**
+ * What the extension exports to every other extension: nothing that changes its behaviour.
+ * The bench reads how long activation took; `ready` says when the views show the runs.
+ */
+export interface MuseExtensionExports {
   /** Time `activate()` took, in ms. */
   readonly activationMs: number;
   /** Resolves once the run store is read and the views show it. */
   readonly ready: Promise<void>;
+}
+
+/**
+ * The exports in test mode only (`context.extensionMode === Test`, as when VS Code or
+ * code-server runs extension tests): the store, the poller, the tree's data, and the hook that
+ * answers the extension's questions instead of the user.
+ */
+export interface MuseExtensionApi extends MuseExtensionExports {
+  readonly store: RunStore;
+  readonly poller: Poller;
+  /** The Runs tree's data (tests read what the tree shows). */
+  readonly runsView: RunsView;
   /** The last error a command showed, for tests. */
   lastCommandError(): string | undefined;
   /**
@@ -43,8 +56,17 @@ export interface MuseExtensionApi {
   setPromptAnswerer(answerer: Answerer | undefined): void;
 }
 
+/**
+ * What `activate()` returns for an extension mode: the test hooks in test mode only, so that
+ * no other extension can answer a host key question or edit the run list through our exports.
+ */
+export function museExports(mode: vscode.ExtensionMode, api: MuseExtensionApi): MuseExtensionExports | MuseExtensionApi {
+  if (mode === vscode.ExtensionMode.Test) return api;
+  return Object.freeze({ activationMs: api.activationMs, ready: api.ready });
+}
+
 /** Wiring only: logger -> settings -> secrets -> backends -> store -> poller -> views -> commands. */
-export function activate(context: vscode.ExtensionContext): MuseExtensionApi {
+export function activate(context: vscode.ExtensionContext): MuseExtensionExports | MuseExtensionApi {
   const started = performance.now();
   const subs = context.subscriptions;
 
@@ -62,6 +84,7 @@ export function activate(context: vscode.ExtensionContext): MuseExtensionApi {
   const secrets = new Secrets(context.secrets);
   subs.push(secrets);
   const auth = new Auth(secrets, settings, log('auth'));
+  subs.push(auth);
 
   // Backends (loaded lazily, on first use)
   const backends = new Backends(settings, secrets, vscodeSshPrompts(), log('backend'));
@@ -110,9 +133,9 @@ export function activate(context: vscode.ExtensionContext): MuseExtensionApi {
     // The content zip, or results that are the run folder zipped (returned_type run.zip).
     return [results.contentZip(run), results.resultsFile(run)].find((f) => f.endsWith('.zip') && fs.existsSync(f));
   });
-  subs.push(vscode.workspace.registerFileSystemProvider(ZipFileSystem.scheme, zipFs, { isReadonly: true, isCaseSensitive: true }));
+  subs.push(zipFs, vscode.workspace.registerFileSystemProvider(ZipFileSystem.scheme, zipFs, { isReadonly: true, isCaseSensitive: true }));
   const documents = new RunDocuments(store, backends, results, auth);
-  subs.push(vscode.workspace.registerTextDocumentContentProvider(RunDocuments.scheme, documents));
+  subs.push(documents, vscode.workspace.registerTextDocumentContentProvider(RunDocuments.scheme, documents));
   const runsView = new RunsView(store, settings, backends);
   subs.push(runsView);
   const statusBar = new RunsStatusBar(store);
@@ -158,11 +181,13 @@ export function activate(context: vscode.ExtensionContext): MuseExtensionApi {
     }
   };
   const services: Services = { context, channel, log, settings, auth, backends, store, poller, runsView, documents, zipFs, results, refreshNow, ready };
-  subs.push(...registerCommands(services, updateContext));
+  subs.push(...registerCommands(services, updateContext), ...registerProfileCommands(services));
+  // Menus: Run only where the active profile can run the file, Sign In/Out only with a ws profile.
+  subs.push(new ContextKeys(settings));
   updateContext();
   const activationMs = performance.now() - started;
-  log('activate').info(`activated in ${activationMs.toFixed(1)} ms`);
-  return { store, poller, runsView, activationMs, lastCommandError, ready, setPromptAnswerer: setAnswerer };
+  log('activate').info(`activated in ${activationMs.toFixed(1)} ms (${vscode.ExtensionMode[context.extensionMode]} mode)`);
+  return museExports(context.extensionMode, { store, poller, runsView, activationMs, lastCommandError, ready, setPromptAnswerer: setAnswerer });
 }
 
 export function deactivate(): void {

@@ -41,6 +41,11 @@ export function setAnswerer(answerer: Answerer | undefined): void {
   override = answerer;
 }
 
+/** True while tests answer the questions (multi-step inputs then ask through `ask` too). */
+export function answeredByTest(): boolean {
+  return override !== undefined;
+}
+
 /** Asks the user: an input box, a quick pick, a save dialog, or a (possibly modal) message with choices. */
 export async function ask(q: Question): Promise<string | undefined> {
   if (override) return override(q);

@@ -42,7 +42,7 @@ export async function readCapped(file: string, max = MAX_DOCUMENT_BYTES): Promis
  * Serves a run's stdout, stderr and state report as read-only documents. Files are streamed to
  * the run's results folder by the backend first; only the (capped) text reaches the editor.
  */
-export class RunDocuments implements vscode.TextDocumentContentProvider {
+export class RunDocuments implements vscode.TextDocumentContentProvider, vscode.Disposable {
   static readonly scheme = RUN_SCHEME;
   private readonly emitter = new vscode.EventEmitter<vscode.Uri>();
   readonly onDidChange = this.emitter.event;
@@ -140,5 +140,9 @@ export class RunDocuments implements vscode.TextDocumentContentProvider {
     }
     if (run.state === 'ok' || run.state === 'failed' || run.state === 'cancelled') this.finalText.set(cacheKey, text);
     return text;
+  }
+
+  dispose(): void {
+    this.emitter.dispose();
   }
 }

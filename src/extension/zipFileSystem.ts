@@ -14,7 +14,7 @@ const MAX_READ_BYTES = 64 * 1024 * 1024;
  * The run-folder zip as a read-only file system (`muse-zip://<run id>/path`): browsable in the
  * explorer and the editor without extracting. Every write throws `NoPermissions`.
  */
-export class ZipFileSystem implements vscode.FileSystemProvider {
+export class ZipFileSystem implements vscode.FileSystemProvider, vscode.Disposable {
   static readonly scheme = ZIP_SCHEME;
   private readonly emitter = new vscode.EventEmitter<vscode.FileChangeEvent[]>();
   readonly onDidChangeFile = this.emitter.event;
@@ -103,5 +103,9 @@ export class ZipFileSystem implements vscode.FileSystemProvider {
   }
   rename(oldUri: vscode.Uri): never {
     throw vscode.FileSystemError.NoPermissions(oldUri);
+  }
+
+  dispose(): void {
+    this.emitter.dispose();
   }
 }

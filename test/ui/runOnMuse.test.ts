@@ -1,9 +1,10 @@
 // "Run on Muse" end to end, the way a user does it in the real workbench (code-server in headless
 // Chromium): open add.py, press the editor's Run button or use the palette, answer the questions
-// (software, command, "Run?"), watch the run turn done in the Runs tree, open its results (9.0)
-// and browse its run folder in the Explorer. Once on the local runner (the default profile), once
-// on the project's ws test server (a profile from the workspace's settings, signed
-// in through the "Muse: Sign In" input boxes). Screenshots of each step: test-results/screenshots/.
+// (command, "Run?"; software too on the ws server), watch the run turn done in the Runs tree, open
+// its results (9.0) and browse its run folder in the Explorer. Once on the local runner (the
+// default profile: no software question, the command prefilled), once on the project's ws test
+// server (a profile added with "Muse: Add Profile...", signed in through its input boxes).
+// Screenshots of each step: test-results/screenshots/.
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -20,6 +21,7 @@ import {
   clickTreeItemAction,
   openFile,
   notifications,
+  paletteCommands,
   openWorkbench,
   quickPickLabels,
   runCommand,
@@ -73,9 +75,8 @@ describe('Run on Muse, end to end in the workbench', function () {
     // A second software besides sw_example, as on a real server: the run flow then asks which
     // one (with a single one it does not ask). Only sw_example is run.
     server = await startMuseServer({ dataDir: path.join(base, 'ws-server'), images: { sw_other: path.join(base, 'sw_other.sif') } });
-    // The example folder, opened as a (multi-root) workspace whose settings name a ws profile
-    // for the test server; the local runner stays first, so it is the active profile until the
-    // user selects another. A workspace file rather than the bare folder: "Browse in Explorer"
+    // The example folder, opened as a (multi-root) workspace (profiles are not a workspace's to
+    // set: the ws profile is added through Add Profile, into the user settings). A workspace file rather than the bare folder: "Browse in Explorer"
     // adds the zip as a second root, and in a single-folder window VS Code turns that into an
     // untitled workspace by reloading the page, which code-server does not always survive (about
     // 1 reload in 4 here came back with "no folder opened").
@@ -89,10 +90,6 @@ describe('Run on Muse, end to end in the workbench', function () {
           folders: [{ uri: remoteUri(process.env.MUSE_CODE_SERVER_URL ?? '', path.join(base, 'example')) }],
           remoteAuthority: new URL(process.env.MUSE_CODE_SERVER_URL ?? 'http://x').host,
           settings: {
-            'muse.profiles': [
-              { name: 'local', kind: 'local' },
-              { name: WS_PROFILE, kind: 'ws', url: server.url, username: 'alice' },
-            ],
             'muse.pollInterval': 1,
           },
         },
@@ -116,42 +113,69 @@ describe('Run on Muse, end to end in the workbench', function () {
     assert.ok(wb);
     await openFile(wb, 'add.py');
     await clickEditorAction(wb, 'Run Active File on Muse');
-    // The local runner lists no software (no images configured): the user types a name.
-    await waitForQuestion(wb, /software on local/);
-    await screenshot(wb, 'local-1-software');
-    await answerQuickInput(wb, 'python');
-    await waitForQuestion(wb, /run add\.py with python on local/);
-    await screenshot(wb, 'local-2-command');
+    // The local runner has no image configured: it runs the command directly, and the first
+    // question is the command, prefilled from the language.
+    await waitForQuestion(wb, /run add\.py with direct on local/);
+    const prefilled = await wb.page.locator('.quick-input-widget input.input').inputValue();
+    assert.strictEqual(prefilled, 'python3 add.py');
+    await screenshot(wb, 'local-1-command');
     await answerQuickInput(wb, 'python3 add.py 4 5');
     const asked = await clickDialogButton(wb, 'Run');
     assert.match(asked.message, /Run add\.py on local\?/);
-    assert.match(asked.detail, /python: python3 add\.py 4 5/);
+    assert.match(asked.detail, /direct: python3 add\.py 4 5/);
 
     // The run appears in the Runs tree (the Muse side bar opens on it) and turns done.
     await showViewContainer(wb, 'Muse');
-    const rows = await waitForTreeItems(wb, 'Runs', (items) => !!runRow(items, 'python', 'done'), RUN_DEADLINE_MS);
+    const rows = await waitForTreeItems(wb, 'Runs', (items) => !!runRow(items, 'direct', 'done'), RUN_DEADLINE_MS);
     assert.ok(rows.some((r) => r.level === 1 && r.label === 'local'), 'the run is grouped under its profile');
-    await waitForNotification(wb, /Muse run python · add\.py finished/);
-    await screenshot(wb, 'local-3-done');
+    await waitForNotification(wb, /Muse run direct · add\.py finished/);
+    await screenshot(wb, 'local-2-done');
 
-    await clickNotificationButton(wb, /python · add\.py finished/, 'Open Results');
+    await clickNotificationButton(wb, /direct · add\.py finished/, 'Open Results');
     assert.strictEqual(await resultsText(wb), '9.0');
-    await screenshot(wb, 'local-4-results');
+    await screenshot(wb, 'local-3-results');
   });
 
-  it('signs in to the ws test server through the input boxes', async () => {
-    assert.ok(wb);
-    await runCommand(wb, 'Muse: Select Profile...');
-    await answerQuickInput(wb, WS_PROFILE);
-    await runCommand(wb, 'Muse: Sign In');
+  it('adds the ws test server with Add Profile, step by step, signing in', async () => {
+    assert.ok(wb && server);
+    // Without a ws profile, Sign In is not offered.
+    assert.ok(!(await paletteCommands(wb, 'Muse: Sign In')).includes('Muse: Sign In'), 'Sign In is offered with no ws profile');
+    await runCommand(wb, 'Muse: Add Profile...');
+    await waitForQuestion(wb, /Add Profile/);
+    await screenshot(wb, 'add-profile-1-kind');
+    await answerQuickInput(wb, 'Muse web API');
+    // Each step: type, let the picture show the step (and its validation), then Enter.
+    const step = async (question: RegExp, answer: string, shot: string): Promise<void> => {
+      await waitForQuestion(wb!, question);
+      await wb!.page.locator('.quick-input-widget input.input').fill(answer);
+      await screenshot(wb!, shot);
+      await wb!.page.keyboard.press('Enter');
+    };
+    // A wrong URL is refused while typing, with the reason under the box.
+    await waitForQuestion(wb, /Address of the Muse web API/);
+    await wb.page.locator('.quick-input-widget input.input').fill('muse.example.org');
+    await waitFor('the validation message', async () => /Type the address of the API/.test((await wb!.page.locator('.quick-input-widget .quick-input-message').textContent()) ?? ''));
+    await screenshot(wb, 'add-profile-2-url-refused');
+    // (The message replaces the prompt under the box: the same step, answered right now.)
+    await wb.page.locator('.quick-input-widget input.input').fill(server.url);
+    await screenshot(wb, 'add-profile-2-url');
+    await wb.page.keyboard.press('Enter');
+    await step(/Your username/, 'alice', 'add-profile-3-username');
+    await step(/Name of the profile/, WS_PROFILE, 'add-profile-4-name');
+    // Then the sign-in, and the software list as the connection test.
     await waitForQuestion(wb, /Username on/);
     await answerQuickInput(wb, 'alice');
     await waitForQuestion(wb, /Password of alice/);
     await answerQuickInput(wb, 'secret');
-    await waitForNotification(wb, /Signed in to muse-test-server as alice/);
-    await screenshot(wb, 'ws-1-signed-in');
-    await clickNotificationButton(wb, /Signed in to/, 'No');
-    assert.ok(server?.requests.some((r) => r.method === 'POST' && /jwt\/obtain/.test(r.path)), 'no jwt/obtain reached the server');
+    await clickNotificationButton(wb, /Signed in to muse-test-server as alice/, 'No');
+    await wb.page.locator('.monaco-dialog-box').waitFor();
+    await screenshot(wb, 'add-profile-5-tested');
+    const report = await clickDialogButton(wb, 'Save Profile');
+    assert.strictEqual(report.message, 'Signed in to muse-test-server: 2 software available.');
+    assert.match(report.detail, /Software: sw_example, sw_other/);
+    await waitForNotification(wb, /profile "muse-test-server" saved to your user settings; new runs go to it/);
+    await screenshot(wb, 'add-profile-6-saved');
+    assert.ok(server.requests.some((r) => r.method === 'POST' && /jwt\/obtain/.test(r.path)), 'no jwt/obtain reached the server');
   });
 
   it('runs add.py on the ws test server from the palette and shows 9.0', async () => {
@@ -173,7 +197,7 @@ describe('Run on Muse, end to end in the workbench', function () {
     assert.match(asked.message, /Run add\.py on muse-test-server\?/);
 
     await showViewContainer(wb, 'Muse');
-    await waitForTreeItems(wb, 'Runs', (items) => !!runRow(items, 'sw_example', 'done') && !!runRow(items, 'python', 'done'), RUN_DEADLINE_MS);
+    await waitForTreeItems(wb, 'Runs', (items) => !!runRow(items, 'sw_example', 'done') && !!runRow(items, 'direct', 'done'), RUN_DEADLINE_MS);
     const post = server.requests.find((r) => r.method === 'POST' && /software\/muse\/run\/sw_example/.test(r.path));
     assert.ok(post, 'no submit reached the server');
     assert.deepStrictEqual(post.files, ['add.py']);

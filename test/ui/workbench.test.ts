@@ -30,9 +30,11 @@ interface ContributedCommand {
 function paletteTitlesFromManifest(): string[] {
   const pkg = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8'));
   const commands: ContributedCommand[] = pkg.contributes?.commands ?? [];
+  // Left out: those never in the palette (`when: false`) and those shown only in some states
+  // (Sign In needs a ws profile...), which this workspace without profiles is not in.
   const hidden = new Set<string>(
     (pkg.contributes?.menus?.commandPalette ?? [])
-      .filter((m: { command: string; when?: string }) => m.when === 'false')
+      .filter((m: { command: string; when?: string }) => m.when !== undefined)
       .map((m: { command: string }) => m.command),
   );
   return commands.filter((c) => !hidden.has(c.command)).map((c) => (c.category ? `${c.category}: ${c.title}` : c.title));

@@ -370,6 +370,12 @@ export async function clickEditorAction(wb: Workbench, title: string): Promise<v
   await button.click();
 }
 
+/** The labels of the buttons in the active editor's title (Run, Split, Preview...). */
+export async function editorActionLabels(wb: Workbench): Promise<string[]> {
+  const actions = wb.page.locator('.editor-group-container.active .editor-actions a.action-label');
+  return (await actions.evaluateAll((as) => as.map((a) => a.getAttribute('aria-label') ?? ''))).filter(Boolean);
+}
+
 /**
  * Waits for the modal dialog (`showInformationMessage(..., { modal: true })`), clicks its button
  * labelled `button`, and returns the dialog's message and detail as shown.

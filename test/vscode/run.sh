@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The `vscode` test tier: our extension inside a real VS Code.
 #   1. setup (cached under .cache/): chromium + code-server 4.100.3   (test/vscode/runner/setup.sh)
-#   2. code-server on 127.0.0.1:<free port>, one per phase (3, 4: no settings, secrets or runs
+#   2. code-server on 127.0.0.1:<free port>, one per phase (3, 3c, 4: no settings, secrets or runs
 #      leak between them), all its state in .cache/vscode-run/run-<pid>/
 #   3. in-host tests: mocha inside the real extension host on test/vscode/**/*.test.ts,
 #      driven through headless Chromium (test/vscode/runner/drive.ts); with VSCODE_EXECUTABLE
 #      set, through that VS Code binary and @vscode/test-electron instead (test/vscode/electron.ts)
+#  3c. the in-host tests named "in an untrusted folder", with workspace trust on and the folder
+#      untrusted (Restricted Mode), its .vscode/settings.json naming a profile
 #   4. UI tests: test/ui/**/*.test.ts (mocha in Node, Playwright against the workbench, the
 #      way a user clicks and types; screenshots in test-results/screenshots/)
 #   5. the VSIX (`vsce package`) installs into code-server
@@ -75,11 +77,14 @@ inhost_tally() { # read the in-host runner's counts; no file means it never got 
   else say "the in-host runner reported no counts: counting one failure"; tally 0 1 0; fi
 }
 
+# The tests "in an untrusted folder" run in a phase of their own (3c); the others in 3a/3b.
+UNTRUSTED_GREP='in an untrusted folder'
+
 # --- 3a. in-host tests through a local VS Code (developers) ----------------------------------
 if [ -n "${VSCODE_EXECUTABLE:-}" ]; then
   say "in-host tests in $VSCODE_EXECUTABLE"
   rm -f "$MUSE_VSCODE_RESULT"
-  MUSE_VSCODE_WORKSPACE=$(fresh_workspace ws-inhost) node out/test/vscode/electron.js
+  MUSE_VSCODE_GREP=${MUSE_VSCODE_GREP:-"^(?!.*$UNTRUSTED_GREP)"} MUSE_VSCODE_WORKSPACE=$(fresh_workspace ws-inhost) node out/test/vscode/electron.js
   inhost_tally
   if [ -z "$CODE_SERVER" ]; then # in-host failures count; only the UI part is skipped
     say "vscode tier: $PASSED passed, $FAILED failed; UI tests SKIPPED: no code-server here"
@@ -114,13 +119,19 @@ start_code_server() {
   "git.openRepositoryInParentFolders": "never"
 }
 JSON
+  # The untrusted phase: workspace trust on, the folder left untrusted (no startup question).
+  local trust_flag=--disable-workspace-trust
+  if [ -n "${WITH_TRUST:-}" ]; then
+    trust_flag=""
+    node -e 'const f=process.argv[1],s=JSON.parse(require("fs").readFileSync(f,"utf8"));s["security.workspace.trust.startupPrompt"]="never";require("fs").writeFileSync(f,JSON.stringify(s,null,2))' "$dir/udd/User/settings.json"
+  fi
   say "starting code-server ($1) on $URL"
   # setsid: code-server forks its server, extension hosts, pty host and watchers; its own process
   # group lets the cleanup stop all of them through the one PID we started.
   XDG_DATA_HOME=$RUN/xdg-data XDG_CONFIG_HOME=$RUN/xdg-config XDG_CACHE_HOME=$RUN/xdg-cache TMPDIR=$RUN/tmp \
     EXTENSIONS_GALLERY={} setsid "$CODE_SERVER" --config "$RUN/config.yaml" --bind-addr "127.0.0.1:$port" --auth none \
     --user-data-dir "$dir/udd" --extensions-dir "$dir/exts" --disable-telemetry --disable-update-check \
-    --disable-workspace-trust --disable-getting-started-override --ignore-last-opened \
+    $trust_flag --disable-getting-started-override --ignore-last-opened \
     > "$dir/code-server.log" 2>&1 &
   CS_PID=$!
   PIDS+=("$CS_PID")
@@ -139,7 +150,7 @@ stop_code_server() { # the one start_code_server started last, and every process
 
 # --- 3b. in-host tests through code-server ---------------------------------------------------
 if [ -z "${VSCODE_EXECUTABLE:-}" ] && [ -z "${MUSE_VSCODE_SKIP_INHOST:-}" ]; then
-  start_code_server inhost
+  MUSE_VSCODE_GREP=${MUSE_VSCODE_GREP:-"^(?!.*$UNTRUSTED_GREP)"} start_code_server inhost
   say "in-host tests (mocha in the extension host)"
   rm -f "$MUSE_VSCODE_RESULT"
   node out/test/vscode/runner/drive.js --server "$URL" --folder "$(fresh_workspace ws-inhost)" \
@@ -149,6 +160,29 @@ if [ -z "${VSCODE_EXECUTABLE:-}" ] && [ -z "${MUSE_VSCODE_SKIP_INHOST:-}" ]; the
   inhost_tally
   [ $rc -ne 0 ] && [ "$FAILED" -eq 0 ] && { say "in-host run exited $rc"; tally 0 1 0; }
   say "in-host tests done ($(elapsed))"
+  stop_code_server
+
+  # --- 3c. in-host tests in an untrusted folder (Restricted Mode) -----------------------------
+  # The folder's own .vscode/settings.json names a profile and makes it active: in Restricted
+  # Mode neither may count, and running must ask for trust.
+  folder=$(fresh_workspace ws-untrusted)
+  mkdir -p "$folder/.vscode"
+  cat > "$folder/.vscode/settings.json" <<'JSON'
+{
+  "muse.profiles": [{ "name": "from-the-repository", "kind": "local", "singularityCommand": "/tmp/not-what-you-think" }],
+  "muse.activeProfile": "from-the-repository",
+  "muse.resultsFolder": "/tmp/elsewhere"
+}
+JSON
+  WITH_TRUST=1 MUSE_VSCODE_GREP="$UNTRUSTED_GREP" start_code_server untrusted
+  say "in-host tests in an untrusted folder"
+  rm -f "$MUSE_VSCODE_RESULT"
+  node out/test/vscode/runner/drive.js --server "$URL" --folder "$folder" \
+    --extension "$ROOT" --tests "$ROOT/out/test/vscode/runner/index.js" \
+    --profile "$RUN/chromium-untrusted" --timeout "${MUSE_VSCODE_TIMEOUT:-240}" --log "$RUN/browser-untrusted.log"
+  rc=$?
+  inhost_tally
+  [ $rc -ne 0 ] && [ "$FAILED" -eq 0 ] && { say "untrusted in-host run exited $rc"; tally 0 1 0; }
   stop_code_server
 fi
 

@@ -16,6 +16,7 @@ import type { Services } from '../services';
 import { command } from './register';
 import { runFromArgs } from './runArgs';
 import { withTransferProgress } from './transferProgress';
+import { requireTrust } from '../workspaceTrust';
 
 /** Options a caller (a test, another extension, a keybinding) may pass to skip the questions. */
 export interface RunOptions {
@@ -48,6 +49,9 @@ async function scriptsFrom(uri: unknown, uris: unknown): Promise<vscode.Uri[]> {
   return list;
 }
 
+/** The software name of a local run without an image (the tree shows "direct · add.py"). */
+export const LOCAL_DIRECT_SOFTWARE = 'direct';
+
 async function pickSoftware(s: Services, profile: Profile, backend: Backend, always: boolean, renewal: Renewal): Promise<string> {
   if (!always && profile.defaultSoftware) return profile.defaultSoftware;
   let names: { label: string; description?: string }[] = [];
@@ -60,6 +64,8 @@ async function pickSoftware(s: Services, profile: Profile, backend: Backend, alw
     names = Object.keys(profile.images).map((n) => ({ label: n, description: profile.images![n] }));
   }
   if (names.length === 1 && !always) return names[0].label;
+  // The local runner with no image runs the command directly: there is no software to choose.
+  if (names.length === 0 && !always && profile.kind === 'local') return profile.defaultSoftware ?? LOCAL_DIRECT_SOFTWARE;
   if (names.length === 0) {
     const typed = await ask({
       kind: 'input',
@@ -82,6 +88,7 @@ async function pickSoftware(s: Services, profile: Profile, backend: Backend, alw
  * is the gesture's token budget when the flow is part of a larger one (Browse Software).
  */
 export async function runFlow(s: Services, scripts: vscode.Uri[], opts: RunOptions, withOptions: boolean, renewal?: Renewal): Promise<Run | undefined> {
+  await requireTrust('Running a script');
   const profile = opts.profile ? s.settings.profile(opts.profile) : s.settings.activeProfile;
   if (!profile) throw new MuseError('usage', `No profile named "${opts.profile}".`);
   const gesture = renewal ?? s.auth.renewal(profile, true);
@@ -212,6 +219,7 @@ async function submitWithProgress(s: Services, profile: Profile, backend: Backen
 
 /** Rerun: the same request, with the files found again under the workspace folder. */
 async function rerun(s: Services, run: Run): Promise<Run | undefined> {
+  await requireTrust('Running a script again');
   const profile = s.settings.profile(run.profile);
   if (!profile) throw new MuseError('usage', `The profile "${run.profile}" of this run is no longer configured.`);
   const renewal = s.auth.renewal(profile, true);

@@ -3,10 +3,10 @@
  * `~/.ssh/config` says for that host (parsed by the `ssh-config` library). The profile wins
  * over the config file, as a command-line option wins over it for `ssh`.
  */
-import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { default as SSHConfig } from 'ssh-config' with { 'resolution-mode': 'import' };
+import { readSshConfigText } from './sshConfigHosts';
 import { MuseError } from '../../errors';
 import { expandLocalHome } from '../../paths';
 import type { SshProfile } from '../../profiles';
@@ -222,7 +222,7 @@ export async function resolveTarget(
   if (text === undefined) {
     const file = expandLocalHome(profile.sshConfigFile ?? pathApi.join(home, '.ssh', 'config'), home, pathApi);
     try {
-      text = await fs.readFile(file, 'utf8');
+      text = await readSshConfigText(file, home); // Include followed
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || profile.sshConfigFile) {
         throw new MuseError('usage', `Cannot read the SSH config file ${file}: ${(e as Error).message}`, { cause: e });
