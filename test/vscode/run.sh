@@ -150,17 +150,22 @@ stop_code_server() { # the one start_code_server started last, and every process
 
 # --- 3b. in-host tests through code-server ---------------------------------------------------
 if [ -z "${VSCODE_EXECUTABLE:-}" ] && [ -z "${MUSE_VSCODE_SKIP_INHOST:-}" ]; then
+  # run_inhost PHASE FOLDER: the in-host mocha run in the code-server started for PHASE, tallied.
+  run_inhost() {
+    local phase=$1 folder=$2 rc
+    rm -f "$MUSE_VSCODE_RESULT"
+    node out/test/vscode/runner/drive.js --server "$URL" --folder "$folder" \
+      --extension "$ROOT" --tests "$ROOT/out/test/vscode/runner/index.js" \
+      --profile "$RUN/chromium-$phase" --timeout "${MUSE_VSCODE_TIMEOUT:-240}" --log "$RUN/browser-$phase.log"
+    rc=$?
+    inhost_tally
+    [ $rc -ne 0 ] && [ "$FAILED" -eq 0 ] && { say "$phase in-host run exited $rc"; tally 0 1 0; }
+    stop_code_server
+  }
   MUSE_VSCODE_GREP=${MUSE_VSCODE_GREP:-"^(?!.*$UNTRUSTED_GREP)"} start_code_server inhost
   say "in-host tests (mocha in the extension host)"
-  rm -f "$MUSE_VSCODE_RESULT"
-  node out/test/vscode/runner/drive.js --server "$URL" --folder "$(fresh_workspace ws-inhost)" \
-    --extension "$ROOT" --tests "$ROOT/out/test/vscode/runner/index.js" \
-    --profile "$RUN/chromium-inhost" --timeout "${MUSE_VSCODE_TIMEOUT:-240}" --log "$RUN/browser-inhost.log"
-  rc=$?
-  inhost_tally
-  [ $rc -ne 0 ] && [ "$FAILED" -eq 0 ] && { say "in-host run exited $rc"; tally 0 1 0; }
+  run_inhost inhost "$(fresh_workspace ws-inhost)"
   say "in-host tests done ($(elapsed))"
-  stop_code_server
 
   # --- 3c. in-host tests in an untrusted folder (Restricted Mode) -----------------------------
   # The folder's own .vscode/settings.json names a profile and makes it active: in Restricted
@@ -176,14 +181,7 @@ if [ -z "${VSCODE_EXECUTABLE:-}" ] && [ -z "${MUSE_VSCODE_SKIP_INHOST:-}" ]; the
 JSON
   WITH_TRUST=1 MUSE_VSCODE_GREP="$UNTRUSTED_GREP" start_code_server untrusted
   say "in-host tests in an untrusted folder"
-  rm -f "$MUSE_VSCODE_RESULT"
-  node out/test/vscode/runner/drive.js --server "$URL" --folder "$folder" \
-    --extension "$ROOT" --tests "$ROOT/out/test/vscode/runner/index.js" \
-    --profile "$RUN/chromium-untrusted" --timeout "${MUSE_VSCODE_TIMEOUT:-240}" --log "$RUN/browser-untrusted.log"
-  rc=$?
-  inhost_tally
-  [ $rc -ne 0 ] && [ "$FAILED" -eq 0 ] && { say "untrusted in-host run exited $rc"; tally 0 1 0; }
-  stop_code_server
+  run_inhost untrusted "$folder"
 fi
 
 # --- 4. UI tests -----------------------------------------------------------------------------

@@ -39,6 +39,12 @@ async function saveProfile(profile: Profile, replacing?: string): Promise<void> 
   await vscode.workspace.getConfiguration('muse').update('profiles', next, vscode.ConfigurationTarget.Global);
 }
 
+/** The last step of both flows: the profile's name, checked against the rules and the names taken. */
+async function nameStep(steps: QuickSteps, step: number, name: string, taken: string[]): Promise<string | Back> {
+  const v = await steps.input(step, { id: 'profile.name', prompt: 'Name of the profile', value: name, validate: nameCheck(taken) });
+  return v === BACK ? BACK : v.trim();
+}
+
 function nameCheck(taken: string[]): (v: string) => string | undefined {
   return (v) => {
     const name = v.trim();
@@ -117,9 +123,9 @@ async function sshFlow(s: Services, steps: QuickSteps, first: number, taken: str
       imagesFolder = v.trim();
       step++;
     } else {
-      const v = await steps.input(step, { id: 'profile.name', prompt: 'Name of the profile', value: name, validate: nameCheck(taken) });
+      const v = await nameStep(steps, step, name, taken);
       if (v === BACK) { step--; continue; }
-      name = v.trim();
+      name = v;
       break;
     }
   }
@@ -169,9 +175,9 @@ async function wsFlow(s: Services, steps: QuickSteps, first: number, taken: stri
       username = v.trim();
       step++;
     } else {
-      const v = await steps.input(step, { id: 'profile.name', prompt: 'Name of the profile', value: name, validate: nameCheck(taken) });
+      const v = await nameStep(steps, step, name, taken);
       if (v === BACK) { step--; continue; }
-      name = v.trim();
+      name = v;
       break;
     }
   }
