@@ -167,6 +167,10 @@ export interface Run {
   lastError?: string;
   /** The id of the run this one reruns (Rerun, Rerun with Changes). */
   rerunOf?: string;
+  /** The VS Code window that submitted the run (`windowId()`): it announces the end. */
+  notifyIn?: string;
+  /** The window that announced the run's end (set once: one notification per run end). */
+  notifiedBy?: string;
 }
 
 /** What `results` produced. */

@@ -96,6 +96,8 @@ export class Poller {
   private timerAt: number | undefined;
   private focused = true;
   private disposed = false;
+  /** False while another window polls for this user (see pollLease.ts): no timer runs. */
+  private enabled = true;
 
   constructor(options: PollerOptions) {
     this.opts = {
@@ -162,6 +164,17 @@ export class Poller {
     this.schedule();
   }
 
+  /**
+   * Lets the timer run (this window holds the poll lease) or stops it (another window polls and
+   * the store brings its results). A user's `refreshNow` polls either way.
+   */
+  setEnabled(enabled: boolean): void {
+    if (this.enabled === enabled) return;
+    this.enabled = enabled;
+    if (enabled) this.wake();
+    else this.clearTimer();
+  }
+
   /** Tells the poller whether the window is focused; polls at once when a poll is overdue. */
   setFocused(focused: boolean): void {
     if (this.focused === focused) return;
@@ -214,6 +227,10 @@ export class Poller {
   /** Arms one timer for the earliest due profile (none when nothing is active). */
   private schedule(): void {
     if (this.disposed) return;
+    if (!this.enabled) {
+      this.clearTimer();
+      return;
+    }
     let earliest = Infinity;
     for (const st of this.profiles.values()) {
       if (st.inFlight) continue; // rescheduled when the poll ends

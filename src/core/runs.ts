@@ -18,6 +18,8 @@ export interface SubmitRunArgs {
   label?: string;
   /** The id of the run this one reruns (recorded as `Run.rerunOf`). */
   rerunOf?: string;
+  /** The window that submits (recorded as `Run.notifyIn`: it announces the end). */
+  notifyIn?: string;
   /** Called once the `submitting` record is on disk, just before the request leaves. */
   onRecorded?: (run: Run) => void;
 }
@@ -73,6 +75,7 @@ export async function submitRun(args: SubmitRunArgs, opts: OpOptions = {}): Prom
   };
   if (args.label !== undefined) run.label = args.label;
   if (args.rerunOf !== undefined) run.rerunOf = args.rerunOf;
+  if (args.notifyIn !== undefined) run.notifyIn = args.notifyIn;
   await store.add(run);
   args.onRecorded?.(run);
 

@@ -178,6 +178,19 @@ export class RunStore {
     });
   }
 
+  /**
+   * Sets `notifiedBy` of a run to `who` only if no one set it yet, under the lock: of several
+   * windows that see a run end, exactly one gets true. False too when the run is gone.
+   */
+  async claimNotification(id: string, who: string): Promise<boolean> {
+    return this.mutate((recs) => {
+      const rec = recs.find((r) => isRunRecord(r) && r.id === id) as (Run & Record<string, unknown>) | undefined;
+      if (!rec || rec.notifiedBy !== undefined) return false;
+      rec.notifiedBy = who;
+      return true;
+    });
+  }
+
   /** Removes these runs (ids); unknown ids are ignored. */
   async remove(ids: string[]): Promise<void> {
     const drop = new Set(ids);

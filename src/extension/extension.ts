@@ -1,9 +1,11 @@
 import * as fs from 'fs';
+import * as path from 'path';
 import * as vscode from 'vscode';
 import { errorMessage, isMuseError } from '../core/errors';
 import type { Run } from '../core/model';
 import { runStorePath } from '../core/paths';
 import { Poller } from '../core/poller';
+import { PollLease, announcesHere, windowId } from '../core/pollLease';
 import { refreshRuns } from '../core/runs';
 import { RunStore } from '../core/store';
 import { Auth } from './auth';
@@ -16,6 +18,7 @@ import { registerProfileCommands } from './profileEditor/profileCommands';
 import { ResultsFolders } from './resultsFolders';
 import { RunDocuments } from './runDocuments';
 import { RunNotifier } from './runNotifier';
+import { PollLeaseKeeper } from './pollLeaseKeeper';
 import { RunsView } from './runsView';
 import { Secrets } from './secrets';
 import type { Services } from './services';
@@ -121,6 +124,10 @@ export function activate(context: vscode.ExtensionContext): MuseExtensionExports
     },
   });
   subs.push({ dispose: () => poller.dispose() });
+  // One poller for the user: the window holding the poll lease polls, the others follow the store.
+  const me = windowId();
+  const leaseKeeper = new PollLeaseKeeper(new PollLease(path.join(path.dirname(store.file), 'poller.lease'), me), poller, log('lease'));
+  subs.push(leaseKeeper);
   poller.setFocused(vscode.window.state.focused);
   subs.push(vscode.window.onDidChangeWindowState((e) => poller.setFocused(e.focused)));
   subs.push(settings.onDidChange(() => poller.setBaseInterval(settings.pollIntervalMs)));
@@ -140,7 +147,10 @@ export function activate(context: vscode.ExtensionContext): MuseExtensionExports
   subs.push(runsView);
   const statusBar = new RunsStatusBar(store);
   subs.push(statusBar);
-  let notifier = new RunNotifier([]);
+  // One notification per run end across windows: the submitting window, else the lease holder,
+  // and only the one that wins the claim on the run.
+  const announceHere = async (run: Run): Promise<boolean> => announcesHere(run, me, leaseKeeper.held) && (await store.claimNotification(run.id, me));
+  let notifier = new RunNotifier([], announceHere);
   // On every store change (each poll that changes a state): nothing here reads secrets or settings.
   const onRuns = (runs: Run[]): void => {
     runsView.refresh();
@@ -164,7 +174,7 @@ export function activate(context: vscode.ExtensionContext): MuseExtensionExports
   const ready = loaded.then(() => {
     const runs = store.list();
     // Runs that end from now on are announced; those already ended are not.
-    notifier = new RunNotifier(runs);
+    notifier = new RunNotifier(runs, announceHere);
     const offStore = store.onDidChange(onRuns);
     subs.push({ dispose: offStore }, store.watch());
     onRuns(runs);
@@ -180,7 +190,7 @@ export function activate(context: vscode.ExtensionContext): MuseExtensionExports
       userRefreshes--;
     }
   };
-  const services: Services = { context, channel, log, settings, auth, backends, store, poller, runsView, documents, zipFs, results, refreshNow, ready };
+  const services: Services = { context, channel, log, settings, auth, backends, store, poller, runsView, documents, zipFs, results, windowId: me, refreshNow, ready };
   subs.push(...registerCommands(services, updateContext), ...registerProfileCommands(services));
   // Menus: Run only where the active profile can run the file, Sign In/Out only with a ws profile.
   subs.push(new ContextKeys(settings));

@@ -5,13 +5,24 @@ import { ask } from './prompts';
 import { runLabel } from './runTreeModel';
 
 /**
+ * Which window announces a run's end, decided once for the user: `true` when this window must
+ * (see `announcesHere` in src/core/pollLease.ts) and won the claim on the run (one notification
+ * across every window).
+ */
+export type AnnounceHere = (run: Run) => Promise<boolean>;
+
+/**
  * A notification when a run this window saw active ends, with "Open Results" / "Open Content".
- * Runs already ended when first seen are not announced (no storm on activation).
+ * Runs already ended when first seen are not announced (no storm on activation); with several
+ * windows, only the one `announceHere` picks does.
  */
 export class RunNotifier {
   private readonly last = new Map<string, Run['state']>();
 
-  constructor(initial: Run[]) {
+  constructor(
+    initial: Run[],
+    private readonly announceHere: AnnounceHere = async () => true,
+  ) {
     for (const r of initial) this.last.set(r.id, r.state);
   }
 
@@ -23,9 +34,13 @@ export class RunNotifier {
       if (before === r.state) continue;
       this.last.set(r.id, r.state);
       changed.push(r);
-      if (before !== undefined && !isFinal(before) && isFinal(r.state)) void this.announce(r);
+      if (before !== undefined && !isFinal(before) && isFinal(r.state)) void this.maybeAnnounce(r);
     }
     return changed;
+  }
+
+  private async maybeAnnounce(run: Run): Promise<void> {
+    if (await this.announceHere(run).catch(() => false)) await this.announce(run);
   }
 
   private async announce(run: Run): Promise<void> {

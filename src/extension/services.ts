@@ -24,6 +24,8 @@ export interface Services {
   documents: RunDocuments;
   zipFs: ZipFileSystem;
   results: ResultsFolders;
+  /** This window's id (`windowId()`): recorded on the runs it submits, which it announces. */
+  windowId: string;
   /**
    * A user's Refresh: polls every profile with active runs now; unlike the poller's own polls,
    * a token refused on the way may be renewed by asking (once).

@@ -259,4 +259,22 @@ describe('poller', () => {
     assert.deepStrictEqual([...g.keys()].sort(), ['x', 'y']);
     assert.strictEqual(g.get('x')!.length, 1);
   });
+
+  it('does not poll while disabled (another window holds the poll lease), and polls when enabled again', async () => {
+    const w = world([run('a')]);
+    const p = makePoller(w);
+    p.setEnabled(false);
+    p.wake();
+    await w.clock.advance(120_000);
+    assert.strictEqual(w.calls.length, 0, 'no poll while another window polls');
+    assert.strictEqual(p.running, false);
+    p.setEnabled(true);
+    await w.clock.advance(0);
+    assert.strictEqual(w.calls.length, 1, 'polled at once when the lease came');
+    await p.refreshNow();
+    p.setEnabled(false);
+    await p.refreshNow();
+    assert.strictEqual(w.calls.length, 3, 'a user Refresh polls even without the lease');
+    p.dispose();
+  });
 });

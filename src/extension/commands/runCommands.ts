@@ -199,7 +199,7 @@ async function submitWithProgress(s: Services, profile: Profile, backend: Backen
     void s.runsView.reveal(r.id);
   };
   const send = (): Thenable<Run> =>
-    withTransferProgress(`Muse: sending ${label} to ${profile.name}`, (o) => submitRun({ backend, store: s.store, profile, request, label, onRecorded }, o), true);
+    withTransferProgress(`Muse: sending ${label} to ${profile.name}`, (o) => submitRun({ backend, store: s.store, profile, request, label, onRecorded, notifyIn: s.windowId }, o), true);
   const run = await renewal.run(
     send,
     async () => {
