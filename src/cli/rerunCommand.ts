@@ -41,7 +41,7 @@ function replaceOption(options: readonly string[], item: string): string[] {
  * changes: `--cmd` replaces the command, each `--sbatch` replaces the options of its name,
  * `--module` replaces the module list, and each advice item replaces the option it names.
  */
-export async function changedRequest(run: Run, root: string, o: RerunOptions, advice: readonly UsageAdvice[] = []): Promise<SubmitRequest> {
+export async function changedRequest(run: Pick<Run, 'software' | 'request'>, root: string, o: RerunOptions, advice: readonly UsageAdvice[] = []): Promise<SubmitRequest> {
   const req = await rerunRequest(run, root);
   if (o.cmd !== undefined) req.cmd = o.cmd;
   let sbatch = [...(req.sbatchList ?? [])];
