@@ -4,7 +4,10 @@
  *   - submit of a 50-file, 5 MB workspace: first (new connection) <= 1.2x and second (reused)
  *     <= 0.5x the time of `scp -r` + `ssh host sbatch`;
  *   - 200 MB upload >= 0.9x scp's throughput;
- *   - a poll of 500 active jobs <= 1.5x one bare sacct.
+ *   - a poll of 500 active jobs <= 1.5x one bare sacct;
+ *   - the usage figures of 500 ended jobs (job, .batch and .extern rows) in < 50 ms, against
+ *     `parseSacct` alone on the same text, and the sacct / squeue commands of one poll cycle
+ *     (at most one of each per cluster).
  * Nothing is asserted: the lines are for people and for the note.
  */
 import { execFile } from 'child_process';
@@ -18,7 +21,10 @@ import type { RunRef } from '../src/core/backend';
 import type { SshPrompts } from '../src/core/sshPrompts';
 import { SlurmBackend } from '../src/core/backends/slurm/slurmBackend';
 import { SshConnectionPool } from '../src/core/backends/slurm/sshConnectionPool';
-import { FIELD_DELIMITER, SACCT_FIELDS } from '../src/core/backends/slurm/slurmParse';
+import { FIELD_DELIMITER, SACCT_FIELDS, parseSacct } from '../src/core/backends/slurm/slurmParse';
+import { usageOfJobs } from '../src/core/backends/slurm/slurmStates';
+import type { SshConnection } from '../src/core/backends/slurm/sshConnection';
+import { withUsageFields } from '../src/core/usage/sacctUsage';
 import { normalizeRequest } from '../src/core/model';
 import type { InputFile, SubmitRequest } from '../src/core/model';
 import type { SshProfile } from '../src/core/profiles';
@@ -51,7 +57,66 @@ function line(what: string, ours: number, base: number, target: string, unit = '
   console.log(`${what.padEnd(46)} ours ${ours.toFixed(1).padStart(8)} ${unit}  openssh ${base.toFixed(1).padStart(8)} ${unit}  ratio ${ratio.toFixed(2)}  (target ${target})`);
 }
 
+/** sacct's text for `n` ended jobs as the poll asks it (job, .batch and .extern rows, the usage fields). */
+function endedJobsSacct(n: number, fields: readonly string[]): string {
+  const lines: string[] = [];
+  const row = (v: Record<string, string>): string => fields.map((f) => v[f] ?? '').join(FIELD_DELIMITER);
+  const states = ['COMPLETED', 'FAILED', 'TIMEOUT', 'OUT_OF_MEMORY', 'CANCELLED by 1000'];
+  for (let i = 0; i < n; i++) {
+    const id = String(1000 + i);
+    const common = { NodeList: 'node1', Elapsed: '00:12:34', Submit: '2026-12-01T10:00:00', Start: '2026-12-01T10:01:00', End: '2026-12-01T10:13:34' };
+    const state = states[i % states.length];
+    lines.push(row({ ...common, JobID: id, JobName: `muse-sw-${id}`, State: state, ExitCode: '0:0', Reason: 'None', Timelimit: '01:00:00', TotalCPU: '20:01.250', AllocCPUS: '4', ReqMem: '4G', MaxRSS: '', AllocTRES: 'billing=4,cpu=4,gres/gpu=1,mem=4G,node=1' }));
+    lines.push(row({ ...common, JobID: `${id}.batch`, JobName: 'batch', State: state.split(' ')[0], ExitCode: '0:0', TotalCPU: '20:01.250', AllocCPUS: '4', MaxRSS: `${1000 + i}M`, AllocTRES: 'cpu=4,mem=4G,node=1' }));
+    lines.push(row({ ...common, JobID: `${id}.extern`, JobName: 'extern', State: 'COMPLETED', ExitCode: '0:0', TotalCPU: '00:00.001', AllocCPUS: '4', MaxRSS: '900K', AllocTRES: 'billing=4,cpu=4,mem=4G,node=1' }));
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** The figures of 500 ended jobs, against reading the same sacct text for the states alone. */
+function benchUsageFigures(): void {
+  const fields = withUsageFields(SACCT_FIELDS);
+  const text = endedJobsSacct(500, fields);
+  const figures: number[] = [];
+  const states: number[] = [];
+  let jobs = 0;
+  for (let i = 0; i < 21; i++) {
+    let t = performance.now();
+    parseSacct(text);
+    states.push(performance.now() - t);
+    t = performance.now();
+    jobs = usageOfJobs(text, fields).size;
+    figures.push(performance.now() - t);
+  }
+  console.log(`usage figures of ${jobs} ended jobs (${text.split('\n').length - 1} sacct rows, median of 21):`);
+  const f = median(figures);
+  const b = median(states);
+  console.log(`  figures (parse, group, compute) ${f.toFixed(1).padStart(7)} ms  parseSacct alone ${b.toFixed(1).padStart(6)} ms  ratio ${(f / b).toFixed(2)}  (target: figures < 50 ms)`);
+}
+
+/** The sacct and squeue commands one poll cycle sends (counted on the connection), for `refs`. */
+async function benchPollCommands(backend: SlurmBackend, conn: SshConnection, refs: RunRef[]): Promise<void> {
+  const counts = new Map<string, number>();
+  const exec = conn.exec.bind(conn);
+  conn.exec = (args, opts) => {
+    counts.set(args[0], (counts.get(args[0]) ?? 0) + 1);
+    return exec(args, opts);
+  };
+  try {
+    const states = await backend.states(refs);
+    const waits = [...states.values()].filter((s) => !(s instanceof Error) && s.raw.wait?.reason).length;
+    const used = [...states.values()].filter((s) => !(s instanceof Error) && s.raw.usage).length;
+    console.log(
+      `one poll cycle of ${refs.length} jobs (${used} with figures, ${waits} with a wait reason): ` +
+        `${counts.get('sacct') ?? 0} sacct, ${counts.get('squeue') ?? 0} squeue, ${[...counts.values()].reduce((a, b) => a + b, 0)} commands in all  (target: 1 sacct, <= 1 squeue)`,
+    );
+  } finally {
+    conn.exec = exec;
+  }
+}
+
 async function main(): Promise<void> {
+  benchUsageFigures();
   const envFile = path.join(ROOT, '.cache', 'cluster', 'env.json');
   if (!existsSync(envFile)) {
     console.log('ssh bench skipped: no .cache/cluster/env.json (run bash test/cluster/up.sh)');
@@ -150,6 +215,9 @@ async function main(): Promise<void> {
     console.log(`poll of ${ids.length} active jobs (median of 5; ${waiting} seen waiting):`);
     line('  states() vs one bare sacct (same connection)', median(polls), median(bares), '<= 1.5');
     line('  states() vs one bare sacct (ssh host sacct)', median(polls), median(sshBares), '<= 1.5');
+    // The held jobs wait (a reason each), the bench's earlier jobs have ended (figures each).
+    const ended = jobIds.filter((j) => /^\d+$/.test(j) && !ids.includes(j)).map((id) => ({ ...refs[0], id: `e${id}`, key: id, raw: { jobId: id } }));
+    await benchPollCommands(upBackend, conn, [...refs, ...ended]);
   } finally {
     // Leave nothing behind: held jobs cancelled, bench folders removed.
     try {

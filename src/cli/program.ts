@@ -10,6 +10,7 @@ import type { GlobalOptions } from './context';
 import { EXIT, EXIT_CODES_HELP, exitCodeFor } from './exitCodes';
 import { registerProfileCommands } from './profileCommands';
 import { registerResultCommands } from './resultCommands';
+import { registerRerunCommand } from './rerunCommand';
 import { registerRunCommands } from './runCommands';
 import { registerSubmitCommand } from './submitCommand';
 import type { CliIo } from './terminal';
@@ -36,6 +37,7 @@ export function buildProgram(io: CliIo, ctxOf: (cmd: Command) => CliContext): Co
     });
   registerSubmitCommand(program, ctxOf);
   registerRunCommands(program, ctxOf);
+  registerRerunCommand(program, ctxOf);
   registerResultCommands(program, ctxOf);
   registerAccountCommands(program, ctxOf);
   registerProfileCommands(program, ctxOf);

@@ -7,6 +7,7 @@ import type { Run } from '../core/model';
 import { applyStates, refreshRuns, runRef } from '../core/runs';
 import type { CliContext } from './context';
 import { runAndBackend, shortKey } from './resultCommands';
+import { adviceFor, usageAndWaitLines } from './usageLines';
 
 /** One line per run, for humans. */
 export function formatRunTable(runs: Run[]): string {
@@ -16,7 +17,7 @@ export function formatRunTable(runs: Run[]): string {
     r.profile,
     r.software,
     r.createdAt.replace('T', ' ').slice(0, 19),
-    r.label ?? r.request.cmd.slice(0, 40),
+    (r.label ?? r.request.cmd.slice(0, 40)) + (r.rerunOf ? ` (rerun of ${r.rerunOf.slice(0, 8)})` : ''),
   ]);
   const head = ['KEY', 'STATE', 'PROFILE', 'SOFTWARE', 'CREATED (UTC)', 'LABEL / CMD'];
   const all = [head, ...rows];
@@ -36,6 +37,7 @@ export function formatRunDetails(r: Run): string {
     ['files', r.request.files.length ? r.request.files.join(', ') : undefined],
     ['returned', `${r.request.returnedType}${r.request.toDownload ? ' (to download)' : ''}`],
     ['label', r.label],
+    ['rerun of', r.rerunOf?.slice(0, 8)],
     ['server state', [r.raw.cr, r.raw.latestCr, r.raw.slurmState].filter(Boolean).join(' / ') || undefined],
     ['job', [r.raw.jobId, r.raw.jobName].filter(Boolean).join(' ') || undefined],
     ['exit code', r.raw.exitCode !== undefined ? String(r.raw.exitCode) : undefined],
@@ -89,7 +91,7 @@ export function registerRunCommands(program: Command, ctxOf: (cmd: Command) => C
 
   program
     .command('state')
-    .description('ask the backend for the state of a run, and show it')
+    .description('ask the backend for the state of a run, and show it: why it waits, what it used against what it asked, advice')
     .argument('<key>', 'run id, backend key, or a unique prefix')
     .action(async (key: string, _o: unknown, cmd: Command) => {
       const ctx = ctxOf(cmd);
@@ -103,8 +105,9 @@ export function registerRunCommands(program: Command, ctxOf: (cmd: Command) => C
         [run] = await applyStates(store, [run], answers);
         if (a instanceof Error) throw a;
       }
-      ctx.json(run);
-      ctx.out(formatRunDetails(run));
+      const advice = await adviceFor(backend, run, ctx.signal);
+      ctx.json({ ...run, usage: run.raw.usage, wait: run.raw.wait, advice });
+      ctx.out([formatRunDetails(run), ...usageAndWaitLines(run, advice)].join('\n'));
     });
 
   program

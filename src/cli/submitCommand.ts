@@ -152,6 +152,65 @@ async function showStderrTail(ctx: CliContext, backend: Backend, run: Run): Prom
   }
 }
 
+/** What `sendRun` does beside sending: the label, following the run, where results go, the run it reruns. */
+export interface SendOptions {
+  label?: string;
+  wait?: boolean;
+  output?: string;
+  rerunOf?: string;
+}
+
+/**
+ * Submits `request` through `profile` (`muse submit`, `muse rerun`): prints the key at once, and
+ * with `wait` follows the run to its end and fetches its results (a run that did not end OK is
+ * an error, with the end of its stderr as a hint).
+ */
+export async function sendRun(ctx: CliContext, profile: Profile, request: SubmitRequest, o: SendOptions): Promise<Run> {
+  const backend = ctx.backend(profile);
+  const store = await ctx.store();
+  const op = ctx.op();
+  let run: Run;
+  try {
+    run = await submitRun(
+      {
+        backend,
+        store,
+        profile,
+        request,
+        label: o.label,
+        rerunOf: o.rerunOf,
+        onRecorded: (r) => {
+          ctx.interruptNote = `The submit was already sent: a run may have been created on the server. It is recorded as ${r.id.slice(0, 8)} in "muse runs".`;
+        },
+      },
+      op,
+    );
+  } catch (e) {
+    op.end();
+    // Say here too what the record says: whether the run may exist on the server.
+    if (isMuseError(e, 'cancelled') || isClearRefusal(e)) throw e;
+    throw new MuseError(isMuseError(e) ? e.code : 'network', submitErrorText(e), isMuseError(e) ? e.details : { cause: e });
+  }
+  op.end();
+  ctx.interruptNote = `The run goes on: follow it with "muse state ${shortKey(run)}".`;
+  ctx.out(run.key ?? run.id);
+  ctx.info(`Submitted ${run.software} on "${profile.name}": ${run.key}${run.noContainer ? ' (no container image for it: ran the plain command)' : ''}`);
+  if (!o.wait) {
+    ctx.info(`Follow it with: muse state ${shortKey(run)}`);
+    ctx.json({ run });
+    return run;
+  }
+  run = await waitForEnd(ctx, backend, run);
+  ctx.interruptNote = undefined;
+  if (run.state !== 'ok') {
+    ctx.json({ run });
+    await showStderrTail(ctx, backend, run);
+    throw new MuseError('runFailed', `${endedNotOkText(run)} See its run folder with "muse content ${shortKey(run)}".`);
+  }
+  await fetchResults(ctx, backend, run, o.output);
+  return run;
+}
+
 const FILES_HELP = `
 Files sent with the run:
   --file FILE     sent under its base name, whatever the globs say.
@@ -188,46 +247,6 @@ export function registerSubmitCommand(program: Command, ctxOf: (cmd: Command) =>
       const ctx = ctxOf(cmd);
       const profile = ctx.profile();
       const request = await buildRequest(ctx, profile, software, o);
-      const backend = ctx.backend(profile);
-      const store = await ctx.store();
-      const op = ctx.op();
-      let run: Run;
-      try {
-        run = await submitRun(
-          {
-            backend,
-            store,
-            profile,
-            request,
-            label: o.label,
-            onRecorded: (r) => {
-              ctx.interruptNote = `The submit was already sent: a run may have been created on the server. It is recorded as ${r.id.slice(0, 8)} in "muse runs".`;
-            },
-          },
-          op,
-        );
-      } catch (e) {
-        op.end();
-        // Say here too what the record says: whether the run may exist on the server.
-        if (isMuseError(e, 'cancelled') || isClearRefusal(e)) throw e;
-        throw new MuseError(isMuseError(e) ? e.code : 'network', submitErrorText(e), isMuseError(e) ? e.details : { cause: e });
-      }
-      op.end();
-      ctx.interruptNote = `The run goes on: follow it with "muse state ${shortKey(run)}".`;
-      ctx.out(run.key ?? run.id);
-      ctx.info(`Submitted ${run.software} on "${profile.name}": ${run.key}${run.noContainer ? ' (no container image for it: ran the plain command)' : ''}`);
-      if (!o.wait) {
-        ctx.info(`Follow it with: muse state ${shortKey(run)}`);
-        ctx.json({ run });
-        return;
-      }
-      run = await waitForEnd(ctx, backend, run);
-      ctx.interruptNote = undefined;
-      if (run.state !== 'ok') {
-        ctx.json({ run });
-        await showStderrTail(ctx, backend, run);
-        throw new MuseError('runFailed', `${endedNotOkText(run)} See its run folder with "muse content ${shortKey(run)}".`);
-      }
-      await fetchResults(ctx, backend, run, o.output);
+      await sendRun(ctx, profile, request, o);
     });
 }

@@ -252,6 +252,52 @@ describe('muse CLI (built, as a child process)', function () {
     });
   }
 
+  describe('usage figures and rerun (local runner)', () => {
+    it('state prints the usage block; rerun sends the stored request with changes and links the runs', async () => {
+      const dir = freshDir();
+      fs.writeFileSync(path.join(dir, 'data.txt'), 'first');
+      const a = await muse(['--profile', 'loc', 'submit', 'other', '--file', 'data.txt', '--cmd', 'cat data.txt', '--wait'], { cwd: dir });
+      expectOk(a, 'submit');
+      const key = a.stdout.trim().split('\n')[0];
+      assert.strictEqual(a.stdout.trim().split('\n').pop(), 'first');
+
+      const st = await muse(['state', key.slice(0, 10)]);
+      expectOk(st, 'state');
+      assert.match(st.stdout, /^usage: CPU .* · time 0:0\d$/m);
+      const js = await muse(['state', key, '--json']);
+      expectOk(js, 'state --json');
+      const state = JSON.parse(js.stdout) as { id: string; usage?: { source: string; elapsedSeconds?: number }; advice: unknown[] };
+      assert.strictEqual(state.usage?.source, 'local');
+      assert.ok((state.usage?.elapsedSeconds ?? -1) >= 0);
+      assert.deepStrictEqual(state.advice, [], 'nothing was asked of the local runner: no advice');
+
+      // The file is found again under the current folder (changed meanwhile: the rerun sends it as it is now).
+      fs.writeFileSync(path.join(dir, 'data.txt'), 'second');
+      const b = await muse(['rerun', key.slice(0, 10), '--cmd', 'cat data.txt; echo; echo again', '--wait'], { cwd: dir });
+      expectOk(b, 'rerun');
+      assert.deepStrictEqual(b.stdout.trim().split('\n').slice(-2), ['second', 'again']);
+      const newKey = b.stdout.trim().split('\n')[0];
+      assert.notStrictEqual(newKey, key);
+      const runs = JSON.parse((await muse(['runs', '--all', '--json', '--no-refresh'])).stdout) as { id: string; key?: string; rerunOf?: string; request: { cmd: string; files: string[] } }[];
+      const again = runs.find((r) => r.key === newKey)!;
+      assert.strictEqual(again.rerunOf, state.id);
+      assert.deepStrictEqual([again.request.cmd, again.request.files], ['cat data.txt; echo; echo again', ['data.txt']]);
+      const table = await muse(['runs', '--no-refresh']);
+      assert.match(table.stdout, new RegExp(`rerun of ${state.id.slice(0, 8)}`));
+
+      // Where the file cannot be found again: a clear error naming it, nothing submitted.
+      const c = await muse(['rerun', key.slice(0, 10)], { cwd: freshDir() });
+      expectClearError(c, 5, /data\.txt not found/);
+    });
+
+    it('rerun --help tells how changes and advice apply', async () => {
+      const r = await muse(['rerun', '--help']);
+      expectOk(r, 'rerun --help');
+      assert.match(r.stdout, /--apply-advice/);
+      assert.match(r.stdout, /--sbatch replaces the options that say the same thing/);
+    });
+  });
+
   describe('bad input', () => {
     let finished: { key: string; id: string }; // a finished stdout run on ws
     let zipRun: string; // a finished run.zip run on ws

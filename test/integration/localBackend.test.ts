@@ -95,6 +95,36 @@ describe('LocalBackend (real child processes)', function () {
     await assert.rejects(backend.results(run, path.join(tmp, 'r')), (e: unknown) => isMuseError(e, 'runFailed'));
   });
 
+  it('reports what a run used: the peak memory of a run holding ~200 MB, within 25%', async () => {
+    const held = 200 * 1024 * 1024;
+    const { run } = await submit({ cmd: `python3 -c "import time; b = bytearray(${held}); time.sleep(3)"` });
+    const s = await ended(run);
+    assert.strictEqual(s.state, 'ok');
+    const u = s.raw.usage;
+    assert.ok(u, 'usage figures once the run ended');
+    assert.strictEqual(u.source, 'local');
+    assert.ok(u.memoryPeakBytes !== undefined && Math.abs(u.memoryPeakBytes - held) <= held * 0.25, `peak ${u.memoryPeakBytes} bytes, held ${held}`);
+    assert.ok(u.elapsedSeconds !== undefined && u.elapsedSeconds >= 3 && u.elapsedSeconds < 30, `wall ${u.elapsedSeconds} s`);
+  });
+
+  it('reports a CPU efficiency above 70% for a busy loop (of the CPU share the machine gave it), and figures for a failed run', async () => {
+    // The loop prints the share of a CPU it got itself: on a loaded machine a busy loop gets
+    // less than one CPU, and the figure must say what it got, not what it wanted.
+    const loop = 'import time\nw = time.time()\nt = time.process_time() + 3\nwhile time.process_time() < t: pass\nprint(time.process_time() / (time.time() - w))';
+    const busy = await submit({ cmd: `python3 -c "${loop}"` });
+    const failing = await submit({ cmd: 'sleep 1; exit 4' });
+    const s = await ended(busy.run);
+    assert.strictEqual(s.state, 'ok');
+    const share = Number((await backend.results(busy.run, path.join(tmp, 'unused')) as { text: string }).text);
+    const u = s.raw.usage!;
+    assert.ok(u.cpuSeconds !== undefined && u.cpuSeconds >= 2.9 && u.cpuSeconds < 4, `CPU time ${u.cpuSeconds} s`);
+    assert.ok(u.cpuEfficiency !== undefined && u.cpuEfficiency > 0.7 * share, `CPU efficiency ${u.cpuEfficiency}, the loop's own share ${share}`);
+    const f = await ended(failing.run);
+    assert.strictEqual(f.raw.usage?.state, 'FAILED');
+    assert.ok((f.raw.usage?.elapsedSeconds ?? 0) >= 1, `wall ${f.raw.usage?.elapsedSeconds} s`);
+    assert.ok((f.raw.usage?.cpuEfficiency ?? 1) < 0.5, 'a sleeping run is not busy');
+  });
+
   it('cancels the whole process tree, grandchild included', async () => {
     const { run } = await submit({ cmd: `sh -c 'sleep 300 & echo $! > grandchild.pid; wait'` });
     const pidFile = path.join(root, run.key!, 'grandchild.pid');

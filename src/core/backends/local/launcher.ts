@@ -12,6 +12,7 @@ import { EXIT_FILE, STDERR_FILE, STDOUT_FILE, type LaunchRecord } from './runFil
 import { procStartTime } from './procInfo';
 import type { SentScriptRun } from '../../sentScript';
 import { shellQuote } from '../../shellQuote';
+import { usageRecorderShell } from '../../usage/localUsage';
 
 
 /** An executable file? */
@@ -82,15 +83,21 @@ export function checkLocalRunnerPlatform(platform: NodeJS.Platform = process.pla
   }
 }
 
+/** The lines that record what the run used (wall time, CPU time, peak memory of its tree). */
+const USAGE = usageRecorderShell();
+
 /**
  * The wrapper, run by `sh -c WRAPPER muse-run LINE` in the run folder. It survives a SIGTERM
  * sent to its group (the trap defers to the end of the command, which gets the signal), and
- * records the exit code with a write-then-rename so readers never see half a record.
+ * records the exit code with a write-then-rename so readers never see half a record. The usage
+ * record is written before the exit record, so a reader that sees the exit finds the figures.
  */
 const WRAPPER = [
   "trap 'muse_sig=1' TERM INT HUP",
+  USAGE.before,
   'sh -c "$1" </dev/null',
   'code=$?',
+  USAGE.after,
   'sig=',
   'if [ "$code" -gt 128 ] && [ "$code" -lt 193 ]; then sig=$(kill -l "$code" 2>/dev/null) || sig=; fi',
   `ended=$(date -u +%Y-%m-%dT%H:%M:%SZ)`,

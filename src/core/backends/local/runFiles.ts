@@ -8,6 +8,8 @@ import * as path from 'path';
 import { writeFileAtomic } from '../../atomicFile';
 import type { RawFacts, Run, StateReport } from '../../model';
 import { groupIsOurs, isSameProcessAlive } from './procInfo';
+import { readLocalUsage } from '../../usage/localUsage';
+import { runUsageFromLocal } from '../../usage/runUsage';
 
 export const STDOUT_FILE = '__WS__stdout.txt';
 export const STDERR_FILE = '__WS__stderr.txt';
@@ -140,6 +142,11 @@ export async function readRunState(runDir: string, name: string): Promise<StateR
   if (exit) raw.exitCode = exit.exitCode;
   if (exit?.signal) raw.signal = `SIG${exit.signal}`;
   if (message) raw.message = message;
+  if (exit) {
+    // Written by the wrapper just before the exit record (absent for runs from before it did).
+    const used = await readLocalUsage(runDir).catch(() => undefined);
+    if (used) raw.usage = runUsageFromLocal(used, slurmState);
+  }
 
   const state = !ended ? 'waiting' : ok ? 'ok' : slurmState === 'CANCELLED' ? 'cancelled' : 'failed';
   const r = request?.request;
