@@ -33,41 +33,31 @@ export function applyPicked(options: readonly string[], pick: AdvicePick | undef
   return out;
 }
 
-/** An option list for an input box: space-separated, items holding spaces quoted. */
+/** An option or module list for an input box: one line, items separated by spaces. */
 export function joinOptions(items: readonly string[]): string {
-  return items.map((i) => (/[\s"']/.test(i) ? `"${i.replace(/(["\\])/g, '\\$1')}"` : i)).join(' ');
+  return items.join(' ');
+}
+
+/** Modules typed in an input box: the words. */
+export function splitWords(text: string): string[] {
+  return text.split(/\s+/).filter(Boolean);
 }
 
 /**
- * An option list typed in an input box: words split on spaces, except inside double or single
- * quotes (`--comment="two words"` stays one item, without its quotes); a backslash escapes the
- * next character.
+ * sbatch options typed in an input box, one item per option as the request keeps them: a word
+ * not starting with `-` is the value of the option before it when that one has none yet
+ * (`-c 2`, `--mem 4G`), else an item of its own (a flag, or the web API's `mem=4G`). sbatch values hold
+ * no spaces (the Slurm backend refuses them), so spaces only separate.
  */
-export function splitOptions(text: string): string[] {
+export function splitSbatchOptions(text: string): string[] {
   const out: string[] = [];
-  let cur = '';
-  let has = false;
-  let quote: '"' | "'" | undefined;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === '\\' && i + 1 < text.length && quote !== "'") {
-      cur += text[++i];
-      has = true;
-    } else if (quote) {
-      if (c === quote) quote = undefined;
-      else cur += c;
-    } else if (c === '"' || c === "'") {
-      quote = c;
-      has = true;
-    } else if (/\s/.test(c)) {
-      if (has) out.push(cur);
-      cur = '';
-      has = false;
-    } else {
-      cur += c;
-      has = true;
-    }
+  for (const word of splitWords(text)) {
+    const last = out[out.length - 1];
+    const wantsValue = last !== undefined && last.startsWith('-') && !last.includes('=') && !last.includes(' ');
+    // `qos=normal` after a flag is the web API's form of another option, not a value.
+    const bareOption = /^[a-z][a-z0-9-]*=/.test(word);
+    if (wantsValue && !word.startsWith('-') && !bareOption) out[out.length - 1] = `${last} ${word}`;
+    else out.push(word);
   }
-  if (has) out.push(cur);
   return out;
 }

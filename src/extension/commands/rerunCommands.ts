@@ -3,7 +3,7 @@ import { MuseError, cancelledError } from '../../core/errors';
 import type { Run } from '../../core/model';
 import { rerunRequest } from '../../core/rerunRequest';
 import { ask } from '../prompts';
-import { advicePicks, applyPicked, joinOptions, splitOptions } from '../rerunChanges';
+import { advicePicks, applyPicked, joinOptions, splitSbatchOptions, splitWords } from '../rerunChanges';
 import { readStderrTail } from '../runSummary';
 import { runAdvice } from '../runSummaryModel';
 import { runLabel } from '../runTreeModel';
@@ -52,8 +52,8 @@ async function rerunWithChanges(s: Services, run: Run): Promise<Run | undefined>
   if (modulesText === undefined) throw cancelledError('Rerun');
 
   request.cmd = cmd;
-  request.sbatchList = splitOptions(sbatchText);
-  request.moduleList = splitOptions(modulesText);
+  request.sbatchList = splitSbatchOptions(sbatchText);
+  request.moduleList = splitWords(modulesText);
   const backend = await s.backends.get(profile);
   return submitWithProgress(s, profile, backend, request, run.label ?? run.software, `${request.files?.length ?? 0} file(s)`, renewal, run.id);
 }
