@@ -34,6 +34,8 @@ interface OpenSummary {
   /** The stderr tail read once the run failed (undefined: not read, or nothing to read). */
   tail?: string;
   tailRead: boolean;
+  /** Settles once the page drawn with the tail is up. */
+  tailDrawn?: Promise<void>;
   model?: RunSummaryModel;
 }
 
@@ -64,6 +66,7 @@ export class RunSummaries implements vscode.Disposable {
     private readonly log: Log,
   ) {
     this.offStore = store.onDidChange((runs) => {
+      if (this.open.size === 0) return;
       for (const r of runs) if (this.open.has(r.id)) this.draw(r);
       // A run removed from the list: its summary says so, once.
       for (const [id, o] of this.open) if (!runs.some((r) => r.id === id) && o.drawn !== 'removed') this.drawRemoved(o);
@@ -93,14 +96,16 @@ export class RunSummaries implements vscode.Disposable {
         if (cmd) void vscode.commands.executeCommand(cmd, { type: 'run', id: run.id });
       });
     }
-    await this.readTail(run, o);
+    // Drawn at once; a failed run is drawn again once its stderr tail is read (the oom check).
     this.draw(this.store.get(run.id) ?? run, true);
+    await o.tailDrawn;
     return o.model!;
   }
 
   /** A failed run's stderr end, read once, for the oom check. */
   private async readTail(run: Run, o: OpenSummary): Promise<void> {
-    if (o.tailRead || run.state !== 'failed' || !run.key) return;
+    if (o.tailRead || run.state !== 'failed') return;
+    // Marked before anything else: draw() asks for the tail of a failed run until it is read.
     o.tailRead = true;
     o.tail = await readStderrTail(this.backends, run, this.log);
   }
@@ -108,9 +113,9 @@ export class RunSummaries implements vscode.Disposable {
   private draw(run: Run, force = false): void {
     const o = this.open.get(run.id);
     if (!o || (!force && o.drawn === run.updatedAt)) return;
-    // A run that has just failed gets its tail read, then is drawn again.
+    // A run that has just failed gets its tail read (once), then is drawn again.
     if (run.state === 'failed' && !o.tailRead) {
-      void this.readTail(run, o).then(() => this.draw(this.store.get(run.id) ?? run, true));
+      o.tailDrawn = this.readTail(run, o).then(() => this.draw(this.store.get(run.id) ?? run, true));
     }
     o.drawn = run.updatedAt;
     o.model = runSummaryModel(run, o.tail);

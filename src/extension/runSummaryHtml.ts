@@ -18,16 +18,27 @@ function table(rows: ReadonlyArray<readonly [string, string]>, cls: string): str
   return `<table class="${cls}">${body}</table>`;
 }
 
-function bar(b: UsageBar): string {
+/** A bar's fill in per cent, 0..100 (a fraction over 1 is drawn full). */
+function fillPercent(b: UsageBar): number {
+  return Math.max(0, Math.min(100, Math.round((b.fraction ?? 0) * 100)));
+}
+
+function bar(b: UsageBar, i: number): string {
   const text = `<span class="figure">${htmlEscape(b.text)}</span>`;
   if (b.fraction === undefined) return `<div class="bar-row"><span class="bar-name">${b.name}</span><span class="bar none"></span>${text}</div>`;
-  const pct = Math.max(0, Math.min(100, Math.round(b.fraction * 100)));
-  const level = b.fraction > 1 ? 'over' : b.fraction >= 0.9 ? 'high' : 'ok';
+  const pct = fillPercent(b);
+  // Used all it asked, or more: the request was the limit that stopped it.
+  const level = b.fraction >= 1 ? 'over' : b.fraction >= 0.9 ? 'high' : 'ok';
   return (
     `<div class="bar-row"><span class="bar-name">${b.name}</span>` +
     `<span class="bar" role="meter" aria-label="${b.name}" aria-valuemin="0" aria-valuemax="100" aria-valuenow="${pct}">` +
-    `<span class="fill ${level}" style="width:${pct}%"></span></span>${text}</div>`
+    `<span class="fill ${level}" id="fill-${i}"></span></span>${text}</div>`
   );
+}
+
+/** The fills' widths, as rules of the page's own (nonce'd) style: the CSP refuses style attributes. */
+function fillRules(bars: readonly UsageBar[]): string {
+  return bars.map((b, i) => (b.fraction === undefined ? '' : `#fill-${i} { width: ${fillPercent(b)}%; }`)).join('\n');
 }
 
 const STYLE = `
@@ -47,7 +58,6 @@ td { padding: 2px 0; font-family: var(--vscode-editor-font-family); word-break: 
 .fill.high { background: var(--vscode-charts-yellow, var(--vscode-editorWarning-foreground)); }
 .fill.over { background: var(--vscode-charts-red, var(--vscode-errorForeground)); }
 .advice { margin: 6px 0; padding: 8px 10px; border-left: 3px solid var(--vscode-editorInfo-foreground, var(--vscode-focusBorder)); background: var(--vscode-textBlockQuote-background); }
-.advice code, code { font-family: var(--vscode-editor-font-family); }
 .note { color: var(--vscode-descriptionForeground); font-style: italic; }
 .tasks { font-family: var(--vscode-editor-font-family); margin: 4px 0; padding-left: 18px; }
 .buttons { display: flex; gap: 8px; margin: 16px 0 4px; }
@@ -78,13 +88,13 @@ export function runSummaryHtml(m: RunSummaryModel, nonce: string, cspSource: str
   ].join('');
 
   const usage: string[] = [];
-  if (m.bars.length) usage.push(...m.bars.map(bar));
+  if (m.bars.length) usage.push(...m.bars.map((b, i) => bar(b, i)));
   if (m.taskLines.length) usage.push(`<ul class="tasks">${m.taskLines.map((t) => `<li>${htmlEscape(t)}</li>`).join('')}</ul>`);
   if (m.notProvided) usage.push(`<p class="note">${htmlEscape(m.notProvided)}</p>`);
   if (!usage.length) usage.push(`<p class="note">${m.ended ? 'No usage figures were recorded for this run.' : 'The figures come once the run has ended.'}</p>`);
 
   const advice = m.advice.length
-    ? m.advice.map((a) => `<div class="advice">${htmlEscape(a.text)} <code>${htmlEscape(a.option)}</code></div>`).join('')
+    ? m.advice.map((a) => `<div class="advice" data-option="${htmlEscape(a.option)}">${htmlEscape(a.text)}</div>`).join('')
     : `<p class="note">${m.ended ? 'No advice: the request fitted what the run used, as far as the figures tell.' : 'Advice comes once the run has ended.'}</p>`;
 
   const timeline = m.timeline.length ? table(m.timeline.map((t) => [t.label, t.text] as const), 'timeline') : '<p class="note">No times known yet.</p>';
@@ -96,7 +106,7 @@ export function runSummaryHtml(m: RunSummaryModel, nonce: string, cspSource: str
 <meta http-equiv="Content-Security-Policy" content="${csp}">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
 <title>${htmlEscape(m.title)}</title>
-<style nonce="${nonce}">${STYLE}</style>
+<style nonce="${nonce}">${STYLE}${fillRules(m.bars)}</style>
 </head>
 <body data-run="${htmlEscape(m.runId)}">
 <h1>${htmlEscape(m.title)}</h1>

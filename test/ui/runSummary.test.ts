@@ -30,6 +30,7 @@ import type { Workbench } from './workbench';
 
 const RUN_ID = 'a0b1c2d3-5555-4000-8000-000000000020';
 const ROW = 'sw_example · fit.py';
+const PROFILE = 'muse-cluster';
 
 function storedUsage(fixture: string, key: string): RunUsage {
   const text = fs.readFileSync(path.join(PROJECT_ROOT, 'test', 'fixtures', 'sacct', fixture), 'utf8').replace(/\|/g, FIELD_DELIMITER);
@@ -64,12 +65,15 @@ describe('Run Summary in the workbench', function () {
     assert.ok(workspace && dataDir, 'run the UI tests through `bash test/vscode/run.sh` (MUSE_UI_WORKSPACE, MUSE_UI_DATA_DIR)');
     // The script the run was made from, in the workspace, so that a rerun finds it again.
     fs.writeFileSync(path.join(workspace, 'fit.py'), 'print("fitted")\n');
+    // The run's profile: named as a cluster profile would be, run by the local runner here.
+    fs.mkdirSync(path.join(workspace, '.vscode'), { recursive: true });
+    fs.writeFileSync(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'muse.profiles': [{ name: PROFILE, kind: 'local' }], 'muse.pollInterval': 1 }, null, 2));
     const store = new RunStore(runStorePath({ MUSE_DATA_DIR: dataDir }));
     await store.load();
     const submitted = new Date(Date.now() - 20 * 60_000);
     const record: Run = {
       id: RUN_ID,
-      profile: 'local',
+      profile: PROFILE,
       backend: 'ssh',
       software: 'sw_example',
       label: 'fit.py',
@@ -115,6 +119,16 @@ describe('Run Summary in the workbench', function () {
     assert.match(text, /49% efficiency of 2 CPUs/);
     assert.match(text, /ran out of memory .*--mem=9G/);
     assert.strictEqual(await page.locator('[role="meter"]').count(), 3, 'three usage bars');
+    // Drawn to scale: the CPU bar about half full (49%), the memory bar full (100%).
+    const filled = async (i: number): Promise<number> => {
+      const outer = await page.locator('[role="meter"]').nth(i).boundingBox();
+      const inner = await page.locator(`#fill-${i}`).boundingBox();
+      assert.ok(outer && inner);
+      return inner.width / outer.width;
+    };
+    const cpu = await filled(0);
+    assert.ok(cpu > 0.4 && cpu < 0.6, `the CPU bar is ${Math.round(cpu * 100)}% full`);
+    assert.ok((await filled(1)) > 0.95, 'the memory bar is full');
     await wb.page.mouse.move(900, 700);
     await screenshot(wb, 'run-summary');
   });

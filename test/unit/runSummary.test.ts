@@ -82,7 +82,10 @@ describe('extension: Run Summary', () => {
     assert.ok(!/https?:\/\//.test(html), 'no remote resource');
     assert.match(html, /var\(--vscode-progressBar-background\)/);
     assert.match(html, /role="meter" aria-label="Memory" aria-valuemin="0" aria-valuemax="100" aria-valuenow="100"/);
-    assert.match(html, /<code>--mem=9G<\/code>/);
+    assert.match(html, /data-option="--mem=9G">The run ran out of memory/);
+    assert.ok(!/ style="/.test(html), 'no style attribute (the CSP refuses them): the fills are sized by the nonce\'d style');
+    assert.match(html, /#fill-0 \{ width: 49%; \}/);
+    assert.match(html, /#fill-1 \{ width: 100%; \}/);
     assert.match(html, /data-command="rerunWithChanges"/);
     assert.ok(!html.includes('data-command="openResults"'), 'a failed run has no results to open');
   });
