@@ -27,6 +27,14 @@ const ACTION_COMMANDS: Record<SummaryAction, string> = {
   openOutput: 'muse.openStderr',
 };
 
+/** No remote or local resource, scripts for the buttons only, no command links. */
+const PANEL_OPTIONS: vscode.WebviewPanelOptions & vscode.WebviewOptions = {
+  enableScripts: true,
+  retainContextWhenHidden: false,
+  localResourceRoots: [],
+  enableCommandUris: false,
+};
+
 interface OpenSummary {
   panel: vscode.WebviewPanel;
   /** The run's `updatedAt` the page was drawn from (redraw only on a change). */
@@ -79,27 +87,42 @@ export class RunSummaries implements vscode.Disposable {
     if (o) {
       o.panel.reveal(undefined, false);
     } else {
-      const panel = vscode.window.createWebviewPanel(RunSummaries.viewType, `Summary: ${run.label ?? run.software}`, vscode.ViewColumn.Active, {
-        enableScripts: true,
-        retainContextWhenHidden: false,
-        localResourceRoots: [],
-        enableCommandUris: false,
-      });
-      o = { panel, tailRead: false };
-      const entry = o;
-      this.open.set(run.id, entry);
-      panel.onDidDispose(() => {
-        if (this.open.get(run.id) === entry) this.open.delete(run.id);
-      });
-      panel.webview.onDidReceiveMessage((msg: { command?: string }) => {
-        const cmd = ACTION_COMMANDS[msg?.command as SummaryAction];
-        if (cmd) void vscode.commands.executeCommand(cmd, { type: 'run', id: run.id });
-      });
+      const panel = vscode.window.createWebviewPanel(RunSummaries.viewType, `Summary: ${run.label ?? run.software}`, vscode.ViewColumn.Active, PANEL_OPTIONS);
+      o = this.attach(panel, run.id);
     }
     // Drawn at once; a failed run is drawn again once its stderr tail is read (the oom check).
     this.draw(this.store.get(run.id) ?? run, true);
     await o.tailDrawn;
     return o.model!;
+  }
+
+  /**
+   * A summary VS Code brings back after a reload (the page saved its run id with `setState`):
+   * drawn again from the store, or closed when the run is gone.
+   */
+  async restore(panel: vscode.WebviewPanel, state: unknown): Promise<void> {
+    const runId = (state as { runId?: unknown } | undefined)?.runId;
+    const run = typeof runId === 'string' ? this.store.get(runId) : undefined;
+    if (!run || this.open.has(run.id)) {
+      panel.dispose();
+      return;
+    }
+    panel.webview.options = PANEL_OPTIONS;
+    this.attach(panel, run.id);
+    this.draw(run, true);
+  }
+
+  private attach(panel: vscode.WebviewPanel, runId: string): OpenSummary {
+    const entry: OpenSummary = { panel, tailRead: false };
+    this.open.set(runId, entry);
+    panel.onDidDispose(() => {
+      if (this.open.get(runId) === entry) this.open.delete(runId);
+    });
+    panel.webview.onDidReceiveMessage((msg: { command?: string }) => {
+      const cmd = ACTION_COMMANDS[msg?.command as SummaryAction];
+      if (cmd) void vscode.commands.executeCommand(cmd, { type: 'run', id: runId });
+    });
+    return entry;
   }
 
   /** A failed run's stderr end, read once, for the oom check. */

@@ -70,6 +70,8 @@ button:focus-visible { outline: 1px solid var(--vscode-focusBorder); outline-off
 
 const SCRIPT = `
 const vscode = acquireVsCodeApi();
+// What VS Code keeps to bring the tab back after a reload: the run, nothing else.
+vscode.setState({ runId: document.body.dataset.run });
 for (const b of document.querySelectorAll('button[data-command]')) {
   b.addEventListener('click', () => vscode.postMessage({ command: b.dataset.command }));
 }

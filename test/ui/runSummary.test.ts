@@ -4,7 +4,8 @@
 // shows the request, the bars with their figures and the advice; its "Rerun with Changes..."
 // button offers "Apply: --mem=9G", prefills the Slurm options with it, and the new run (on the
 // local runner) shows in the Runs tree as "rerun of ...". Screenshots: test-results/screenshots/
-// (run-summary.png is the one in docs/ and the README).
+// (run-summary.png is the one in docs/ and the README). After a reload of the window the summary
+// comes back, drawn again from the run list.
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -151,5 +152,20 @@ describe('Run Summary in the workbench', function () {
     const rows = await waitForTreeItems(wb, 'Runs', (items) => items.some((i) => i.label === ROW && /rerun of a0b1c2d3/.test(i.description)), 60_000);
     assert.ok(rows.some((i) => i.label === ROW && i.description.startsWith('failed')), 'the first run stays');
     await screenshot(wb, 'run-summary-rerun');
+  });
+
+  it('comes back after the window reloads, drawn again from the run list', async () => {
+    assert.ok(wb);
+    await runCommand(wb, 'Developer: Reload Window');
+    const text = await waitFor(
+      'the summary page after the reload',
+      async () => {
+        const t = await summaryPage(wb!).locator('body').innerText({ timeout: 1000 }).catch(() => '');
+        return /Advice/.test(t) ? t : undefined;
+      },
+      60_000,
+    );
+    assert.match(text, /failed \(OUT_OF_MEMORY\)/);
+    assert.match(text, /ran out of memory .*--mem=9G/);
   });
 });
