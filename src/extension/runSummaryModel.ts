@@ -88,7 +88,7 @@ export function usageAsFigures(run: Run, u: RunUsage, task?: string): UsageFigur
 /**
  * The advice for a run that ended: from its own figures, and from each array task's (one item
  * per option, the job's own first). `outputTail` is the end of its stderr (an oom kill shows
- * there). Nothing while the run has not ended or has no figures, except an oom seen in the output.
+ * there). Nothing while the run has not ended or has no figures.
  */
 export function runAdvice(run: Run, outputTail?: string): UsageAdvice[] {
   if (!isFinal(run.state)) return [];

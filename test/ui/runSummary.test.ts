@@ -61,9 +61,13 @@ describe('Run Summary in the workbench', function () {
   let wb: Workbench | undefined;
 
   before(async () => {
-    const workspace = process.env.MUSE_UI_WORKSPACE;
     const dataDir = process.env.MUSE_UI_DATA_DIR;
-    assert.ok(workspace && dataDir, 'run the UI tests through `bash test/vscode/run.sh` (MUSE_UI_WORKSPACE, MUSE_UI_DATA_DIR)');
+    assert.ok(dataDir, 'run the UI tests through `bash test/vscode/run.sh` (MUSE_UI_DATA_DIR)');
+    // A workspace of our own (the shared one stays as the other UI tests expect it).
+    const runDir = process.env.MUSE_VSCODE_RUN_DIR ?? path.join(PROJECT_ROOT, '.cache', 'vscode-run', 'ui');
+    const workspace = path.join(runDir, 'ui-run-summary', 'example');
+    fs.rmSync(path.dirname(workspace), { recursive: true, force: true });
+    fs.cpSync(path.join(PROJECT_ROOT, 'test', 'vscode', 'workspace'), workspace, { recursive: true });
     // The script the run was made from, in the workspace, so that a rerun finds it again.
     fs.writeFileSync(path.join(workspace, 'fit.py'), 'print("fitted")\n');
     // The run's profile: named as a cluster profile would be, run by the local runner here.
@@ -88,7 +92,7 @@ describe('Run Summary in the workbench', function () {
       endedAt: new Date(submitted.getTime() + 16 * 60_000 + 21_000).toISOString(),
     };
     if (!store.get(RUN_ID)) await store.add(record);
-    wb = await openWorkbench();
+    wb = await openWorkbench({ folder: workspace });
   });
 
   afterEach(async function () {
