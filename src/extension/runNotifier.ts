@@ -12,7 +12,7 @@ import { runLabel } from './runTreeModel';
 export type AnnounceHere = (run: Run) => Promise<boolean>;
 
 /**
- * A notification when a run this window saw active ends, with "Open Results" / "Open Content".
+ * A notification when a run this window saw active ends, with "Open Results" / "Open Content" / "Show Summary".
  * Runs already ended when first seen are not announced (no storm on activation); with several
  * windows, only the one `announceHere` picks does.
  */
@@ -46,7 +46,7 @@ export class RunNotifier {
   private async announce(run: Run): Promise<void> {
     const node = { type: 'run', id: run.id };
     const label = runLabel(run);
-    const actions = run.state === 'ok' ? ['Open Results', 'Open Content'] : ['Open Content', 'Show Report'];
+    const actions = run.state === 'ok' ? ['Open Results', 'Open Content', 'Show Summary'] : ['Open Content', 'Show Report', 'Show Summary'];
     const text =
       run.state === 'ok'
         ? `Muse run ${label} finished.`
@@ -57,5 +57,6 @@ export class RunNotifier {
     if (pick === 'Open Results') await vscode.commands.executeCommand('muse.openResults', node);
     else if (pick === 'Open Content') await vscode.commands.executeCommand('muse.openContent', node);
     else if (pick === 'Show Report') await vscode.commands.executeCommand('muse.showReport', node);
+    else if (pick === 'Show Summary') await vscode.commands.executeCommand('muse.showSummary', node);
   }
 }

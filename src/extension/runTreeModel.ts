@@ -5,6 +5,8 @@
 import { isFinal } from '../core/model';
 import type { Run, RunState } from '../core/model';
 import type { Profile } from '../core/profiles';
+import { usageLine } from '../core/usage/usageText';
+import { waitText } from '../core/usage/waitReason';
 
 /** What a run's backend can do, as far as the tree's menus care. */
 export interface RunAbilities {
@@ -77,13 +79,34 @@ export function runElapsedMs(run: Run, nowMs: number): number {
   return Number.isFinite(start) && Number.isFinite(end) ? end - start : 0;
 }
 
-/** `waiting · RUNNING · 1m 05s · job 2459394` */
+/** `waiting · Priority · starts ~14:20` for a run whose wait Slurm explained, else undefined. */
+export function runWaitText(run: Run, nowMs: number): string | undefined {
+  if (run.state !== 'waiting' || !run.raw.wait) return undefined;
+  const id = run.raw.jobId ?? '';
+  return waitText({ jobId: id, baseId: id, ...run.raw.wait }, nowMs);
+}
+
+/** The short form of a run id, as a rerun names the run it reruns (`rerun of 3f2a1b2c`). */
+export function shortRunId(id: string): string {
+  return id.slice(0, 8);
+}
+
+/**
+ * `waiting · RUNNING · 1m 05s · job 2459394`; a pending run says why it waits
+ * (`waiting · Priority · starts ~14:20 · ...`); a rerun ends with `rerun of 3f2a1b2c`.
+ */
 export function runDescription(run: Run, nowMs: number): string {
-  const parts: string[] = [STATE_TEXT[run.state]];
+  const parts: string[] = [];
   const slurm = run.raw.slurmState;
-  if (slurm && !isFinal(run.state)) parts.push(slurm);
+  const waiting = runWaitText(run, nowMs);
+  if (waiting) parts.push(waiting);
+  else {
+    parts.push(STATE_TEXT[run.state]);
+    if (slurm && !isFinal(run.state)) parts.push(slurm);
+  }
   if (run.state !== 'submitting') parts.push(formatElapsed(runElapsedMs(run, nowMs)));
   if (run.raw.jobId) parts.push(`job ${run.raw.jobId}`);
+  if (run.rerunOf) parts.push(`rerun of ${shortRunId(run.rerunOf)}`);
   return parts.join(' · ');
 }
 
@@ -122,6 +145,9 @@ export function runTooltipMarkdown(run: Run, nowMs: number): string {
     ['Node', run.raw.node],
     ['Exit code', run.raw.exitCode !== undefined ? String(run.raw.exitCode) : undefined],
     ['Elapsed', formatElapsed(runElapsedMs(run, nowMs))],
+    ['Usage', run.raw.usage ? usageLine(run.raw.usage) || undefined : undefined],
+    ['Waiting', runWaitText(run, nowMs)],
+    ['Rerun of', run.rerunOf],
     ['Files', run.request.files.length ? run.request.files.join(', ') : undefined],
     ['Submitted', run.submittedAt],
     ['Ended', run.endedAt],

@@ -5,6 +5,7 @@
 //   MUSE_CODE_SERVER_URL  http://127.0.0.1:PORT of the running code-server (required)
 //   MUSE_UI_WORKSPACE     the folder to open: a fresh copy of test/vscode/workspace/
 //   MUSE_VSCODE_RUN_DIR   scratch folder of this run (browser profiles go there)
+//   MUSE_UI_DATA_DIR      the MUSE_DATA_DIR of that code-server (its run store: tests may seed it)
 //
 // Typical test:
 //   const wb = await openWorkbench();

@@ -41,14 +41,14 @@ describe('Muse Runner run lifecycle in a real VS Code', function () {
 
   const runActive = (cmd: string): Promise<Run> => runScript(api, script, 'python', cmd);
 
-  it('announces a finished run with "Open Results" and "Open Content", and "Open Results" opens 9.0', async () => {
+  it('announces a finished run with "Open Results", "Open Content" and "Show Summary", and "Open Results" opens 9.0', async () => {
     let runId: string | undefined;
     prompts.set('run.ended', (q) => (q.kind === 'message' && runId !== undefined && q.subject === runId ? 'Open Results' : undefined));
     const run = await runActive('python3 add.py 4 5');
     runId = run.id;
     const q = await until('the run-end notification', () => prompts.asked.find((x) => x.id === 'run.ended' && x.kind === 'message' && x.subject === run.id));
     assert.ok(q.kind === 'message');
-    assert.deepStrictEqual(q.choices, ['Open Results', 'Open Content']);
+    assert.deepStrictEqual(q.choices, ['Open Results', 'Open Content', 'Show Summary']);
     assert.strictEqual(q.severity, 'info');
     assert.match(q.message, /finished/);
     assert.ok(!q.modal, 'a run end is a notification, not a modal dialog');
@@ -60,13 +60,13 @@ describe('Muse Runner run lifecycle in a real VS Code', function () {
     assert.strictEqual(prompts.asked.filter((x) => x.id === 'run.ended' && x.kind === 'message' && x.subject === run.id).length, 1, 'announced more than once');
   });
 
-  it('announces a failed run with its exit code, offering "Open Content" and "Show Report"', async () => {
+  it('announces a failed run with its exit code, offering "Open Content", "Show Report" and "Show Summary"', async () => {
     const run = await runActive('python3 -c "import sys; sys.exit(3)"');
     const q = await until('the run-end notification', () => prompts.asked.find((x) => x.id === 'run.ended' && x.kind === 'message' && x.subject === run.id));
     assert.ok(q.kind === 'message');
     assert.strictEqual(q.severity, 'warning');
     assert.match(q.message, /failed \(exit code 3\)/);
-    assert.deepStrictEqual(q.choices, ['Open Content', 'Show Report']);
+    assert.deepStrictEqual(q.choices, ['Open Content', 'Show Report', 'Show Summary']);
   });
 
   it('picks up a run that an earlier window left waiting and that ended meanwhile; a new store reads it ended', async () => {

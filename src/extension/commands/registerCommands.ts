@@ -2,10 +2,12 @@ import type * as vscode from 'vscode';
 import type { Services } from '../services';
 import { registerAccountCommands } from './accountCommands';
 import { registerListCommands } from './listCommands';
+import { registerRerunCommands } from './rerunCommands';
 import { registerResultCommands } from './resultCommands';
 import { registerRunCommands } from './runCommands';
+import { registerSummaryCommands } from './summaryCommands';
 
 /** Every `muse.*` command, one file per family; the disposables go to `context.subscriptions`. */
 export function registerCommands(s: Services, onAuthChanged: () => void): vscode.Disposable[] {
-  return [...registerRunCommands(s), ...registerResultCommands(s), ...registerListCommands(s), ...registerAccountCommands(s, onAuthChanged)];
+  return [...registerRunCommands(s), ...registerResultCommands(s), ...registerListCommands(s), ...registerAccountCommands(s, onAuthChanged), ...registerSummaryCommands(s), ...registerRerunCommands(s)];
 }

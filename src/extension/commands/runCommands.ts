@@ -189,7 +189,7 @@ export async function runFlow(s: Services, scripts: vscode.Uri[], opts: RunOptio
  * would not even send) means no run exists; the refused record, which has no key, is dropped.
  * A network error, by contrast, may have reached the server: it is never resubmitted.
  */
-async function submitWithProgress(s: Services, profile: Profile, backend: Backend, request: SubmitRequest, label: string, summary: string, renewal: Renewal): Promise<Run> {
+export async function submitWithProgress(s: Services, profile: Profile, backend: Backend, request: SubmitRequest, label: string, summary: string, renewal: Renewal, rerunOf?: string): Promise<Run> {
   const { submitRun } = await import('../../core/runs.js');
   const log = s.log('run');
   log.info(`submitting ${label} (${request.software}: ${request.cmd}) to "${profile.name}", ${summary}`);
@@ -199,7 +199,7 @@ async function submitWithProgress(s: Services, profile: Profile, backend: Backen
     void s.runsView.reveal(r.id);
   };
   const send = (): Thenable<Run> =>
-    withTransferProgress(`Muse: sending ${label} to ${profile.name}`, (o) => submitRun({ backend, store: s.store, profile, request, label, onRecorded, notifyIn: s.windowId }, o), true);
+    withTransferProgress(`Muse: sending ${label} to ${profile.name}`, (o) => submitRun({ backend, store: s.store, profile, request, label, rerunOf, onRecorded, notifyIn: s.windowId }, o), true);
   const run = await renewal.run(
     send,
     async () => {
@@ -227,7 +227,7 @@ async function rerun(s: Services, run: Run): Promise<Run | undefined> {
   const root = vscode.workspace.workspaceFolders?.find((f) => f.uri.scheme === 'file')?.uri.fsPath;
   const request = await rerunRequest(run, root);
   const backend = await s.backends.get(profile);
-  return submitWithProgress(s, profile, backend, request, run.label ?? run.software, `${request.files?.length ?? 0} file(s)`, renewal);
+  return submitWithProgress(s, profile, backend, request, run.label ?? run.software, `${request.files?.length ?? 0} file(s)`, renewal, run.id);
 }
 
 /** The software of the active profile; "Run Active File with It" runs (and returns) the run. */
