@@ -6,6 +6,7 @@ import { isFinal } from '../core/model';
 import type { Run } from '../core/model';
 import { applyStates, refreshRuns, runRef } from '../core/runs';
 import type { CliContext } from './context';
+import { showFailure } from './logsCommand';
 import { runAndBackend, shortKey } from './resultCommands';
 
 /** One line per run, for humans. */
@@ -105,6 +106,7 @@ export function registerRunCommands(program: Command, ctxOf: (cmd: Command) => C
       }
       ctx.json(run);
       ctx.out(formatRunDetails(run));
+      await showFailure(ctx, backend, run);
     });
 
   program
