@@ -10,6 +10,7 @@ import { Auth } from './auth';
 import { Backends } from './backends';
 import { lastCommandError } from './commands/register';
 import { registerCommands } from './commands/registerCommands';
+import { wireFollow } from './followWiring';
 import { componentLog, createLogChannel } from './log';
 import { ResultsFolders } from './resultsFolders';
 import { RunDocuments } from './runDocuments';
@@ -159,6 +160,7 @@ export function activate(context: vscode.ExtensionContext): MuseExtensionApi {
   };
   const services: Services = { context, channel, log, settings, auth, backends, store, poller, runsView, documents, zipFs, results, refreshNow, ready };
   subs.push(...registerCommands(services, updateContext));
+  subs.push(...wireFollow(services));
   updateContext();
   const activationMs = performance.now() - started;
   log('activate').info(`activated in ${activationMs.toFixed(1)} ms`);

@@ -10,6 +10,8 @@ import { runLabel } from './runTreeModel';
  */
 export class RunNotifier {
   private readonly last = new Map<string, Run['state']>();
+  /** Why a run failed, in a few words (set by followWiring.ts): shown in the end notification. */
+  static explain: ((run: Run) => Promise<string | undefined>) | undefined;
 
   constructor(initial: Run[]) {
     for (const r of initial) this.last.set(r.id, r.state);
@@ -32,8 +34,10 @@ export class RunNotifier {
     const node = { type: 'run', id: run.id };
     const label = runLabel(run);
     const actions = run.state === 'ok' ? ['Open Results', 'Open Content'] : ['Open Content', 'Show Report'];
-    const text =
-      run.state === 'ok'
+    const why = run.state === 'ok' ? undefined : await RunNotifier.explain?.(run).catch(() => undefined);
+    const text = why
+      ? `Muse run ${label} ${why}.`
+      : run.state === 'ok'
         ? `Muse run ${label} finished.`
         : run.state === 'failed'
           ? `Muse run ${label} failed${run.raw.exitCode !== undefined ? ` (exit code ${run.raw.exitCode})` : ''}.`
