@@ -93,6 +93,12 @@ export class FollowDocuments implements vscode.TextDocumentContentProvider, vsco
     this.follower.start(() => this.delay());
     this.subs.push(
       vscode.workspace.onDidCloseTextDocument((d) => this.closed(d.uri)),
+      // Text read before VS Code registered the document (a change fired in between is lost):
+      // asked again once it is open.
+      vscode.workspace.onDidOpenTextDocument((doc) => {
+        const d = this.docs.get(doc.uri.toString());
+        if (d && doc.getText() !== this.content(d)) this.emitter.fire(doc.uri);
+      }),
       vscode.window.onDidChangeWindowState((s) => {
         if (s.focused) this.follower.poke();
       }),
@@ -123,6 +129,8 @@ export class FollowDocuments implements vscode.TextDocumentContentProvider, vsco
     const doc = await vscode.workspace.openTextDocument(followUri(run, stream));
     const editor = await vscode.window.showTextDocument(doc, { preview: false });
     this.atEnd.set(doc.uri.toString(), true);
+    const d = this.docs.get(doc.uri.toString());
+    if (d && doc.getText() !== this.content(d)) this.emitter.fire(doc.uri);
     this.follower.poke();
     return editor;
   }
@@ -146,6 +154,10 @@ export class FollowDocuments implements vscode.TextDocumentContentProvider, vsco
       this.docs.set(key, d);
       this.start(d);
     }
+    return this.content(d);
+  }
+
+  private content(d: FollowedDoc): string {
     return d.head + d.kept.text + d.tail;
   }
 
