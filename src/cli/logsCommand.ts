@@ -16,6 +16,12 @@ import { applyStates } from '../core/runs';
 import type { CliContext } from './context';
 import { runAndBackend, shortKey } from './resultCommands';
 
+/**
+ * `muse logs` without --follow prints at most the last this many bytes (held in memory at once);
+ * a line before them names where the whole file is (`muse content` fetches it).
+ */
+const PRINT_MAX_BYTES = 64 * 1024 * 1024;
+
 /** Seconds between two reads of a followed run (`MUSE_FOLLOW_SECONDS` changes it, tests make it short). */
 function everyMs(ctx: CliContext): number {
   const s = Number(ctx.env.MUSE_FOLLOW_SECONDS);
@@ -42,7 +48,7 @@ export function registerLogsCommand(program: Command, ctxOf: (cmd: Command) => C
       if (!can(backend, 'follow')) throw cannot(backend.kind, 'follow', { profile: run.profile });
       if (!run.key) throw new MuseError('usage', 'This run has no key (the submit got no answer): it has no output.');
       const stream: OutputStream = o.stderr ? 'stderr' : 'stdout';
-      const follower = new Follower({ backendOf: () => backend, maxBytes: o.follow ? undefined : Number.MAX_SAFE_INTEGER, folderEveryMs: () => webApiEveryMs(ctx) });
+      const follower = new Follower({ backendOf: () => backend, maxBytes: o.follow ? undefined : PRINT_MAX_BYTES, folderEveryMs: () => webApiEveryMs(ctx) });
       let lastState: StateReport | undefined;
       let noted = false;
       let warned = '';

@@ -46,6 +46,9 @@ async function tailOf(backend: Backend, run: Run, stream: OutputStream, opts: Op
 /** The cause of an ended run's failure (undefined for a run that ended ok or has not ended). */
 export async function failureOfRun(backend: Backend, run: Run, opts: OpOptions = {}): Promise<FailureCause | undefined> {
   if (run.state !== 'failed' && run.state !== 'cancelled') return undefined;
-  const [stderr, stdout] = await Promise.all([tailOf(backend, run, 'stderr', opts), tailOf(backend, run, 'stdout', opts)]);
+  // Without a tail (the web API), each stream costs a download of the whole run folder: stderr
+  // alone, where tracebacks and kills are written.
+  const withStdout = can(backend, 'tail');
+  const [stderr, stdout] = await Promise.all([tailOf(backend, run, 'stderr', opts), withStdout ? tailOf(backend, run, 'stdout', opts) : Promise.resolve('')]);
   return explainFailure(run, stderr, stdout);
 }
