@@ -8,6 +8,7 @@ import { registerAccountCommands } from './accountCommands';
 import { CliContext } from './context';
 import type { GlobalOptions } from './context';
 import { EXIT, EXIT_CODES_HELP, exitCodeFor } from './exitCodes';
+import { registerLogsCommand } from './logsCommand';
 import { registerProfileCommands } from './profileCommands';
 import { registerResultCommands } from './resultCommands';
 import { registerRerunCommand } from './rerunCommand';
@@ -39,6 +40,7 @@ export function buildProgram(io: CliIo, ctxOf: (cmd: Command) => CliContext): Co
   registerRunCommands(program, ctxOf);
   registerRerunCommand(program, ctxOf);
   registerResultCommands(program, ctxOf);
+  registerLogsCommand(program, ctxOf);
   registerAccountCommands(program, ctxOf);
   registerProfileCommands(program, ctxOf);
   return program;

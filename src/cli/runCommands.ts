@@ -6,6 +6,7 @@ import { isFinal } from '../core/model';
 import type { Run } from '../core/model';
 import { applyStates, refreshRuns, runRef } from '../core/runs';
 import type { CliContext } from './context';
+import { showFailure } from './logsCommand';
 import { runAndBackend, shortKey } from './resultCommands';
 import { adviceFor, usageAndWaitLines } from './usageLines';
 
@@ -108,6 +109,7 @@ export function registerRunCommands(program: Command, ctxOf: (cmd: Command) => C
       const advice = await adviceFor(backend, run, ctx.signal);
       ctx.json({ ...run, usage: run.raw.usage, wait: run.raw.wait, advice });
       ctx.out([formatRunDetails(run), ...usageAndWaitLines(run, advice)].join('\n'));
+      await showFailure(ctx, backend, run);
     });
 
   program

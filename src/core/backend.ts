@@ -84,12 +84,85 @@ export interface Backend {
   /** The last `maxBytes` of a running job's output. */
   tail?(run: RunRef, stream: OutputStream, maxBytes: number, opts?: OpOptions): Promise<string>;
 
+  /**
+   * Follows output by byte offset: for each asked stream, the bytes appended since its offsets,
+   * the new offsets, and whether the run has ended (states are read before the bytes, so the
+   * read that reports the end holds the last bytes). All the reads of one call form one batch
+   * (one state call, pipelined reads). Runs of another backend must not be passed.
+   */
+  follow?(reads: FollowRead[], opts?: FollowOptions): Promise<FollowAnswer[]>;
+
+  /**
+   * Calls `onChange` when a run's output may have grown (a file watcher, where the platform has
+   * one): followers then read at once instead of waiting for their timer. Returns the stop function.
+   */
+  watchOutput?(run: RunRef, onChange: () => void): () => void;
+
   /** Releases connections and timers. */
   dispose?(): Promise<void> | void;
 }
 
+/**
+ * Where a followed stream stands: bytes already read, per output file (`__WS__stdout.txt`, or
+ * one file per array task). A file absent from the map is read from 0.
+ */
+export type FollowOffsets = Record<string, number>;
+
+/** Options of a `follow` batch. */
+export interface FollowOptions extends OpOptions {
+  /**
+   * For a backend that cannot read a file from an offset (the web API fetches the whole run
+   * folder): the least time between two fetches of one run's folder while it runs (default 30 s).
+   */
+  folderEveryMs?: number;
+}
+
+/** One stream to follow in a `follow` batch. */
+export interface FollowRead {
+  run: RunRef;
+  stream: OutputStream;
+  offsets: FollowOffsets;
+  /**
+   * At most this many new bytes per file in one answer: when more is there, only the last
+   * `maxBytes` are read and the skipped count is reported (a 2 GB log keeps memory flat).
+   */
+  maxBytes?: number;
+}
+
+/** The bytes one file gained. */
+export interface FollowPart {
+  /** The output file's name in the run folder. */
+  file: string;
+  /** The array task index, for a job array. */
+  task?: string;
+  /** The offset of the first byte of `data`. */
+  from: number;
+  data: Buffer;
+  /** The file shrank (truncated, rewritten): `data` starts again at 0. */
+  restarted?: boolean;
+  /** Bytes left unread before `from` (more than `maxBytes` had been appended). */
+  skipped?: number;
+}
+
+/** The answer for one `FollowRead`, in the order asked. */
+export interface FollowAnswer {
+  parts: FollowPart[];
+  /** The offsets to ask from next time. */
+  offsets: FollowOffsets;
+  /** No output file exists yet (the job has not started): not an error. */
+  missing: boolean;
+  /** The run has ended: these were its last bytes. */
+  ended: boolean;
+  /** The state read in this batch, when the backend read one. */
+  state?: StateReport;
+  /** A note to show above the output (the web API's refresh rate). */
+  note?: string;
+  /** This stream could not be read this time (the others were). */
+  error?: Error;
+}
+
 /** The abilities a backend may lack: each is one of the optional methods of `Backend`. */
-export type Ability = 'output' | 'download' | 'cancel' | 'listSoftware' | 'runSync' | 'tail';
+export type Ability = 'output' | 'download' | 'cancel' | 'listSoftware' | 'runSync' | 'tail' | 'follow' | 'watchOutput';
 
 /** True when the backend has the ability (implements its method); narrows the type. */
 export function can<A extends Ability>(backend: Backend, ability: A): backend is Backend & Required<Pick<Backend, A>> {
@@ -104,7 +177,9 @@ const WHAT: Record<Ability, string> = {
   cancel: 'cancel a run: it goes on until it ends',
   listSoftware: 'list its software',
   runSync: 'run a job synchronously',
-  tail: "follow a running job's output",
+  tail: "show the end of a running job's output",
+  follow: "follow a run's output as it grows",
+  watchOutput: 'watch output files for changes',
 };
 
 /**

@@ -13,6 +13,7 @@ import { Backends } from './backends';
 import { lastCommandError } from './commands/register';
 import { registerCommands } from './commands/registerCommands';
 import { ContextKeys } from './contextKeys';
+import { wireFollow } from './followWiring';
 import { componentLog, createLogChannel } from './log';
 import { registerProfileCommands } from './profileEditor/profileCommands';
 import { ResultsFolders } from './resultsFolders';
@@ -194,6 +195,7 @@ export function activate(context: vscode.ExtensionContext): MuseExtensionExports
   subs.push(...registerCommands(services, updateContext), ...registerProfileCommands(services));
   // Menus: Run only where the active profile can run the file, Sign In/Out only with a ws profile.
   subs.push(new ContextKeys(settings));
+  subs.push(...wireFollow(services));
   updateContext();
   const activationMs = performance.now() - started;
   log('activate').info(`activated in ${activationMs.toFixed(1)} ms (${vscode.ExtensionMode[context.extensionMode]} mode)`);

@@ -7,6 +7,7 @@ import { runRef } from '../core/runs';
 import type { RunStore } from '../core/store';
 import type { Auth } from './auth';
 import type { Backends } from './backends';
+import { knownFailureLine } from './failureDiagnostics';
 import type { Renewal } from './renewal';
 import type { ResultsFolders } from './resultsFolders';
 import { runScriptName } from './runTreeModel';
@@ -108,7 +109,8 @@ export class RunDocuments implements vscode.TextDocumentContentProvider, vscode.
         if (a instanceof Error) throw a;
         return a;
       });
-      return JSON.stringify({ run: local, report: answer?.report ?? answer }, null, 2);
+      // Why it failed first, when known (failureDiagnostics.ts).
+      return JSON.stringify({ why: knownFailureLine(run), run: local, report: answer?.report ?? answer }, null, 2);
     } catch (e) {
       return JSON.stringify({ run: local, error: errorMessage(e) }, null, 2);
     }

@@ -18,6 +18,8 @@ export type AnnounceHere = (run: Run) => Promise<boolean>;
  */
 export class RunNotifier {
   private readonly last = new Map<string, Run['state']>();
+  /** Why a run failed, in a few words (set by followWiring.ts): shown in the end notification. */
+  static explain: ((run: Run) => Promise<string | undefined>) | undefined;
 
   constructor(
     initial: Run[],
@@ -47,8 +49,10 @@ export class RunNotifier {
     const node = { type: 'run', id: run.id };
     const label = runLabel(run);
     const actions = run.state === 'ok' ? ['Open Results', 'Open Content', 'Show Summary'] : ['Open Content', 'Show Report', 'Show Summary'];
-    const text =
-      run.state === 'ok'
+    const why = run.state === 'ok' ? undefined : await RunNotifier.explain?.(run).catch(() => undefined);
+    const text = why
+      ? `Muse run ${label} ${why}.`
+      : run.state === 'ok'
         ? `Muse run ${label} finished.`
         : run.state === 'failed'
           ? `Muse run ${label} failed${run.raw.exitCode !== undefined ? ` (exit code ${run.raw.exitCode})` : ''}.`

@@ -4,6 +4,7 @@ import type { Run } from '../core/model';
 import { isFinal } from '../core/model';
 import type { RunStore } from '../core/store';
 import type { Backends } from './backends';
+import { knownFailureLine } from './failureDiagnostics';
 import type { Settings } from './settings';
 import {
   countActive,
@@ -15,6 +16,7 @@ import {
   runLabel,
   runTooltipMarkdown,
 } from './runTreeModel';
+import { mdEscape } from './runTreeModel';
 import type { RunAbilities } from './runTreeModel';
 
 export type RunsNode = { type: 'profile'; name: string } | { type: 'run'; id: string };
@@ -161,6 +163,7 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
     item.contextValue = runContextValue(run, this.abilitiesOf(run.profile));
     // A click opens what is most useful: results when done, the state report otherwise.
     if (run.state === 'ok') item.command = { command: 'muse.openResults', title: 'Open Results', arguments: [{ type: 'run', id: run.id }] };
+    else if (run.key && run.state === 'waiting') item.command = { command: 'muse.followOutput', title: 'Follow Output', arguments: [{ type: 'run', id: run.id }] };
     else if (run.key) item.command = { command: 'muse.showReport', title: 'Show State Report', arguments: [{ type: 'run', id: run.id }] };
     return item;
   }
@@ -169,7 +172,8 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
   resolveTreeItem(item: vscode.TreeItem, node: RunsNode): vscode.TreeItem {
     const run = node.type === 'run' ? this.snapshot().byId.get(node.id) : undefined;
     if (run) {
-      const md = new vscode.MarkdownString(runTooltipMarkdown(run, Date.now()), true);
+      const why = knownFailureLine(run);
+      const md = new vscode.MarkdownString(`${runTooltipMarkdown(run, Date.now())}${why ? `\n\n$(error) ${mdEscape(why)}` : ''}`, true);
       md.isTrusted = false;
       item.tooltip = md;
     }

@@ -93,6 +93,18 @@ export class Settings implements vscode.Disposable {
     return this.config.get<string>('resultsFolder') ?? '.muse';
   }
 
+  /** Characters a followed output document keeps (`muse.followMaxMegabytes`, default 8 MB). */
+  get followMaxBytes(): number {
+    const mb = this.config.get<number>('followMaxMegabytes') ?? 8;
+    return Math.max(1, Number.isFinite(mb) ? mb : 8) * 1024 * 1024;
+  }
+
+  /** Least seconds between two fetches of a web API run folder while its output is followed (at least 30). */
+  get followWebApiSeconds(): number {
+    const s = this.config.get<number>('followWebApiSeconds') ?? 30;
+    return Math.max(30, Number.isFinite(s) ? s : 30);
+  }
+
   dispose(): void {
     this.sub.dispose();
     this.emitter.dispose();

@@ -13,17 +13,20 @@ import { replaceAtomically } from '../../atomicFile';
 import { mapLimit } from '../../concurrency';
 import type {
   Backend,
+  FollowAnswer,
+  FollowRead,
   OpOptions,
   OutputStream,
   RunRef,
   SubmitResult,
 } from '../../backend';
 import type { ResultOutcome, SoftwareInfo, StateReport, SubmitRequest } from '../../model';
-import { normalizeRequest } from '../../model';
+import { isFinal, normalizeRequest } from '../../model';
 import { MuseError, cancelledError, errorMessage } from '../../errors';
 import { stageInputs } from '../../transfer/stage';
 import { zipDirectory } from '../../transfer/zipFolder';
 import { resolveSentScript } from '../../sentScript';
+import { readFollowed } from './followFile';
 import { checkLocalRunnerPlatform, commandLine, findContainerRuntime, launchDetached } from './launcher';
 import { groupAlive, groupIsOurs, signalGroup } from './procInfo';
 import {
@@ -82,6 +85,8 @@ async function copyTo(src: string, dest: string, opts: OpOptions, phase: string)
   });
   return { path: dest, bytes };
 }
+
+const stream2file = (stream: OutputStream): string => (stream === 'stdout' ? STDOUT_FILE : STDERR_FILE);
 
 export class LocalBackend implements Backend {
   readonly kind = 'local' as const;
@@ -293,6 +298,33 @@ export class LocalBackend implements Backend {
       return buf.subarray(start).toString('utf8');
     } finally {
       await fh.close();
+    }
+  }
+
+  /** The state first (from the run's files), then the bytes each output file gained. */
+  async follow(reads: FollowRead[], opts: OpOptions = {}): Promise<FollowAnswer[]> {
+    return mapLimit(reads, 8, async (r): Promise<FollowAnswer> => {
+      if (opts.signal?.aborted) throw cancelledError('Follow');
+      try {
+        const { dir, state } = await this.stateOf(r.run);
+        const file = stream2file(r.stream);
+        const got = await readFollowed(path.join(dir, file), file, r.offsets, r.maxBytes);
+        return { ...got, ended: isFinal(state.state), state };
+      } catch (e) {
+        return { parts: [], offsets: r.offsets, missing: false, ended: false, error: e instanceof Error ? e : new Error(String(e)) };
+      }
+    });
+  }
+
+  /** A watcher on the run folder (output files appear and grow there); a no-op where fs.watch fails. */
+  watchOutput(run: RunRef, onChange: () => void): () => void {
+    try {
+      if (!run.key) return () => undefined;
+      const w = fs.watch(this.runDir(run.key), { persistent: false }, () => onChange());
+      w.on('error', () => w.close());
+      return () => w.close();
+    } catch {
+      return () => undefined; // no watcher here: the follower's timer alone
     }
   }
 

@@ -10,10 +10,10 @@
 import { randomUUID } from 'crypto';
 import { promises as fs } from 'fs';
 import * as path from 'path';
-import type { Backend, OpOptions, OutputStream, RunRef, SubmitResult } from '../../backend';
+import type { Backend, FollowAnswer, FollowRead, OpOptions, OutputStream, RunRef, SubmitResult } from '../../backend';
 import { MuseError, errorMessage, throwIfAborted } from '../../errors';
 import type { ResultOutcome, SoftwareInfo, StateReport, SubmitRequest } from '../../model';
-import { normalizeRequest } from '../../model';
+import { isFinal, normalizeRequest } from '../../model';
 import type { SshProfile } from '../../profiles';
 import { resolveSentScript } from '../../sentScript';
 import type { SshPrompts } from '../../sshPrompts';
@@ -22,6 +22,7 @@ import { gatherInputs, makeRunFolders, placeStagedInputs, uploadDir, uploadInput
 import { isZipName } from './runFileNames';
 import { downloadToFile, sftpCall } from './sftp';
 import { downloadRunZip } from './slurmContent';
+import { followSlurmFiles } from './slurmFollow';
 import { listOutputFiles, readTail } from './slurmOutput';
 import type { OutputFile } from './slurmOutput';
 import { slurmStates } from './slurmStates';
@@ -204,6 +205,30 @@ export class SlurmBackend implements Backend {
     const files = await this.outputFiles(run, stream, opts.signal);
     if (files.length === 0) return '';
     return this.retrying((conn) => readTail(conn, files, maxBytes, stream, opts.signal), opts.signal);
+  }
+
+  /** One sacct for the runs, then one SFTP batch for every followed file (slurmFollow.ts). */
+  async follow(reads: FollowRead[], opts: OpOptions = {}): Promise<FollowAnswer[]> {
+    const unique = [...new Map(reads.map((r) => [r.run.id, r.run])).values()];
+    const states = await this.states(unique, opts);
+    const dirs = await Promise.all(reads.map((r) => this.runDir(r.run, opts.signal).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))))));
+    const items = reads.map((r, i) => ({
+      dir: typeof dirs[i] === 'string' ? (dirs[i] as string) : '',
+      stream: r.stream,
+      array: isArrayJob(r.run.request?.sbatchList ?? []),
+      offsets: r.offsets,
+      maxBytes: r.maxBytes ?? Number.MAX_SAFE_INTEGER,
+    }));
+    const readable = items.filter((_, i) => typeof dirs[i] === 'string');
+    const got = await this.retrying((conn) => followSlurmFiles(conn, readable, opts.signal), opts.signal);
+    let k = 0;
+    return reads.map((r, i) => {
+      const st = states.get(r.run.id);
+      const state = st instanceof Error ? undefined : st;
+      if (typeof dirs[i] !== 'string') return { parts: [], offsets: r.offsets, missing: false, ended: false, error: dirs[i] as Error };
+      const g = got[k++];
+      return { ...g, ended: !!state && isFinal(state.state), state, error: g.error ?? (st instanceof Error ? st : undefined) };
+    });
   }
 
   async results(run: RunRef, destFile: string, opts: OpOptions = {}): Promise<ResultOutcome> {

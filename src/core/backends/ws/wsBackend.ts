@@ -6,11 +6,12 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Readable } from 'stream';
 import { mapLimit } from '../../concurrency';
-import type { Backend, OpOptions, OutputStream, RunRef, SubmitResult } from '../../backend';
+import type { Backend, FollowAnswer, FollowOptions, FollowRead, OpOptions, OutputStream, RunRef, SubmitResult } from '../../backend';
 import { MuseError, throwIfAborted } from '../../errors';
 import type { ResultOutcome, SoftwareInfo, StateReport, SubmitRequest } from '../../model';
 import { streamToFile } from '../../transfer/streamToFile';
 import { WsClient } from './wsClient';
+import { WsFollow } from './wsFollow';
 import type { WsRunParams } from './wsRequestBody';
 
 /** Options of a `WsBackend`. */
@@ -38,6 +39,7 @@ export class WsBackend implements Backend {
   readonly client: WsClient;
   private readonly getToken: () => Promise<string | undefined>;
   private readonly concurrency: number;
+  private followP?: WsFollow;
 
   constructor(opts: WsBackendOptions) {
     this.client = new WsClient({ baseUrl: opts.baseUrl, timeoutMs: opts.timeoutMs, attempts: opts.attempts, retryDelayMs: opts.retryDelayMs });
@@ -123,6 +125,15 @@ export class WsBackend implements Backend {
     }
   }
 
+  /** From the run folder fetched at a slow rate while followed (wsFollow.ts): no streaming endpoint. */
+  async follow(reads: FollowRead[], opts: FollowOptions = {}): Promise<FollowAnswer[]> {
+    this.followP ??= new WsFollow({
+      state: (run, o) => this.client.state(run.software, requireKey(run), o),
+      content: (run, dest, o) => this.client.content(run.software, requireKey(run), dest, o),
+    });
+    return this.followP.follow(reads, opts);
+  }
+
   async download(downloadKey: string, destFile: string, opts: OpOptions = {}): Promise<{ path: string; bytes: number }> {
     return this.client.download(downloadKey, destFile, opts);
   }
@@ -137,6 +148,7 @@ export class WsBackend implements Backend {
   }
 
   async dispose(): Promise<void> {
+    await this.followP?.dispose();
     await this.client.close();
   }
 }

@@ -1,0 +1,137 @@
+/**
+ * Follow bench (`npx tsx scripts/bench-follow.ts`, run by `npm run bench follow`), against the
+ * test cluster (test/cluster/up.sh):
+ *   - a line written on the cluster shows in `muse logs -f` (the built CLI, 1 s rate) within
+ *     1.5 s: the median and the worst over 20 lines (the job stamps each line with the clock,
+ *     the cluster being this machine);
+ *   - following 50 running jobs of one cluster: remote commands, SFTP requests and SSH
+ *     channels per cycle, and the cycle's time.
+ * Nothing is asserted: the lines are for people and for the note.
+ */
+import { spawn } from 'child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { performance } from 'perf_hooks';
+import { SlurmBackend } from '../src/core/backends/slurm/slurmBackend';
+import { SshConnectionPool } from '../src/core/backends/slurm/sshConnectionPool';
+import { Follower } from '../src/core/follow/follower';
+import { normalizeRequest } from '../src/core/model';
+import type { Run, SubmitRequest } from '../src/core/model';
+import type { SshPrompts } from '../src/core/sshPrompts';
+import { clusterSshProfile } from '../test/cluster/clusterEnv';
+import type { ClusterEnv } from '../test/cluster/clusterEnv';
+
+const ROOT = path.resolve(__dirname, '..');
+const prompts: SshPrompts = { passphrase: async () => undefined, password: async () => undefined, keyboardInteractive: async () => undefined, unknownHostKey: async () => false };
+const STAMPS = 'import time\ntime.sleep(1)\nfor i in range(1, 21):\n    print(f"{i} {time.time() * 1000:.0f}", flush=True)\n    time.sleep(1)\n';
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+function cli(args: string[], env: NodeJS.ProcessEnv, cwd: string, onLine?: (line: string) => void): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), ...args], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    let pending = '';
+    c.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      pending += d.toString();
+      let nl: number;
+      while ((nl = pending.indexOf('\n')) >= 0) {
+        onLine?.(pending.slice(0, nl));
+        pending = pending.slice(nl + 1);
+      }
+    });
+    c.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    c.on('error', reject);
+    c.on('close', (code) => resolve({ code, out, err }));
+  });
+}
+
+async function main(): Promise<void> {
+  const envFile = path.join(ROOT, '.cache', 'cluster', 'env.json');
+  if (!existsSync(envFile)) {
+    console.log('follow bench skipped: no .cache/cluster/env.json (run bash test/cluster/up.sh)');
+    return;
+  }
+  const cluster = JSON.parse(readFileSync(envFile, 'utf8')) as ClusterEnv;
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'muse-bench-follow-'));
+  const remoteRoot = `${cluster.remoteRoot}/bench-follow`;
+  const pool = new SshConnectionPool();
+  const backend = new SlurmBackend(clusterSshProfile(cluster, tmp, { name: 'bench', remoteRoot, singularityCommand: cluster.singularityCommand, images: cluster.images }), prompts, pool);
+  const jobIds: string[] = [];
+  try {
+    // --- a line on the cluster to `muse logs -f` ---------------------------------------------
+    const work = path.join(tmp, 'work');
+    mkdirSync(work, { recursive: true });
+    writeFileSync(path.join(work, 'stamps.py'), STAMPS);
+    const env: NodeJS.ProcessEnv = { ...process.env, MUSE_DATA_DIR: path.join(tmp, 'data'), MUSE_CONFIG_DIR: path.join(tmp, 'config') };
+    for (const k of ['MUSE_JWT', 'MUSE_PROFILE', 'MUSE_DEBUG', 'MUSE_FOLLOW_SECONDS']) delete env[k];
+    const add = await cli(['profiles', 'add', 'cluster', '--kind', 'ssh', '--default', '--host', cluster.host, '--port', String(cluster.port), '--user', cluster.user, '--identity-file', cluster.identityFile, '--known-hosts-file', cluster.knownHostsFile, '--remote-root', remoteRoot, '--image', `sw_example=${cluster.images.sw_example}`, '--singularity-command', cluster.singularityCommand], env, work);
+    if (add.code !== 0) throw new Error(add.err);
+    const sub = await cli(['submit', 'sw_example', '--cmd', 'python stamps.py', '--file', 'stamps.py'], env, work);
+    if (sub.code !== 0) throw new Error(sub.err);
+    const lags: number[] = [];
+    const logs = await cli(['logs', '-f', sub.out.trim().split('\n')[0]!], env, work, (l) => {
+      const m = /^(\d+) (\d+)$/.exec(l);
+      if (m) lags.push(Date.now() - Number(m[2]));
+    });
+    console.log(`line on the cluster -> muse logs -f (1 s rate)     median ${median(lags).toFixed(0)} ms, worst ${Math.max(...lags).toFixed(0)} ms over ${lags.length} lines (target <= 1500 ms median; exit ${logs.code})`);
+
+    // --- 50 running jobs followed ------------------------------------------------------------
+    const script = path.join(tmp, 'tick.py');
+    writeFileSync(script, 'import time\nfor i in range(90):\n    print(i, flush=True)\n    time.sleep(1)\n');
+    const runs: Run[] = [];
+    for (let i = 0; i < 50; i++) {
+      const r0: SubmitRequest = { software: 'sw_example', cmd: 'python tick.py', files: [{ path: script, name: 'tick.py' }] };
+      const r = await backend.submit(r0);
+      if (r.jobId) jobIds.push(r.jobId);
+      const now = new Date().toISOString();
+      runs.push({ id: `b${i}`, key: r.key, location: r.location, profile: 'bench', backend: 'ssh', software: r0.software, request: normalizeRequest(r0), state: 'waiting', raw: { jobId: r.jobId }, createdAt: now, updatedAt: now });
+    }
+    const conn = await backend.connection();
+    const s = await conn.sftp(async (x) => x);
+    const counts: Record<string, number> = {};
+    for (const op of ['stat', 'readdir', 'open', 'read', 'close'] as const) {
+      const orig = (s as unknown as Record<string, (...a: unknown[]) => unknown>)[op]!.bind(s);
+      (s as unknown as Record<string, unknown>)[op] = (...a: unknown[]) => {
+        counts[op] = (counts[op] ?? 0) + 1;
+        return orig(...a);
+      };
+    }
+    const f = new Follower({ backendOf: () => backend });
+    for (const r of runs) f.add(r, 'stdout', () => undefined);
+    await f.cycle(); // the first read of each file
+    const cycles = 5;
+    const cmd0 = conn.commandCount;
+    const c0 = { ...counts };
+    const times: number[] = [];
+    for (let i = 0; i < cycles; i++) {
+      const t = performance.now();
+      await f.cycle();
+      times.push(performance.now() - t);
+    }
+    const per = (k: string) => ((counts[k] ?? 0) - (c0[k] ?? 0)) / cycles;
+    console.log(
+      `following 50 jobs: per cycle ${((conn.commandCount - cmd0) / cycles).toFixed(1)} remote command(s), ${f.batches / (cycles + 1)} follow batch, SFTP ${per('stat').toFixed(0)} stat + ${per('open').toFixed(0)} open + ${per('read').toFixed(0)} read + ${per('close').toFixed(0)} close (pipelined), ` +
+        `0 extra SSH channels (1 SFTP session); cycle median ${median(times).toFixed(0)} ms`,
+    );
+    f.dispose();
+  } finally {
+    const conn = await backend.connection().catch(() => undefined);
+    if (conn && jobIds.length) await conn.exec(['scancel', ...jobIds]).catch(() => undefined);
+    await conn?.exec(['rm', '-rf', '--', remoteRoot]).catch(() => undefined);
+    await backend.dispose();
+    pool.dispose();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
