@@ -95,6 +95,14 @@ describe('LocalBackend (real child processes)', function () {
     await assert.rejects(backend.results(run, path.join(tmp, 'r')), (e: unknown) => isMuseError(e, 'runFailed'));
   });
 
+  it('ends every run of a command that exits at once (the usage sampler never keeps the wrapper waiting)', async () => {
+    // A command that ends before the sampler has started used to race the sampler's stop: the
+    // wrapper then waited for it forever and the run never ended (1 run in a few).
+    const runs = await Promise.all(Array.from({ length: 40 }, (_, i) => submit({ cmd: `exit ${i % 3}` })));
+    const states = await Promise.all(runs.map((r) => ended(r.run)));
+    assert.deepStrictEqual(states.map((s) => s.raw.exitCode), runs.map((_, i) => i % 3));
+  });
+
   it('reports what a run used: the peak memory of a run holding ~200 MB, within 25%', async () => {
     const held = 200 * 1024 * 1024;
     const { run } = await submit({ cmd: `python3 -c "import time; b = bytearray(${held}); time.sleep(3)"` });

@@ -64,7 +64,12 @@ export function usageRecorderShell(intervalSeconds = 1): { before: string; after
     // Before the sampler is reaped, so its own CPU time is not counted.
     `times >${LOCAL_USAGE_FILE}.tmp`,
     'muse_up1=; read muse_up1 muse_x 2>/dev/null </proc/uptime',
-    'kill "$muse_sampler" 2>/dev/null; wait "$muse_sampler" 2>/dev/null',
+    // A TERM that reaches the sampler between its fork and its exec is taken by the wrapper's own
+    // trap (inherited until the exec) and lost: send it again until the sampler is gone, KILL
+    // after 3 s, so the wrapper never waits for it forever.
+    'kill "$muse_sampler" 2>/dev/null; muse_n=0',
+    'while kill -0 "$muse_sampler" 2>/dev/null && [ "$muse_n" -lt 30 ]; do sleep 0.1; kill "$muse_sampler" 2>/dev/null; muse_n=$((muse_n + 1)); done',
+    'kill -9 "$muse_sampler" 2>/dev/null; wait "$muse_sampler" 2>/dev/null',
     `printf 'uptime %s %s\\n' "$muse_up0" "$muse_up1" >>${LOCAL_USAGE_FILE}.tmp`,
     `if [ -r ${LOCAL_PEAK_FILE} ]; then cat ${LOCAL_PEAK_FILE} >>${LOCAL_USAGE_FILE}.tmp; rm -f ${LOCAL_PEAK_FILE}; fi`,
     `mv -f ${LOCAL_USAGE_FILE}.tmp ${LOCAL_USAGE_FILE}`,

@@ -93,8 +93,10 @@ const USAGE = usageRecorderShell();
  * record is written before the exit record, so a reader that sees the exit finds the figures.
  */
 const WRAPPER = [
-  "trap 'muse_sig=1' TERM INT HUP",
+  // The sampler starts before the trap: a fork of the wrapper would carry the trap until its
+  // exec, and a TERM meant to stop it could be swallowed there.
   USAGE.before,
+  "trap 'muse_sig=1' TERM INT HUP",
   'sh -c "$1" </dev/null',
   'code=$?',
   USAGE.after,
