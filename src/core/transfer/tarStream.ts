@@ -83,61 +83,103 @@ export function memberHeader(name: string, size: number, mode: number, mtime: nu
 /** The end of an archive: two zero blocks. */
 export const TAR_END = Buffer.alloc(2 * BLOCK);
 
+/** Small files read ahead of the one being sent (local reads overlap the sending). */
+const READ_AHEAD = 16;
+/** Small members are gathered into chunks of about this size: fewer, larger writes downstream. */
+const CHUNK = 256 * 1024;
+
+interface Loaded {
+  size: number;
+  mode: number;
+  mtime: number;
+  /** The content of a small file (a large one is streamed when its turn comes). */
+  data?: Buffer;
+}
+
 /**
  * The archive of `entries` as a stream (with back-pressure: a file is read only as fast as the
- * stream is consumed). `onBytes` is told the content bytes of each file as they go out. A file
- * that cannot be read, or whose size changed since it was listed, fails the stream with an `io`
- * MuseError: the archive is then incomplete, and the reader must not take it as whole.
+ * stream is consumed, small ones a few ahead). `onBytes` is told the content bytes of each file
+ * as they go out. A file that cannot be read, or whose size changed since it was listed, fails
+ * the stream with an `io` MuseError: the archive is then incomplete, and the reader must not
+ * take it as whole.
  */
 export function tarStream(entries: readonly TarEntry[], onBytes?: (n: number, name: string) => void): Readable {
+  const fail = (file: string, why: string, cause?: unknown) => new MuseError('io', `Cannot read the input file ${file}: ${why}.`, { cause });
+  const load = async (e: TarEntry): Promise<Loaded> => {
+    if (e.data) return { size: e.data.length, mode: e.mode ?? 0o644, mtime: Date.now() / 1000, data: e.data };
+    const file = e.path!;
+    let st;
+    try {
+      st = await fs.stat(file);
+    } catch (err) {
+      throw fail(file, errorMessage(err), err);
+    }
+    if (!st.isFile()) throw fail(file, 'not a regular file');
+    const loaded: Loaded = { size: st.size, mode: e.mode ?? (0o644 | (st.mode & 0o111)), mtime: st.mtimeMs / 1000 };
+    if (st.size <= SMALL_FILE) {
+      try {
+        loaded.data = await fs.readFile(file);
+      } catch (err) {
+        throw fail(file, errorMessage(err), err);
+      }
+      if (loaded.data.length !== st.size) throw fail(file, 'it changed while it was being sent');
+    }
+    return loaded;
+  };
+
   async function* blocks(): AsyncGenerator<Buffer> {
+    const pending: Promise<Loaded>[] = [];
+    let next = 0;
+    const fill = () => {
+      while (next < entries.length && pending.length < READ_AHEAD) {
+        const p = load(entries[next++]);
+        p.catch(() => undefined); // awaited in its turn; not unhandled meanwhile
+        pending.push(p);
+      }
+    };
+    let batch: Buffer[] = [];
+    let batched = 0;
+    const add = (b: Buffer) => {
+      batch.push(b);
+      batched += b.length;
+    };
+    const flush = (): Buffer => {
+      const out = batch.length === 1 ? batch[0] : Buffer.concat(batch, batched);
+      batch = [];
+      batched = 0;
+      return out;
+    };
     for (const e of entries) {
-      if (e.data) {
-        yield memberHeader(e.name, e.data.length, e.mode ?? 0o644, Date.now() / 1000);
-        yield e.data;
-        yield padding(e.data.length);
-        onBytes?.(e.data.length, e.name);
+      fill();
+      const f = await pending.shift()!;
+      add(memberHeader(e.name, f.size, f.mode, f.mtime));
+      if (f.data) {
+        add(f.data);
+        add(padding(f.size));
+        onBytes?.(f.size, e.name);
+        if (batched >= CHUNK) yield flush();
         continue;
       }
+      if (batched > 0) yield flush();
       const file = e.path!;
-      const fail = (why: string, cause?: unknown) => new MuseError('io', `Cannot read the input file ${file}: ${why}.`, { cause });
-      let st;
-      try {
-        st = await fs.stat(file);
-      } catch (err) {
-        throw fail(errorMessage(err), err);
-      }
-      if (!st.isFile()) throw fail('not a regular file');
-      const mode = e.mode ?? (0o644 | (st.mode & 0o111));
-      yield memberHeader(e.name, st.size, mode, st.mtimeMs / 1000);
       let sent = 0;
-      if (st.size <= SMALL_FILE) {
-        let data: Buffer;
-        try {
-          data = await fs.readFile(file);
-        } catch (err) {
-          throw fail(errorMessage(err), err);
+      const rs = createReadStream(file, { start: 0, end: f.size - 1, highWaterMark: CHUNK });
+      try {
+        for await (const chunk of rs as AsyncIterable<Buffer>) {
+          sent += chunk.length;
+          yield chunk;
+          onBytes?.(chunk.length, e.name);
         }
-        if (data.length !== st.size) throw fail('it changed while it was being sent');
-        sent = data.length;
-        yield data;
-        onBytes?.(sent, e.name);
-      } else {
-        const rs = createReadStream(file, { start: 0, end: st.size - 1, highWaterMark: 256 * 1024 });
-        try {
-          for await (const chunk of rs as AsyncIterable<Buffer>) {
-            sent += chunk.length;
-            yield chunk;
-            onBytes?.(chunk.length, e.name);
-          }
-        } catch (err) {
-          throw fail(errorMessage(err), err);
-        }
-        if (sent !== st.size) throw fail('it changed while it was being sent');
+      } catch (err) {
+        // A cancel destroys the stream with its own error: passed on as it is.
+        if (err instanceof MuseError) throw err;
+        throw fail(file, errorMessage(err), err);
       }
-      yield padding(sent);
+      if (sent !== f.size) throw fail(file, 'it changed while it was being sent');
+      add(padding(sent));
     }
-    yield TAR_END;
+    add(TAR_END);
+    yield flush();
   }
   return Readable.from(blocks(), { objectMode: false });
 }
