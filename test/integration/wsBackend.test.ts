@@ -150,10 +150,15 @@ describe('WsBackend against the ws test server', function () {
     assert.ok(server.requests.filter((r) => r.method === 'POST').length - n <= 1, 'sent once at most');
   });
 
-  it('a truncated content download is a network error and leaves no file', async () => {
+  it('a content download cut short once is asked again and arrives whole; cut short every time, a network error and no file', async () => {
     const { run } = await submitAndWait({ software: 'sw_example', cmd: 'python /add.py 2 2' });
     server.faults.set({ kind: 'truncate', path: /\/content\//, times: 1 });
+    const got = await backend.content(run, dest('once.zip'));
+    assert.ok((await listZip(got.path)).some((e) => e.name === '__WS__stdout.txt'));
+    assert.ok(!fs.existsSync(dest('once.zip.part')));
+    server.faults.set({ kind: 'truncate', path: /\/content\// });
     const e = await backend.content(run, dest('trunc.zip')).then(() => undefined, (x: unknown) => x);
+    server.faults.clear();
     assert.ok(isMuseError(e, 'network'), String(e));
     assert.ok(!fs.existsSync(dest('trunc.zip')) && !fs.existsSync(dest('trunc.zip.part')));
   });

@@ -69,6 +69,14 @@ const TRANSIENT_CODES = new Set([
 ]);
 
 /**
+ * A 2xx answer that could not be read as what it must be: not JSON, cut off, empty. The server
+ * or a proxy garbled it, and a read asked again usually gets a whole one.
+ */
+export function isBadAnswer(e: unknown): boolean {
+  return e instanceof MuseError && (e.code === 'malformed' || e.code === 'network');
+}
+
+/**
  * Whether a request that failed with this connection error code may be sent again: a GET on
  * any transient failure; anything else only when the connection was refused (nothing was sent).
  */
@@ -200,6 +208,16 @@ export class WsTransport implements AnswerContext {
    * every other outcome is a MuseError.
    */
   async call(spec: CallSpec, opts: OpOptions, flags: CallFlags = {}): Promise<WsResponse> {
+    return this.read(spec, opts, async (res) => res, flags);
+  }
+
+  /**
+   * One request and the reading of its answer by `take`, with the retries its kind allows: a
+   * read (idempotent) whose 2xx answer turns out malformed or cut off (a truncated JSON body, a
+   * file shorter than announced) is asked again like a 5xx or a reset, with the same backoff
+   * and within the same number of attempts. A submit is never sent again once sent.
+   */
+  async read<T>(spec: CallSpec, opts: OpOptions, take: (res: WsResponse) => Promise<T>, flags: CallFlags = {}): Promise<T> {
     const url = new URL(spec.path, this.baseUrl).href;
     let status500 = 0;
     for (let attempt = 1; ; attempt++) {
@@ -220,6 +238,10 @@ export class WsTransport implements AnswerContext {
       } catch (e) {
         if (parts && typeof parts.body !== 'string') parts.body.destroy();
         if (opts.signal?.aborted) throw cancelledError(spec.what);
+        if (spec.idempotent && attempt < this.attempts && isBadAnswer(e)) {
+          await this.backoff(attempt, opts.signal);
+          continue;
+        }
         if (e instanceof MuseError) throw e;
         if (retriableFailure(errCode(e), spec.idempotent) && attempt < this.attempts) {
           await this.backoff(attempt, opts.signal);
@@ -228,7 +250,17 @@ export class WsTransport implements AnswerContext {
         throw this.networkError(e, spec, url);
       }
       const status = res.statusCode;
-      if (status >= 200 && status < 300) return res;
+      if (status >= 200 && status < 300) {
+        try {
+          return await take(res);
+        } catch (e) {
+          if (opts.signal?.aborted) throw cancelledError(spec.what);
+          if (!(spec.idempotent && attempt < this.attempts && isBadAnswer(e))) throw e;
+          res.body.destroy();
+          await this.backoff(attempt, opts.signal);
+          continue;
+        }
+      }
       if (spec.idempotent && attempt < this.attempts && retriableStatus(status, status500)) {
         if (status === 500) status500++;
         await res.body.dump().catch(() => undefined);
