@@ -324,7 +324,7 @@ describe('Slurm backend on the test cluster', function () {
     assert.strictEqual(conn.commandCount, before, 'nothing was sent for refused input');
   });
 
-  it('content of a folder with non-ASCII names (zipped here over SFTP), several at once, then dispose: complete zips, no stray error', async () => {
+  it('content of a folder with non-ASCII names (zipped here from one tar stream), several at once, then dispose: complete zips, no stray error', async () => {
     // A backend of its own (own prompts: own connection), so that dispose really closes it.
     const b = new SlurmBackend(profile, strictPrompts(), pool);
     const names = ['né 日本.txt', 'sub/ü.txt', 'plain.txt'];
