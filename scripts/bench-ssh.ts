@@ -23,6 +23,7 @@ import { normalizeRequest } from '../src/core/model';
 import type { InputFile, SubmitRequest } from '../src/core/model';
 import type { SshProfile } from '../src/core/profiles';
 import { clusterSshProfile } from '../test/cluster/clusterEnv';
+import { benchAtDistance } from './bench-ssh-distance';
 import type { ClusterEnv } from '../test/cluster/clusterEnv';
 
 const run = promisify(execFile);
@@ -150,6 +151,10 @@ async function main(): Promise<void> {
     console.log(`poll of ${ids.length} active jobs (median of 5; ${waiting} seen waiting):`);
     line('  states() vs one bare sacct (same connection)', median(polls), median(bares), '<= 1.5');
     line('  states() vs one bare sacct (ssh host sacct)', median(polls), median(sshBares), '<= 1.5');
+
+    // --- issue 8: the same cluster at 0 and 50 ms RTT ----------------------------------------
+    console.log('at a distance (issue 8):');
+    for (const rtt of [0, 50]) await benchAtDistance(env, rtt, tmp, remoteBench, pool, jobIds);
   } finally {
     // Leave nothing behind: held jobs cancelled, bench folders removed.
     try {
