@@ -28,6 +28,12 @@ export interface WsClientOptions {
   maxJsonBytes?: number;
   /** The undici dispatcher to use (default: an `EnvHttpProxyAgent` owned by this client). */
   dispatcher?: Dispatcher;
+  /**
+   * File answers written asynchronously (undici and a write stream) instead of by the CLI's raw
+   * GET, which writes synchronously in its socket callback for flat memory: the extension host
+   * must never block on a slow disk (an NFS home).
+   */
+  asyncFileWrites?: boolean;
 }
 
 /** One request of the API. */
@@ -141,6 +147,7 @@ export class WsTransport implements AnswerContext {
   private readonly retryDelayMs: number;
   private dispatcherInstance: Dispatcher | undefined;
   private readonly ownsDispatcher: boolean;
+  private readonly asyncFileWrites: boolean;
   private readonly authHeader: Record<string, string>;
 
   constructor(opts: WsClientOptions) {
@@ -156,6 +163,7 @@ export class WsTransport implements AnswerContext {
     base.search = '';
     base.hash = '';
     this.baseUrl = base.href;
+    this.asyncFileWrites = opts.asyncFileWrites ?? false;
     // undici drops the user and password of a URL without a word: sent as Basic auth instead
     // (getToFile does the same from the URL).
     this.authHeader = base.username || base.password ? { authorization: basicAuth(base) } : {};
@@ -195,7 +203,7 @@ export class WsTransport implements AnswerContext {
 
   /** Whether file GETs may bypass undici: our own dispatcher, and no proxy for this URL's scheme. */
   rawGetsAllowed(): boolean {
-    if (!this.ownsDispatcher) return false;
+    if (!this.ownsDispatcher || this.asyncFileWrites) return false;
     const u = new URL(this.baseUrl);
     const vars = u.protocol === 'https:' ? ['https_proxy', 'HTTPS_PROXY'] : ['http_proxy', 'HTTP_PROXY'];
     // Behind a proxy, undici's EnvHttpProxyAgent (and its NO_PROXY rules) does the request.
