@@ -17,6 +17,7 @@ import { BOOKKEEPING, JOBID_FILE, SUBMIT_LOCK } from './runFileNames';
 import { readTar } from '../../transfer/tarRead';
 import { remoteFacts } from './remoteFacts';
 import { sftpCall, sftpError } from './sftp';
+import { isConnectionLoss } from './sshConnection';
 import type { SshConnection } from './sshConnection';
 
 /**
@@ -66,7 +67,12 @@ async function writeRunZip(conn: SshConnection, dir: string, tmp: string, opts: 
       stdoutTo: counting,
     });
     if (r.code === 97 || r.code === 95) {
-      if ((await remoteFacts(conn, opts.signal)).tar) await zipFromTar(conn, dir, counting, stopRemote.signal, opts);
+      // A far side that cannot even answer the probe is taken as one without tar.
+      const facts = await remoteFacts(conn, opts.signal).catch((e: unknown) => {
+        if (isConnectionLoss(e) || opts.signal?.aborted) throw e;
+        return undefined;
+      });
+      if (facts?.tar) await zipFromTar(conn, dir, counting, stopRemote.signal, opts);
       else await zipHere(conn, dir, counting, opts);
     } else if (r.code === 98) {
       throw new MuseError('notFound', `The run folder ${dir} is not on the cluster any more.`);
