@@ -29,6 +29,7 @@ import { normalizeRequest } from '../src/core/model';
 import type { InputFile, SubmitRequest } from '../src/core/model';
 import type { SshProfile } from '../src/core/profiles';
 import { clusterSshProfile } from '../test/cluster/clusterEnv';
+import { benchAtDistance } from './bench-ssh-distance';
 import type { ClusterEnv } from '../test/cluster/clusterEnv';
 
 const run = promisify(execFile);
@@ -218,6 +219,10 @@ async function main(): Promise<void> {
     // The held jobs wait (a reason each), the bench's earlier jobs have ended (figures each).
     const ended = jobIds.filter((j) => /^\d+$/.test(j) && !ids.includes(j)).map((id) => ({ ...refs[0], id: `e${id}`, key: id, raw: { jobId: id } }));
     await benchPollCommands(upBackend, conn, [...refs, ...ended]);
+
+    // --- issue 8: the same cluster at 0 and 50 ms RTT ----------------------------------------
+    console.log('at a distance (issue 8):');
+    for (const rtt of [0, 50]) await benchAtDistance(env, rtt, tmp, remoteBench, pool, jobIds);
   } finally {
     // Leave nothing behind: held jobs cancelled, bench folders removed.
     try {

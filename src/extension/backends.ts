@@ -56,6 +56,7 @@ export class Backends implements vscode.Disposable {
         getToken: async (name: string) => this.secrets.getToken(name),
         sshPrompts: this.sshPrompts,
         sshPool: this.sshPool,
+        asyncFileWrites: true,
       });
     });
     this.cache.set(p.name, { sig, backend });

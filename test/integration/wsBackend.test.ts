@@ -150,10 +150,31 @@ describe('WsBackend against the ws test server', function () {
     assert.ok(server.requests.filter((r) => r.method === 'POST').length - n <= 1, 'sent once at most');
   });
 
-  it('a truncated content download is a network error and leaves no file', async () => {
+  it('with asyncFileWrites (the extension host), content and results arrive byte for byte as through the CLI\'s raw GET; a cut is retried the same', async () => {
+    const { run } = await submitAndWait({ software: 'sw_example', cmd: 'python /add.py 6 6', returnedType: 'run.zip' });
+    const ext = new WsBackend({ baseUrl: server.url, getToken: async () => token, attempts: 3, retryDelayMs: 20, asyncFileWrites: true });
+    try {
+      const viaCli = await backend.content(run, dest('cli-content.zip'));
+      const viaExt = await ext.content(run, dest('ext-content.zip'));
+      assert.ok(fs.readFileSync(viaExt.path).equals(fs.readFileSync(viaCli.path)));
+      server.faults.set({ kind: 'truncate', path: /\/muse\/run\//, times: 1 });
+      const res = await ext.results(run, dest('ext-results.zip'));
+      assert.ok(res.kind === 'file' && (await listZip(res.path)).some((e) => e.name === '__WS__stdout.txt'));
+      assert.ok(!fs.existsSync(dest('ext-results.zip.part')));
+    } finally {
+      await ext.dispose();
+    }
+  });
+
+  it('a content download cut short once is asked again and arrives whole; cut short every time, a network error and no file', async () => {
     const { run } = await submitAndWait({ software: 'sw_example', cmd: 'python /add.py 2 2' });
     server.faults.set({ kind: 'truncate', path: /\/content\//, times: 1 });
+    const got = await backend.content(run, dest('once.zip'));
+    assert.ok((await listZip(got.path)).some((e) => e.name === '__WS__stdout.txt'));
+    assert.ok(!fs.existsSync(dest('once.zip.part')));
+    server.faults.set({ kind: 'truncate', path: /\/content\// });
     const e = await backend.content(run, dest('trunc.zip')).then(() => undefined, (x: unknown) => x);
+    server.faults.clear();
     assert.ok(isMuseError(e, 'network'), String(e));
     assert.ok(!fs.existsSync(dest('trunc.zip')) && !fs.existsSync(dest('trunc.zip.part')));
   });

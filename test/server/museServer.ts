@@ -674,7 +674,7 @@ export async function startMuseServer(opts: MuseServerOptions): Promise<MuseTest
     const uploadDir = path.join(dirs.uploads, crypto.randomUUID());
     const dropAll = () => fs.promises.rm(uploadDir, { recursive: true, force: true }).catch(() => undefined);
     try {
-      const fault = faults.take(url.pathname + url.search);
+      const fault = faults.take(url.pathname + url.search, req.method);
       if (fault?.kind === 'delay') {
         await new Promise<void>((r) => {
           const t = setTimeout(r, fault.delayMs ?? 1000);

@@ -24,7 +24,7 @@ import type { Workbench } from './workbench';
 async function runFile(wb: Workbench, name: string, cmd: string): Promise<void> {
   await openFile(wb, name);
   await clickEditorAction(wb, 'Run Active File on Muse');
-  await answerQuickInput(wb, 'python');
+  // The local runner with no image: no software question, the command first.
   await answerQuickInput(wb, cmd);
   await clickDialogButton(wb, 'Run');
 }
@@ -42,7 +42,8 @@ describe('Follow Output in the workbench', function () {
     fs.writeFileSync(path.join(folder, 'boom.py'), 'def div(a, b):\n    return a / b\n\nprint(div(1, 0))\n');
     fs.writeFileSync(
       path.join(folder, '.vscode', 'settings.json'),
-      JSON.stringify({ 'muse.profiles': [{ name: 'local', kind: 'local', root: path.join(runDir, 'ui-follow', 'runs') }], 'muse.pollInterval': 1, 'workbench.startupEditor': 'none' }),
+      // Profiles are the user's (a workspace cannot set them): the built-in local profile, chosen here.
+      JSON.stringify({ 'muse.activeProfile': 'local', 'muse.pollInterval': 1, 'workbench.startupEditor': 'none' }),
     );
     wb = await openWorkbench({ folder });
   });
@@ -56,9 +57,9 @@ describe('Follow Output in the workbench', function () {
     // Shown before the run: once a run is active, the container's badge takes the click.
     await showViewContainer(wb, 'Muse');
     await runFile(wb, 'count.py', 'python3 count.py');
-    await waitForTreeItems(wb, 'Runs', (items) => items.some((i) => i.label === 'python · count.py'), 60_000);
+    await waitForTreeItems(wb, 'Runs', (items) => items.some((i) => i.label === 'direct · count.py'), 60_000);
     // The inline button shows on running rows only.
-    await clickTreeItemAction(wb, 'Runs', 'python · count.py', 'Follow Output');
+    await clickTreeItemAction(wb, 'Runs', 'direct · count.py', 'Follow Output');
     const first = await waitForEditorText(wb, /line 2\n/, 30_000);
     await screenshot(wb, 'follow-1-early');
     const later = await waitForEditorText(wb, /line 12\n/, 60_000);

@@ -36,7 +36,12 @@ describe('Two windows, one user', function () {
     const runDir = process.env.MUSE_VSCODE_RUN_DIR ?? path.join(PROJECT_ROOT, '.cache', 'vscode-run', 'ui');
     const base = path.join(runDir, 'ui-two-windows');
     fs.rmSync(base, { recursive: true, force: true });
-    for (const w of ['a', 'b']) fs.cpSync(path.join(PROJECT_ROOT, 'test', 'vscode', 'workspace'), path.join(base, w), { recursive: true });
+    for (const w of ['a', 'b']) {
+      fs.cpSync(path.join(PROJECT_ROOT, 'test', 'vscode', 'workspace'), path.join(base, w), { recursive: true });
+      // The built-in local profile (another UI test may have made a web API profile the active one).
+      fs.mkdirSync(path.join(base, w, '.vscode'), { recursive: true });
+      fs.writeFileSync(path.join(base, w, '.vscode', 'settings.json'), JSON.stringify({ 'muse.activeProfile': 'local' }));
+    }
     a = await openWorkbench({ folder: path.join(base, 'a') });
     b = await openWorkbench({ folder: path.join(base, 'b') });
   });

@@ -6,6 +6,7 @@
 //   MUSE_UI_WORKSPACE     the folder to open: a fresh copy of test/vscode/workspace/
 //   MUSE_VSCODE_RUN_DIR   scratch folder of this run (browser profiles go there)
 //   MUSE_UI_DATA_DIR      the MUSE_DATA_DIR of that code-server (its run store: tests may seed it)
+//   MUSE_UI_USER_SETTINGS its user settings.json (profiles are user settings: tests may add some)
 //
 // Typical test:
 //   const wb = await openWorkbench();
@@ -72,6 +73,16 @@ function requiredEnv(name: string): string {
 }
 
 let browsers = 0;
+
+/**
+ * Adds these keys to the UI code-server's user settings (the profiles a user would have added:
+ * a workspace may not set them). Merged with what is there; a list setting replaces the old one.
+ */
+export function addUserSettings(values: Record<string, unknown>): void {
+  const file = requiredEnv('MUSE_UI_USER_SETTINGS');
+  const cur = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+  fs.writeFileSync(file, JSON.stringify({ ...cur, ...values }, null, 2));
+}
 
 /**
  * Opens the workbench on the example workspace (or `folder`, which may be a `.code-workspace`

@@ -65,7 +65,7 @@ describe('Muse Runner run lifecycle in a real VS Code', function () {
     const q = await until('the run-end notification', () => prompts.asked.find((x) => x.id === 'run.ended' && x.kind === 'message' && x.subject === run.id));
     assert.ok(q.kind === 'message');
     assert.strictEqual(q.severity, 'warning');
-    assert.match(q.message, /failed \(exit code 3\)/);
+    assert.match(q.message, /failed: exit code 3/);
     assert.deepStrictEqual(q.choices, ['Open Content', 'Show Report', 'Show Summary']);
   });
 

@@ -16,6 +16,8 @@ export interface BackendDeps {
   sshPrompts?: SshPrompts;
   /** The process's shared SSH connections (its maker disposes it); required for ssh profiles. */
   sshPool?: SshConnectionPool;
+  /** Downloads never write synchronously (the extension host); the CLI's default keeps its flat-memory raw GET. */
+  asyncFileWrites?: boolean;
 }
 
 /** A new backend for `profile`. Throws an `unsupported` MuseError for a kind not available. */
@@ -25,7 +27,7 @@ export function createBackend(profile: Profile, deps: BackendDeps): Backend {
     case 'ws': {
       const { WsBackend } = require('./ws/wsBackend') as typeof import('./ws/wsBackend');
       const name = profile.name;
-      return new WsBackend({ baseUrl: profile.url, getToken: () => deps.getToken(name), timeoutMs: profile.timeoutMs });
+      return new WsBackend({ baseUrl: profile.url, getToken: () => deps.getToken(name), timeoutMs: profile.timeoutMs, asyncFileWrites: deps.asyncFileWrites });
     }
     case 'ssh':
       if (!deps.sshPrompts) throw new MuseError('unsupported', `Profile "${profile.name}": SSH needs a way to ask for passphrases and host keys here.`);

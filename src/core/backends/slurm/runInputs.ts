@@ -57,6 +57,11 @@ export function uploadDir(runDir: string, inputs: RunInputs): string {
   return inputs.order.some(isZipName) ? `${runDir}/${STAGING_DIR}` : runDir;
 }
 
+/** The message of a submit refused because the cluster has no `unzip`. */
+export function noUnzip(host: string): string {
+  return `The inputs hold a zip, and \`unzip\` is not installed on ${host}: unzip it locally and send the files, or ask the cluster's administrators for unzip.`;
+}
+
 /**
  * Makes the run folder and every folder the inputs need, in one round trip that also checks
  * that `unzip` exists when a zip must be opened (`unsupported` otherwise).
@@ -75,9 +80,7 @@ export async function makeRunFolders(withConnection: WithConnection, runDir: str
   const mk = await withConnection((c) =>
     c.exec(['sh', '-c', 'need=$1; shift; mkdir -p -- "$@" || exit 1; if [ "$need" = 1 ] && ! command -v unzip >/dev/null 2>&1; then exit 97; fi', 'sh', hasZip ? '1' : '0', ...dirs], { signal }),
   );
-  if (mk.code === 97) {
-    throw new MuseError('unsupported', `The inputs hold a zip, and \`unzip\` is not installed on ${host}: unzip it locally and send the files, or ask the cluster's administrators for unzip.`);
-  }
+  if (mk.code === 97) throw new MuseError('unsupported', noUnzip(host));
   if (mk.code !== 0) throw new MuseError('server', `Cannot create the run folder ${runDir} on ${host}: ${mk.stderr.toString().trim()}`);
 }
 

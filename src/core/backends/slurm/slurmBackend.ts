@@ -18,7 +18,7 @@ import type { SshProfile } from '../../profiles';
 import { resolveSentScript } from '../../sentScript';
 import type { SshPrompts } from '../../sshPrompts';
 import { BATCH_FILE, buildBatchScript, isArrayJob } from './batchScript';
-import { gatherInputs, makeRunFolders, placeStagedInputs, uploadDir, uploadInputs } from './runInputs';
+import { gatherInputs, makeRunFolders, noUnzip, placeStagedInputs, uploadDir, uploadInputs } from './runInputs';
 import { isZipName } from './runFileNames';
 import { downloadToFile, sftpCall } from './sftp';
 import { downloadRunZip } from './slurmContent';
@@ -29,7 +29,9 @@ import { slurmStates } from './slurmStates';
 import { SshConnection, isConnectionLoss } from './sshConnection';
 import type { SshConnectionOptions } from './sshConnection';
 import type { SshConnectionLease, SshConnectionPool } from './sshConnectionPool';
-import { isSbatchRefusal, sbatchOnce } from './submitOnce';
+import { isNotSubmitted, sbatchOnce } from './submitOnce';
+import { submitByTar } from './tarSubmit';
+import { remoteFacts } from './remoteFacts';
 import { resolveTarget, targetKey } from './sshTarget';
 import type { ResolveOptions } from './sshTarget';
 
@@ -87,7 +89,8 @@ export class SlurmBackend implements Backend {
     this.rootP ??= this.retrying(async (conn) => {
       const root = (this.profile.remoteRoot ?? '~/muse-runs').trim() || '~/muse-runs';
       if (root.startsWith('/')) return root.replace(/\/+$/, '') || '/';
-      const home = await conn.sftp((s) => sftpCall<string>((cb) => s.realpath('.', cb), 'Finding the home folder'), signal);
+      // The probe a submit needs anyway (tar, unzip): one exec, where SFTP's realpath costs a session.
+      const { home } = await remoteFacts(conn, signal);
       const rel = root === '~' ? '' : root.replace(/^~\//, '');
       return path.posix.join(home, rel).replace(/\/+$/, '');
     }, signal);
@@ -146,6 +149,15 @@ export class SlurmBackend implements Backend {
     onProgress?.({ phase: 'prepare', done: 0 });
     let sbatchStarted = false;
     try {
+      const facts = await remoteFacts(conn, signal);
+      if (facts.tar) {
+        if (inputs.order.some(isZipName) && !facts.unzip) throw new MuseError('unsupported', noUnzip(this.profile.host));
+        sbatchStarted = true; // from here the remote command decides: its errors say whether a job can exist
+        const jobId = await submitByTar(conn, runDir, inputs, script, jobName, opts);
+        onProgress?.({ phase: 'submit', done: 1, total: 1 });
+        return { key, location: runDir, jobId, message: `Submitted as Slurm job ${jobId} in ${runDir} on ${this.profile.host}.` };
+      }
+      // No tar on the cluster: SFTP, file by file.
       await makeRunFolders(withConnection, runDir, inputs, this.profile.host, signal);
       await conn.sftp((s) => sftpCall<void>((cb) => s.writeFile(`${runDir}/${BATCH_FILE}`, script, { mode: 0o644 }, cb), 'Writing the batch script'), signal);
       await uploadInputs(withConnection, inputs, uploadDir(runDir, inputs), this.options.uploadConcurrency ?? 8, opts);
@@ -163,7 +175,7 @@ export class SlurmBackend implements Backend {
         // Nothing was submitted: leave no half-made run folder behind (best effort).
         if (e instanceof MuseError) e.details.notSent = true;
         conn.exec(['rm', '-rf', '--', runDir]).catch(() => undefined);
-      } else if (isSbatchRefusal(e)) {
+      } else if (isNotSubmitted(e)) {
         if (e instanceof MuseError) e.details.notSent = true;
         // sbatch refused: no job will ever use the folder. Awaited: the connection just worked,
         // and a CLI closes it right after the error.

@@ -1,6 +1,6 @@
 /**
  * A run folder as one zip, downloaded: zipped on the cluster and streamed back when it can be,
- * else zipped here from the files read over SFTP. The backend's bookkeeping files stay out; the
+ * else zipped here from one tar stream (or, without tar, from the files read over SFTP). The backend's bookkeeping files stay out; the
  * zip reaches its destination through `<dest>.part`, renamed once complete.
  */
 import { createWriteStream } from 'fs';
@@ -14,7 +14,10 @@ import { replaceAtomically } from '../../atomicFile';
 import { MuseError } from '../../errors';
 import { partPath } from '../../transfer/streamToFile';
 import { BOOKKEEPING, JOBID_FILE, SUBMIT_LOCK } from './runFileNames';
+import { readTar } from '../../transfer/tarRead';
+import { remoteFacts } from './remoteFacts';
 import { sftpCall, sftpError } from './sftp';
+import { isConnectionLoss } from './sshConnection';
 import type { SshConnection } from './sshConnection';
 
 /**
@@ -64,7 +67,13 @@ async function writeRunZip(conn: SshConnection, dir: string, tmp: string, opts: 
       stdoutTo: counting,
     });
     if (r.code === 97 || r.code === 95) {
-      await zipHere(conn, dir, counting, opts);
+      // A far side that cannot even answer the probe is taken as one without tar.
+      const facts = await remoteFacts(conn, opts.signal).catch((e: unknown) => {
+        if (isConnectionLoss(e) || opts.signal?.aborted) throw e;
+        return undefined;
+      });
+      if (facts?.tar) await zipFromTar(conn, dir, counting, stopRemote.signal, opts);
+      else await zipHere(conn, dir, counting, opts);
     } else if (r.code === 98) {
       throw new MuseError('notFound', `The run folder ${dir} is not on the cluster any more.`);
     } else if (r.code !== 0) {
@@ -90,7 +99,31 @@ async function writeRunZip(conn: SshConnection, dir: string, tmp: string, opts: 
   }
 }
 
-/** The run folder's files streamed over SFTP into a zip made here (yazl), when the cluster has no zip. */
+/**
+ * The run folder as one tar stream from the cluster, made into a zip here (yazl flags UTF-8
+ * names, which Info-ZIP's zip does not): one remote command, where SFTP costs round trips per file.
+ */
+async function zipFromTar(conn: SshConnection, dir: string, dest: PassThrough, stop: AbortSignal, opts: OpOptions): Promise<void> {
+  const tarOut = new PassThrough();
+  const zip = new ZipFile();
+  const zipping = pipeline(zip.outputStream, dest, { signal: opts.signal });
+  zipping.catch(() => undefined); // awaited below, after the remote command
+  const reading = readTar(tarOut, (f) => {
+    if (BOOKKEEPING.has(f.name.split('/')[0])) return undefined;
+    const pt = new PassThrough();
+    zip.addReadStream(pt, f.name, { mtime: f.mtime, size: f.size });
+    return pt;
+  }).then(() => zip.end());
+  reading.catch(() => undefined);
+  const r = await conn.exec(['sh', '-c', 'cd -- "$1" || exit 98; exec tar --format=pax -cf - .', 'sh', dir], { signal: stop, stdoutTo: tarOut });
+  tarOut.end();
+  if (r.code === 98) throw new MuseError('notFound', `The run folder ${dir} is not on the cluster any more.`);
+  if (r.code !== 0) throw new MuseError('server', `tar failed in ${dir}: ${r.stderr.toString().trim() || `exit ${r.code}`}`);
+  await reading;
+  await zipping;
+}
+
+/** The run folder's files streamed over SFTP into a zip made here (yazl), when the cluster has no zip nor tar. */
 async function zipHere(conn: SshConnection, dir: string, dest: PassThrough, opts: OpOptions): Promise<void> {
   return conn.sftp(async (s) => {
     const files: { rel: string; size: number; mtime: number }[] = [];

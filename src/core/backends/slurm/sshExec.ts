@@ -2,6 +2,7 @@
  * One remote command over an open SSH connection: its channel, its output (collected or piped
  * with back-pressure), its exit status, and what a cancel or a dropped connection does to it.
  */
+import type { Readable } from 'stream';
 import type { Client, ClientChannel } from 'ssh2';
 import { MuseError, cancelledError } from '../../errors';
 
@@ -15,8 +16,12 @@ export interface ExecResult {
 
 export interface ExecOptions {
   signal?: AbortSignal;
-  /** Sent to the command's standard input, then closed. */
-  stdin?: string | Buffer;
+  /**
+   * Sent to the command's standard input, then closed. A stream is piped (with back-pressure);
+   * if it fails, the command fails with its error and the channel is closed at once, without
+   * the end-of-file a complete input would get.
+   */
+  stdin?: string | Buffer | Readable;
   /** Standard output is piped here (with back-pressure) instead of being collected. */
   stdoutTo?: NodeJS.WritableStream;
 }
@@ -70,8 +75,24 @@ export function execOnClient(client: Client, command: string, opts: ExecOptions,
       ch.stderr.on('data', (d: Buffer) => err.push(d));
       ch.on('error', (e: Error) => finish(() => reject(new MuseError('network', `Remote command on ${name} failed: ${e.message}`, { cause: e }))));
       ch.on('close', () => finish(() => resolve({ code, signal: sig, stdout: Buffer.concat(out), stderr: Buffer.concat(err) })));
-      if (opts.stdin !== undefined) ch.end(opts.stdin);
-      else ch.end();
+      const input = opts.stdin;
+      if (input === undefined) ch.end();
+      else if (typeof input === 'string' || Buffer.isBuffer(input)) ch.end(input);
+      else {
+        input.once('error', (e: Error) => {
+          finish(() => reject(e));
+          try {
+            ch.close();
+          } catch {
+            // the channel may be gone already
+          }
+        });
+        // The command may end (or fail) before reading all of it: stop reading the source then.
+        ch.once('close', () => {
+          if (!input.readableEnded) input.destroy();
+        });
+        input.pipe(ch);
+      }
     });
   });
 }

@@ -7,6 +7,7 @@ import { BATCH_FILE } from './batchScript';
 import { JOBID_FILE, SUBMIT_LOCK } from './runFileNames';
 import { isConnectionLoss } from './sshConnection';
 import type { SshConnection } from './sshConnection';
+import type { ExecResult } from './sshExec';
 
 /** `123` from `sbatch --parsable` output `123` or `123;cluster`. */
 export function parseSbatchOutput(out: string): string | undefined {
@@ -15,12 +16,18 @@ export function parseSbatchOutput(out: string): string | undefined {
   return /^\d+$/.test(id) ? id : undefined;
 }
 
-/** Errors meaning "sbatch ran and refused: no job exists", so the run folder can go. */
+/** Errors meaning "no job exists, and none will": sbatch refused, or the command failed before it. */
 const notSubmitted = new WeakSet<Error>();
 
-/** True when `e` is sbatch's refusal: it ran, and no job exists. */
-export function isSbatchRefusal(e: unknown): boolean {
+/** True when `e` says no job exists (sbatch refused, or the submit failed before sbatch could run): the run folder can go. */
+export function isNotSubmitted(e: unknown): boolean {
   return e instanceof Error && notSubmitted.has(e);
+}
+
+/** Marks `e` as meaning that no job exists (see `isNotSubmitted`). */
+export function markNotSubmitted<E extends Error>(e: E): E {
+  notSubmitted.add(e);
+  return e;
 }
 
 /**
@@ -42,17 +49,23 @@ export function sbatchRefusal(stderr: string): MuseError {
 }
 
 /**
+ * The shell fragment that runs sbatch at most once in the current folder (the run folder): it
+ * takes the lock (mkdir is atomic), submits `BATCH_FILE` and records the job id; when the lock
+ * exists already it only prints the recorded id. Exit 96: sbatch refused (its stderr follows);
+ * exit 99: locked without an id (a connection died while sbatch ran).
+ */
+export const SBATCH_GUARD =
+  `if mkdir ${SUBMIT_LOCK} 2>/dev/null; then id=$(sbatch --parsable ${BATCH_FILE}) || exit 96; printf '%s\\n' "$id" > ${JOBID_FILE}; printf '%s\\n' "$id"; ` +
+  `else cat ${JOBID_FILE} 2>/dev/null || exit 99; fi`;
+
+/**
  * Submits the batch script at most once. The remote side takes a lock (mkdir is atomic) before
  * sbatch and records the job id; after a dropped connection the same guarded command is run
  * again, and it only reads the recorded id. If the lock exists without an id (the connection
  * died while sbatch ran), the job is looked for by its unique name; it is never submitted twice.
  */
 export async function sbatchOnce(conn: SshConnection, runDir: string, jobName: string): Promise<string> {
-  const guard =
-    'cd -- "$1" || exit 98; ' +
-    `if mkdir ${SUBMIT_LOCK} 2>/dev/null; then id=$(sbatch --parsable "$2") || exit 96; printf '%s\\n' "$id" > ${JOBID_FILE}; printf '%s\\n' "$id"; ` +
-    `else cat ${JOBID_FILE} 2>/dev/null || exit 99; fi`;
-  const args = ['sh', '-c', guard, 'sh', runDir, BATCH_FILE];
+  const args = ['sh', '-c', `cd -- "$1" || exit 98; ${SBATCH_GUARD}`, 'sh', runDir];
   let r;
   try {
     r = await conn.exec(args);
@@ -60,6 +73,15 @@ export async function sbatchOnce(conn: SshConnection, runDir: string, jobName: s
     if (!isConnectionLoss(e)) throw e;
     r = await conn.exec(args); // guarded: reads the id if sbatch ran
   }
+  return sbatchAnswer(conn, r, runDir, jobName);
+}
+
+/**
+ * The job id from the answer of a command that ended with `SBATCH_GUARD`: exit 0 with the id,
+ * 96 sbatch's refusal, 99 the job looked for by its name (never submitted again). Any other exit
+ * is a `server` error (`notSubmitted` tells whether it came before sbatch could run).
+ */
+export async function sbatchAnswer(conn: SshConnection, r: ExecResult, runDir: string, jobName: string, notSubmittedCodes: readonly number[] = []): Promise<string> {
   if (r.code === 0) {
     const id = parseSbatchOutput(r.stdout.toString());
     if (id) return id;
@@ -78,7 +100,9 @@ export async function sbatchOnce(conn: SshConnection, runDir: string, jobName: s
         'It was not submitted again, so that it cannot run twice: check with squeue, and submit again if needed.',
     );
   }
-  throw new MuseError('server', `Cannot submit in ${runDir}: ${r.stderr.toString().trim() || `exit ${r.code}`}`);
+  const e = new MuseError('server', `Cannot submit in ${runDir}: ${r.stderr.toString().trim() || `exit ${r.code}`}`);
+  if (r.code !== null && notSubmittedCodes.includes(r.code)) notSubmitted.add(e);
+  throw e;
 }
 
 /** The id of the job named `jobName`: squeue first, then sacct over the last 7 days. */

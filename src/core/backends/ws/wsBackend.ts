@@ -27,6 +27,8 @@ export interface WsBackendOptions {
   /** Attempts and first delay of GET retries (tests make them short). */
   attempts?: number;
   retryDelayMs?: number;
+  /** See `WsClientOptions.asyncFileWrites` (the extension sets it). */
+  asyncFileWrites?: boolean;
 }
 
 /** Names of the output files inside a ws run folder (and so in its content zip). */
@@ -42,7 +44,7 @@ export class WsBackend implements Backend {
   private followP?: WsFollow;
 
   constructor(opts: WsBackendOptions) {
-    this.client = new WsClient({ baseUrl: opts.baseUrl, timeoutMs: opts.timeoutMs, attempts: opts.attempts, retryDelayMs: opts.retryDelayMs });
+    this.client = new WsClient({ baseUrl: opts.baseUrl, timeoutMs: opts.timeoutMs, attempts: opts.attempts, retryDelayMs: opts.retryDelayMs, asyncFileWrites: opts.asyncFileWrites });
     this.getToken = opts.getToken;
     this.concurrency = Math.max(1, opts.stateConcurrency ?? 4);
   }

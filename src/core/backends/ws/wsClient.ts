@@ -120,9 +120,7 @@ export class WsClient {
   async state(name: string, key: string, opts: OpOptions = {}): Promise<StateReport> {
     const path = `software/muse/state/${encodeSeg(name, 'software name')}/${encodeSeg(key, 'run key')}/`;
     const what = `the state of run ${key}`;
-    const res = await this.transport.call({ method: 'GET', path, idempotent: true, what }, opts);
-    const body = await readJson(this.transport, res, what);
-    return parseStateReport(body);
+    return this.transport.read({ method: 'GET', path, idempotent: true, what }, opts, async (res) => parseStateReport(await readJson(this.transport, res, what)));
   }
 
   /**
@@ -132,8 +130,7 @@ export class WsClient {
   async results(name: string, key: string, destFile: string, opts: OpOptions = {}): Promise<ResultOutcome> {
     const path = `software/muse/run/${encodeSeg(name, 'software name')}/${encodeSeg(key, 'run key')}/`;
     const what = `the results of run ${key}`;
-    const res = await this.transport.call({ method: 'GET', path, idempotent: true, what }, opts);
-    return resultOutcome(this.transport, res, destFile, { what, path }, opts);
+    return this.transport.read({ method: 'GET', path, idempotent: true, what }, opts, (res) => resultOutcome(this.transport, res, destFile, { what, path }, opts));
   }
 
   /** `POST software/run/{name}/`: runs on the service host and answers with the result. Never retried once sent. */
@@ -169,9 +166,12 @@ export class WsClient {
   /** An answer that must be file bytes (content zip, download): JSON there is an error. */
   private async fileOnly(path: string, what: string, destFile: string, opts: OpOptions): Promise<{ path: string; bytes: number }> {
     const t = this.transport;
-    const res = await t.call({ method: 'GET', path, idempotent: true, what }, opts, t.rawGetsAllowed() ? { toFile: destFile } : {});
-    if (res.written !== undefined) return { path: destFile, bytes: res.written };
-    const out = await resultOutcome(t, res, destFile, { what, path }, opts);
+    const out = await t.read(
+      { method: 'GET', path, idempotent: true, what },
+      opts,
+      async (res): Promise<ResultOutcome> => (res.written !== undefined ? { kind: 'file', path: destFile, bytes: res.written } : resultOutcome(t, res, destFile, { what, path }, opts)),
+      t.rawGetsAllowed() ? { toFile: destFile } : {},
+    );
     if (out.kind === 'file') return { path: out.path, bytes: out.bytes };
     throw new MuseError('malformed', `The Muse server answered ${what} with ${out.kind === 'stdout' ? 'a stdout text' : 'another download key'} instead of a file.`, { url: t.safeUrl(path) });
   }

@@ -28,6 +28,12 @@ export interface WsClientOptions {
   maxJsonBytes?: number;
   /** The undici dispatcher to use (default: an `EnvHttpProxyAgent` owned by this client). */
   dispatcher?: Dispatcher;
+  /**
+   * File answers written asynchronously (undici and a write stream) instead of by the CLI's raw
+   * GET, which writes synchronously in its socket callback for flat memory: the extension host
+   * must never block on a slow disk (an NFS home).
+   */
+  asyncFileWrites?: boolean;
 }
 
 /** One request of the API. */
@@ -67,6 +73,14 @@ const TRANSIENT_CODES = new Set([
   'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'ECONNABORTED',
   'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED',
 ]);
+
+/**
+ * A 2xx answer that could not be read as what it must be: not JSON, cut off, empty. The server
+ * or a proxy garbled it, and a read asked again usually gets a whole one.
+ */
+export function isBadAnswer(e: unknown): boolean {
+  return e instanceof MuseError && (e.code === 'malformed' || e.code === 'network');
+}
 
 /**
  * Whether a request that failed with this connection error code may be sent again: a GET on
@@ -133,6 +147,7 @@ export class WsTransport implements AnswerContext {
   private readonly retryDelayMs: number;
   private dispatcherInstance: Dispatcher | undefined;
   private readonly ownsDispatcher: boolean;
+  private readonly asyncFileWrites: boolean;
   private readonly authHeader: Record<string, string>;
 
   constructor(opts: WsClientOptions) {
@@ -148,6 +163,7 @@ export class WsTransport implements AnswerContext {
     base.search = '';
     base.hash = '';
     this.baseUrl = base.href;
+    this.asyncFileWrites = opts.asyncFileWrites ?? false;
     // undici drops the user and password of a URL without a word: sent as Basic auth instead
     // (getToFile does the same from the URL).
     this.authHeader = base.username || base.password ? { authorization: basicAuth(base) } : {};
@@ -187,7 +203,7 @@ export class WsTransport implements AnswerContext {
 
   /** Whether file GETs may bypass undici: our own dispatcher, and no proxy for this URL's scheme. */
   rawGetsAllowed(): boolean {
-    if (!this.ownsDispatcher) return false;
+    if (!this.ownsDispatcher || this.asyncFileWrites) return false;
     const u = new URL(this.baseUrl);
     const vars = u.protocol === 'https:' ? ['https_proxy', 'HTTPS_PROXY'] : ['http_proxy', 'HTTP_PROXY'];
     // Behind a proxy, undici's EnvHttpProxyAgent (and its NO_PROXY rules) does the request.
@@ -200,6 +216,16 @@ export class WsTransport implements AnswerContext {
    * every other outcome is a MuseError.
    */
   async call(spec: CallSpec, opts: OpOptions, flags: CallFlags = {}): Promise<WsResponse> {
+    return this.read(spec, opts, async (res) => res, flags);
+  }
+
+  /**
+   * One request and the reading of its answer by `take`, with the retries its kind allows: a
+   * read (idempotent) whose 2xx answer turns out malformed or cut off (a truncated JSON body, a
+   * file shorter than announced) is asked again like a 5xx or a reset, with the same backoff
+   * and within the same number of attempts. A submit is never sent again once sent.
+   */
+  async read<T>(spec: CallSpec, opts: OpOptions, take: (res: WsResponse) => Promise<T>, flags: CallFlags = {}): Promise<T> {
     const url = new URL(spec.path, this.baseUrl).href;
     let status500 = 0;
     for (let attempt = 1; ; attempt++) {
@@ -220,6 +246,10 @@ export class WsTransport implements AnswerContext {
       } catch (e) {
         if (parts && typeof parts.body !== 'string') parts.body.destroy();
         if (opts.signal?.aborted) throw cancelledError(spec.what);
+        if (spec.idempotent && attempt < this.attempts && isBadAnswer(e)) {
+          await this.backoff(attempt, opts.signal);
+          continue;
+        }
         if (e instanceof MuseError) throw e;
         if (retriableFailure(errCode(e), spec.idempotent) && attempt < this.attempts) {
           await this.backoff(attempt, opts.signal);
@@ -228,7 +258,17 @@ export class WsTransport implements AnswerContext {
         throw this.networkError(e, spec, url);
       }
       const status = res.statusCode;
-      if (status >= 200 && status < 300) return res;
+      if (status >= 200 && status < 300) {
+        try {
+          return await take(res);
+        } catch (e) {
+          if (opts.signal?.aborted) throw cancelledError(spec.what);
+          if (!(spec.idempotent && attempt < this.attempts && isBadAnswer(e))) throw e;
+          res.body.destroy();
+          await this.backoff(attempt, opts.signal);
+          continue;
+        }
+      }
       if (spec.idempotent && attempt < this.attempts && retriableStatus(status, status500)) {
         if (status === 500) status500++;
         await res.body.dump().catch(() => undefined);
