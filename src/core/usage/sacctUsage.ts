@@ -3,7 +3,7 @@
  * job rows and their steps) and grouping each job or array task with its steps, so the figures
  * of each can be computed. Values stay as printed here; `usageFigures.ts` reads the units.
  */
-import { FIELD_DELIMITER } from '../backends/slurm/slurmParse';
+import { FIELD_DELIMITER } from './slurmUnits';
 
 /** The sacct fields the usage figures need, in the order the rows are read. */
 export const USAGE_FIELDS = [

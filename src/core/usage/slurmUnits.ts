@@ -5,6 +5,13 @@
  * before it started has no figures, and they must never read as 0.
  */
 
+/**
+ * Field delimiter the project asks of sacct and squeue (`--delimiter`, `-o`): the ASCII unit
+ * separator, which no job name, node list or reason holds (sbatch refuses control characters in
+ * names). Defined here, the lowest layer that reads Slurm's output; the Slurm backend uses it too.
+ */
+export const FIELD_DELIMITER = '\x1f';
+
 const UNKNOWN_WORDS = new Set(['', 'UNKNOWN', 'INVALID', 'NONE', 'N/A', '(NULL)', 'NONE ASSIGNED']);
 
 /** True for the words Slurm prints where it has no value. */

@@ -3,8 +3,7 @@
  * the expected start from one `squeue --start -h -o '%i<D>%S'` (backfill's estimate), for all
  * pending jobs of a cluster at once, and the short text the tree shows.
  */
-import { FIELD_DELIMITER } from '../backends/slurm/slurmParse';
-import { isUnknownValue, parseSlurmTime } from './slurmUnits';
+import { FIELD_DELIMITER, isUnknownValue, parseSlurmTime } from './slurmUnits';
 
 /** squeue's format for the reasons of pending jobs (with `-h -t PD`), joined by the delimiter. */
 export const PENDING_REASON_FORMAT = ['%i', '%r'] as const;

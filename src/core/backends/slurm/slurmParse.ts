@@ -2,12 +2,10 @@
  * Reading `sacct -P` and `squeue -o` output, and mapping Slurm states to the shared RunState.
  */
 import type { RawFacts, RunState, StateReport } from '../../model';
+import { FIELD_DELIMITER } from '../../usage/slurmUnits';
 
-/**
- * Field delimiter of sacct/squeue output: the ASCII unit separator, which no job name, node
- * list or reason holds (sbatch refuses control characters in names).
- */
-export const FIELD_DELIMITER = '\x1f';
+// The delimiter is defined with the unit readers (the lowest layer reading Slurm's output).
+export { FIELD_DELIMITER };
 
 export const SACCT_FIELDS = ['JobID', 'JobName', 'State', 'ExitCode', 'NodeList', 'Elapsed', 'Reason', 'Start', 'End'] as const;
 /** squeue format letters giving the same facts, in the order of SACCT_FIELDS (squeue has no exit code: empty). */
