@@ -1,7 +1,6 @@
-import * as vscode from 'vscode';
-import { MuseError, cancelledError } from '../../core/errors';
+import type * as vscode from 'vscode';
+import { cancelledError } from '../../core/errors';
 import type { Run } from '../../core/model';
-import { rerunRequest } from '../../core/rerunRequest';
 import { ask } from '../prompts';
 import { advicePicks, applyPicked, joinOptions, splitSbatchOptions, splitWords } from '../rerunChanges';
 import { readStderrTail } from '../runSummary';
@@ -9,8 +8,7 @@ import { runAdvice } from '../runSummaryModel';
 import { runLabel } from '../runTreeModel';
 import type { Services } from '../services';
 import { command } from './register';
-import { requireTrust } from '../workspaceTrust';
-import { submitWithProgress } from './runCommands';
+import { prepareRerun, submitWithProgress } from './runCommands';
 import { runFromArgs } from './runArgs';
 
 /**
@@ -20,13 +18,7 @@ import { runFromArgs } from './runArgs';
  * which run it reruns.
  */
 async function rerunWithChanges(s: Services, run: Run): Promise<Run | undefined> {
-  await requireTrust('Running a script again');
-  const profile = s.settings.profile(run.profile);
-  if (!profile) throw new MuseError('usage', `The profile "${run.profile}" of this run is no longer configured.`);
-  const renewal = s.auth.renewal(profile, true);
-  await renewal.ensureToken();
-  const root = vscode.workspace.workspaceFolders?.find((f) => f.uri.scheme === 'file')?.uri.fsPath;
-  const request = await rerunRequest(run, root);
+  const { profile, renewal, request } = await prepareRerun(s, run);
   const label = runLabel(run);
   const title = `Muse: rerun ${label} with changes`;
 

@@ -217,15 +217,24 @@ export async function submitWithProgress(s: Services, profile: Profile, backend:
   return run;
 }
 
-/** Rerun: the same request, with the files found again under the workspace folder. */
-async function rerun(s: Services, run: Run): Promise<Run | undefined> {
+/**
+ * What a rerun starts from (Rerun, Rerun with Changes): trust asked for, the run's profile (still
+ * configured), a token when it needs one, and the stored request with its files found again
+ * under the workspace folder.
+ */
+export async function prepareRerun(s: Services, run: Run): Promise<{ profile: Profile; renewal: Renewal; request: SubmitRequest }> {
   await requireTrust('Running a script again');
   const profile = s.settings.profile(run.profile);
   if (!profile) throw new MuseError('usage', `The profile "${run.profile}" of this run is no longer configured.`);
   const renewal = s.auth.renewal(profile, true);
   await renewal.ensureToken();
   const root = vscode.workspace.workspaceFolders?.find((f) => f.uri.scheme === 'file')?.uri.fsPath;
-  const request = await rerunRequest(run, root);
+  return { profile, renewal, request: await rerunRequest(run, root) };
+}
+
+/** Rerun: the same request, with the files found again under the workspace folder. */
+async function rerun(s: Services, run: Run): Promise<Run | undefined> {
+  const { profile, renewal, request } = await prepareRerun(s, run);
   const backend = await s.backends.get(profile);
   return submitWithProgress(s, profile, backend, request, run.label ?? run.software, `${request.files?.length ?? 0} file(s)`, renewal, run.id);
 }
