@@ -26,7 +26,7 @@ import {
   showViewContainer,
   waitFor,
   waitForTreeItems,
-  addUserSettings,
+  addProfiles,
 } from './workbench';
 import type { Workbench } from './workbench';
 
@@ -73,8 +73,8 @@ describe('Run Summary in the workbench', function () {
     fs.writeFileSync(path.join(workspace, 'fit.py'), 'print("fitted")\n');
     // The run's profile: named as a cluster profile would be, run by the local runner here.
     fs.mkdirSync(path.join(workspace, '.vscode'), { recursive: true });
-    // Profiles are the user's (machine scope: a workspace cannot set them): added to the user settings.
-    addUserSettings({ 'muse.profiles': [{ name: PROFILE, kind: 'local' }] });
+    // Profiles are the user's (machine scope: a workspace cannot set them), added as a user would.
+    addProfiles([{ name: PROFILE, kind: 'local' }]);
     fs.writeFileSync(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'muse.pollInterval': 1 }, null, 2));
     const store = new RunStore(runStorePath({ MUSE_DATA_DIR: dataDir }));
     await store.load();

@@ -6,7 +6,7 @@
 //   MUSE_UI_WORKSPACE     the folder to open: a fresh copy of test/vscode/workspace/
 //   MUSE_VSCODE_RUN_DIR   scratch folder of this run (browser profiles go there)
 //   MUSE_UI_DATA_DIR      the MUSE_DATA_DIR of that code-server (its run store: tests may seed it)
-//   MUSE_UI_USER_SETTINGS its user settings.json (profiles are user settings: tests may add some)
+//   MUSE_UI_MACHINE_SETTINGS its remote machine settings.json (where a remote window keeps muse.profiles)
 //
 // Typical test:
 //   const wb = await openWorkbench();
@@ -75,13 +75,18 @@ function requiredEnv(name: string): string {
 let browsers = 0;
 
 /**
- * Adds these keys to the UI code-server's user settings (the profiles a user would have added:
- * a workspace may not set them). Merged with what is there; a list setting replaces the old one.
+ * Adds profiles to the UI code-server's settings, as a user adds them: `muse.profiles` is a
+ * machine setting, which a remote window (code-server's) reads from the remote machine's
+ * settings (`Machine/settings.json`), not from the user settings or a workspace. Profiles of the
+ * same name are replaced, the others kept.
  */
-export function addUserSettings(values: Record<string, unknown>): void {
-  const file = requiredEnv('MUSE_UI_USER_SETTINGS');
-  const cur = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
-  fs.writeFileSync(file, JSON.stringify({ ...cur, ...values }, null, 2));
+export function addProfiles(profiles: Array<{ name: string } & Record<string, unknown>>): void {
+  const file = requiredEnv('MUSE_UI_MACHINE_SETTINGS');
+  const cur = fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
+  const names = new Set(profiles.map((p) => p.name));
+  const kept = ((cur['muse.profiles'] as Array<{ name: string }> | undefined) ?? []).filter((p) => !names.has(p.name));
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, JSON.stringify({ ...cur, 'muse.profiles': [...kept, ...profiles] }, null, 2));
 }
 
 /**

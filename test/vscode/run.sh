@@ -192,7 +192,7 @@ if [ -z "${MUSE_VSCODE_SKIP_UI:-}" ] && [ -n "$(find out/test/ui -name '*.test.j
   before=$FAILED
   out=$RUN/ui-tally.txt
   grep_args=(); [ -n "${MUSE_UI_GREP:-}" ] && grep_args=(--grep "$MUSE_UI_GREP")
-  MUSE_CODE_SERVER_URL=$URL MUSE_UI_DATA_DIR=$RUN/muse-data-ui MUSE_UI_USER_SETTINGS=$RUN/cs-ui/udd/User/settings.json MUSE_UI_WORKSPACE=$(fresh_workspace ws-ui) MUSE_TALLY=$out \
+  MUSE_CODE_SERVER_URL=$URL MUSE_UI_DATA_DIR=$RUN/muse-data-ui MUSE_UI_MACHINE_SETTINGS=$RUN/cs-ui/udd/Machine/settings.json MUSE_UI_WORKSPACE=$(fresh_workspace ws-ui) MUSE_TALLY=$out \
     npx mocha --reporter "$ROOT/test/support/tallyReporter.js" --timeout 120000 "${grep_args[@]}" 'out/test/ui/**/*.test.js'
   rc=$?
   if [ -s "$out" ]; then read -r p f s < "$out"; tally "$p" "$f" "$s"; else tally 0 1 0; fi
