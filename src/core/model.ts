@@ -171,6 +171,34 @@ export interface Run {
   notifyIn?: string;
   /** The window that announced the run's end (set once: one notification per run end). */
   notifiedBy?: string;
+  /** Set on each task of a sweep (one run record per task, grouped by `sweep.id`). */
+  sweep?: SweepTag;
+  /**
+   * SHA-256 (hex) of each input file as sent, by its name in the run folder: what "Compare"
+   * says differs between two runs' files. Absent on runs recorded before it existed.
+   */
+  fileHashes?: Record<string, string>;
+}
+
+/**
+ * Which sweep a run belongs to, and which task of it it is. A sweep is not a record of its own:
+ * its tasks are runs carrying the same `id`; everything about the sweep is on them.
+ */
+export interface SweepTag {
+  /** The sweep's id (a uuid), shared by all its tasks (and by the reruns of its failed tasks). */
+  id: string;
+  /** The task's index in the sweep, from 0 (the Slurm array task id over SSH). */
+  index: number;
+  /** How many tasks the sweep has. */
+  count: number;
+  /** This task's value of each placeholder, by placeholder name (`{a}` -> `a`). */
+  params: Record<string, string>;
+  /** The command with its `{name}` placeholders, as the user wrote it. */
+  template: string;
+  /** A label for the whole sweep (the script name, for instance). */
+  label?: string;
+  /** At most this many tasks run at once (Slurm's `%T`), when the user asked. */
+  throttle?: number;
 }
 
 /** What `results` produced. */
