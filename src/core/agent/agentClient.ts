@@ -155,10 +155,13 @@ async function answerPrompt(prompts: SshPrompts | undefined, kind: PromptKind, a
   }
 }
 
-/** True for the errors of a socket nobody listens on (absent, or left by a dead agent). */
+/**
+ * True for the errors of a socket nobody listens on: absent, left by a dead agent, or reset by
+ * an agent dying (or stopping) as we connect.
+ */
 function nobodyThere(e: unknown): boolean {
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'ENOENT' || code === 'ECONNREFUSED';
+  return code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'ECONNRESET';
 }
 
 export class AgentClient {
