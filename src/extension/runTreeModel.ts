@@ -33,8 +33,8 @@ export function runContextValue(run: Run, can: RunAbilities): string {
 }
 
 /** `profile;<kind>;signedIn|signedOut|ready`. */
-export function profileContextValue(profile: Profile, signedIn: boolean | undefined): string {
-  const auth = profile.kind === 'ws' ? (signedIn ? 'signedIn' : 'signedOut') : 'ready';
+export function profileContextValue(profile: Profile, signedIn: boolean | undefined, needsSignIn = false): string {
+  const auth = profile.kind === 'ws' ? (signedIn ? 'signedIn' : 'signedOut') : needsSignIn ? 'needsSignIn' : 'ready';
   return `profile;${profile.kind};${auth}`;
 }
 

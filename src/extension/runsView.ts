@@ -34,6 +34,7 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
   private readonly profileNodes = new Map<string, RunsNode>();
   private readonly runNodes = new Map<string, RunsNode>();
   private readonly signedIn = new Map<string, boolean>();
+  private readonly needsSignIn = new Set<string>();
   private readonly disposables: vscode.Disposable[] = [];
   /**
    * The store's runs indexed once per change: the workbench asks getTreeItem for every child of
@@ -77,6 +78,17 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
     if (this.signedIn.get(profile) === value) return;
     this.signedIn.set(profile, value);
     this.emitter.fire(undefined);
+  }
+
+  /**
+   * Whether an SSH profile's background poll needed a sign-in it may not ask for (see
+   * `needsSignIn`): its node says so and offers Sign In (a poll that may ask, in this window).
+   */
+  setNeedsSignIn(profile: string, value: boolean): void {
+    if (this.needsSignIn.has(profile) === value) return;
+    if (value) this.needsSignIn.add(profile);
+    else this.needsSignIn.delete(profile);
+    this.emitter.fire(this.profileNode(profile));
   }
 
   private snapshot(): NonNullable<RunsView['snap']> {
@@ -146,7 +158,12 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
       const running = countActive(this.snapshot().byProfile.get(node.name) ?? []);
       item.description = p ? `${p.kind}${node.name === this.settings.activeProfile.name ? ' · active' : ''}` : 'profile no longer configured';
       if (running) item.description += ` · ${running} running`;
-      item.contextValue = p ? profileContextValue(p, this.signedIn.get(node.name)) : 'profile;missing';
+      const signIn = this.needsSignIn.has(node.name);
+      if (signIn) {
+        item.description += ' · needs a sign-in';
+        item.tooltip = 'The cluster asks for a sign-in (a passphrase, a code or a host key) that a background check may not ask for. Sign In asks it here.';
+      }
+      item.contextValue = p ? profileContextValue(p, this.signedIn.get(node.name), signIn) : 'profile;missing';
       return item;
     }
     const run = this.snapshot().byId.get(node.id);
