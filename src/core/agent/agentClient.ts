@@ -18,7 +18,7 @@ import type { OpOptions, Progress } from '../backend';
 import { MuseError, cancelledError, errorMessage } from '../errors';
 import type { SshProfile } from '../profiles';
 import type { SshPrompts } from '../sshPrompts';
-import { agentScriptPath, agentSocketPath, agentStartLockPath, ensureAgentDir } from './agentPaths';
+import { agentDir, agentScriptPath, agentSocketPath, agentStartLockPath, ensureAgentDir } from './agentPaths';
 import { FORWARDED_METHODS, LineDecoder, PROTOCOL_VERSION, decodeValue, encodeValue, errorFromWire, frame, versionMismatchText } from './agentProtocol';
 import type { AgentMessage, AgentStatus, ClientInfo, ClientMessage, ForwardedMethod, PromptKind } from './agentProtocol';
 
@@ -331,6 +331,8 @@ export class AgentClient {
     // ELECTRON_RUN_AS_NODE: in VS Code the extension host's execPath is the editor itself.
     const child = spawn(execPath, [script], {
       detached: true,
+      // Not the caller's folder: a long-lived process must not keep a workspace (or a mount) busy.
+      cwd: agentDir(this.env),
       stdio: 'ignore',
       windowsHide: true,
       env: { ...this.env, ...this.opts.startEnv, ELECTRON_RUN_AS_NODE: '1' },
