@@ -62,7 +62,8 @@ export class RunFailures implements vscode.DocumentLinkProvider, vscode.Disposab
     let p = this.pending.get(run.id);
     if (!p) {
       p = (async () => {
-        const cause = await failureOfRun(await this.backends.get(run.profile), run);
+        // Read on its own at a run's end: it never asks for an SSH sign-in (background).
+        const cause = await failureOfRun(await this.backends.get(run.profile), run, { background: true });
         if (cause) {
           known.set(run.id, { run, cause });
           await this.diagnose(run, cause);
