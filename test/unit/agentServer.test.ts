@@ -154,6 +154,40 @@ describe('agent server (in this process, in-process ssh2 server)', function () {
     await until('the agent stopped the work', () => aborted);
   });
 
+  it('lets the caller do the work itself when the agent cannot be used, and says why once', async () => {
+    const sock = path.join(dir, 'agent.sock');
+    const older = net.createServer((s) => s.once('data', () => s.end(frame({ t: 'mismatch', version: 0, message: 'x' }))));
+    await new Promise<void>((r) => older.listen(sock, r));
+    const told: string[] = [];
+    let directCalls = 0;
+    const direct = { kind: 'ssh', cancel: async () => void directCalls++ } as unknown as Backend;
+    try {
+      const b = new AgentBackend(profile(), client(), countingPrompts(), (why) => {
+        told.push(why.message);
+        return direct;
+      });
+      await b.cancel(run);
+      await b.cancel(run);
+      assert.strictEqual(directCalls, 2);
+      assert.strictEqual(told.length, 1);
+      assert.match(told[0], /protocol 0.*muse agent stop/);
+    } finally {
+      await new Promise<void>((r) => older.close(() => r()));
+    }
+    // A folder that cannot be made (a file in the way): the same fallback.
+    await fs.writeFile(path.join(dir, 'file'), '');
+    const blocked = new AgentClient({ env: { MUSE_AGENT_DIR: path.join(dir, 'file', 'agent') }, client: { kind: 'cli', pid: process.pid } });
+    clients.push(blocked);
+    const b2 = new AgentBackend(profile(), blocked, countingPrompts(), () => direct);
+    await b2.cancel(run);
+    assert.strictEqual(directCalls, 3);
+    // A call the agent took and failed is not done again here (a submit is never sent twice).
+    await startServer();
+    const b3 = new AgentBackend(profile(), client(), countingPrompts(), () => direct);
+    await assert.rejects(b3.cancel({ ...run, raw: {} } as RunRef), (e: unknown) => isMuseError(e, 'notFound'));
+    assert.strictEqual(directCalls, 3);
+  });
+
   it('tells a client of another protocol version to reload (and stops that agent on `stop`), and refuses a client that skips the handshake', async () => {
     const sock = path.join(dir, 'agent.sock');
     // An agent of a newer protocol answers with its version.

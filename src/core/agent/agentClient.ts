@@ -291,7 +291,11 @@ export class AgentClient {
     } catch (e) {
       if (!autoStart || !nobodyThere(e)) throw this.unreachable(e);
     }
-    await ensureAgentDir(this.env);
+    try {
+      await ensureAgentDir(this.env);
+    } catch (e) {
+      throw new AgentUnavailableError('io', errorMessage(e), { notSent: true, cause: e });
+    }
     const { lock } = require('proper-lockfile') as typeof import('proper-lockfile');
     let release: (() => Promise<void>) | undefined;
     try {
