@@ -7,7 +7,7 @@
  * beforehand, never built in memory).
  */
 import * as fs from 'fs';
-import type { Readable } from 'stream';
+import { Readable } from 'stream';
 import * as yazl from 'yazl';
 import { MuseError } from '../../errors';
 import type { InputFile } from '../../model';
@@ -110,13 +110,17 @@ export interface ZipPart {
  */
 const END = { forceZip64Format: true, comment: '' };
 
-function addMembers(zip: yazl.ZipFile, members: ZipMember[], open: (m: ZipMember) => Readable | undefined): void {
-  for (const m of members) {
+/** Files up to this size are read ahead, this many at once (yazl asks for one file at a time). */
+const SMALL = 256 * 1024;
+const AHEAD = 16;
+
+function addMembers(zip: yazl.ZipFile, members: ZipMember[], open: (m: ZipMember, i: number) => Readable | undefined): void {
+  members.forEach((m, i) => {
     zip.addReadStreamLazy(m.file.name, { size: m.size, mode: m.mode, mtime: m.mtime, compress: false }, (cb) => {
-      const s = open(m);
+      const s = open(m, i);
       if (s) cb(null, s);
     });
-  }
+  });
 }
 
 /**
@@ -139,9 +143,26 @@ export function zipPart(members: ZipMember[]): ZipPart {
     length,
     open() {
       const zip = new yazl.ZipFile();
-      let current: fs.ReadStream | undefined;
-      addMembers(zip, members, (m) => {
-        current = fs.createReadStream(m.file.path, { highWaterMark: 256 * 1024 });
+      let current: Readable | undefined;
+      // Small files are read AHEAD at a time (a thousand small files one after the other would
+      // wait on the disk a thousand times in a row); big ones are streamed when their turn comes.
+      const ahead = new Map<number, Promise<Buffer>>();
+      const prefetch = (from: number): void => {
+        for (let j = from; j < Math.min(members.length, from + AHEAD); j++) {
+          if (members[j].size <= SMALL && !ahead.has(j)) {
+            const p = fs.promises.readFile(members[j].file.path);
+            p.catch(() => undefined); // reported when its turn comes
+            ahead.set(j, p);
+          }
+        }
+      };
+      addMembers(zip, members, (m, i) => {
+        prefetch(i);
+        const early = ahead.get(i);
+        ahead.delete(i);
+        current = early
+          ? Readable.from((async function* () { yield await early; })())
+          : fs.createReadStream(m.file.path, { highWaterMark: 256 * 1024 });
         current.on('error', (e) => zip.emit('error', e));
         return current;
       });
