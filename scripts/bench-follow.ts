@@ -5,11 +5,14 @@
  *     1.5 s: the median and the worst over 20 lines (the job stamps each line with the clock,
  *     the cluster being this machine);
  *   - following 50 running jobs of one cluster: remote commands, SFTP requests and SSH
- *     channels per cycle, and the cycle's time.
+ *     channels per cycle, and the cycle's time;
+ *   - a job writing 100 MB to stdout over about 30 s, followed by the core follower (1 s cycles)
+ *     to its end through the latency proxy (0 ms added): bytes over the wire / 100 MB.
  * Nothing is asserted: the lines are for people and for the note.
  */
 import { spawn } from 'child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { LatencyProxy } from '../test/support/latencyProxy';
 import * as os from 'os';
 import * as path from 'path';
 import { performance } from 'perf_hooks';
@@ -121,6 +124,9 @@ async function main(): Promise<void> {
         `0 extra SSH channels (1 SFTP session); cycle median ${median(times).toFixed(0)} ms`,
     );
     f.dispose();
+    if (jobIds.length) await conn.exec(['scancel', ...jobIds.splice(0)]).catch(() => undefined);
+
+    await wireVolume(cluster, tmp, remoteRoot, jobIds);
   } finally {
     const conn = await backend.connection().catch(() => undefined);
     if (conn && jobIds.length) await conn.exec(['scancel', ...jobIds]).catch(() => undefined);
@@ -128,6 +134,54 @@ async function main(): Promise<void> {
     await backend.dispose();
     pool.dispose();
     rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** 100 MB written by a job over ~30 s, followed to its end through the proxy: bytes moved each way. */
+async function wireVolume(cluster: ClusterEnv, tmp: string, remoteRoot: string, jobIds: string[]): Promise<void> {
+  const total = 100 * 1024 * 1024;
+  const proxy = await LatencyProxy.start({ targetHost: cluster.host, targetPort: cluster.port, rttMs: 0 });
+  const dir = path.join(tmp, 'wire');
+  mkdirSync(dir, { recursive: true });
+  const kh = path.join(dir, 'known_hosts');
+  writeFileSync(kh, `[127.0.0.1]:${proxy.port} ${readFileSync(cluster.knownHostsFile, 'utf8').trim().split('\n')[0]!.split(/\s+/).slice(1).join(' ')}\n`);
+  const pool = new SshConnectionPool();
+  const backend = new SlurmBackend(clusterSshProfile(cluster, dir, { name: 'wire', remoteRoot, noContainer: true, port: proxy.port, knownHostsFile: kh }), prompts, pool);
+  try {
+    // 1 MB (of 100-byte lines) every 0.3 s: about 30 s in all.
+    const script = path.join(dir, 'hundred.py');
+    writeFileSync(script, `import sys, time\nblock = ("y" * 99 + "\\n") * 10486\nfor i in range(100):\n    sys.stdout.write(block[: ${1024 * 1024}])\n    sys.stdout.flush()\n    time.sleep(0.3)\n`);
+    const r0: SubmitRequest = { software: 'sw_example', cmd: 'python3 hundred.py', files: [{ path: script, name: 'hundred.py' }] };
+    const r = await backend.submit(r0);
+    if (r.jobId) jobIds.push(r.jobId);
+    const now = new Date().toISOString();
+    const run: Run = { id: 'wire', key: r.key, location: r.location, profile: 'wire', backend: 'ssh', software: r0.software, request: normalizeRequest(r0), state: 'waiting', raw: { jobId: r.jobId }, createdAt: now, updatedAt: now };
+    const f = new Follower({ backendOf: () => backend });
+    let got = 0;
+    let ended = false;
+    f.add(run, 'stdout', (e) => {
+      got += Buffer.byteLength(e.text ?? '', 'utf8');
+      if (e.ended) ended = true;
+    });
+    await backend.connection();
+    const before = { ...proxy.stats };
+    const t0 = performance.now();
+    while (!ended && performance.now() - t0 < 180_000) {
+      const t = performance.now();
+      await f.cycle();
+      await new Promise((res) => setTimeout(res, Math.max(0, 1000 - (performance.now() - t))));
+    }
+    const secs = (performance.now() - t0) / 1000;
+    const down = proxy.stats.bytesDown - before.bytesDown;
+    const up = proxy.stats.bytesUp - before.bytesUp;
+    console.log(
+      `100 MB stdout followed to its end (1 s cycles, ${secs.toFixed(0)} s${ended ? '' : ', NOT ended'}): ${(got / total).toFixed(3)}x 100 MB shown; over the wire ${(down / total).toFixed(3)}x down + ${(up / total).toFixed(4)}x up = ${((down + up) / total).toFixed(3)}x (target <= 1.05x)`,
+    );
+    f.dispose();
+  } finally {
+    await backend.dispose();
+    pool.dispose();
+    await proxy.close();
   }
 }
 

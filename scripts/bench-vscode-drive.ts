@@ -24,7 +24,7 @@ const { values: o } = parseArgs({
     rounds: { type: 'string', default: '5' },
     log: { type: 'string' },
     vsix: { type: 'string' },
-    timeout: { type: 'string', default: '120' },
+    timeout: { type: 'string', default: '240' },
   },
 });
 
@@ -84,6 +84,27 @@ interface Line {
   /** Absent for a one-bundle build. */
   requireCoreMs?: number;
   requireCoreCpuMs?: number;
+  /** Event-loop lag while data moves (round 0 of the build under test only). */
+  io?: { download: { lag: Lag; mbPerS: number; bytes: number }; follow: { lag: Lag; runs: number; seconds: number; bytesPerSecond: number; shownChars: number } };
+}
+
+interface Lag {
+  p50: number;
+  p99: number;
+  max: number;
+  samples: number;
+}
+
+const lagText = (l: Lag): string => `p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms, max ${l.max.toFixed(1)} ms (${l.samples} samples at 10 ms)`;
+
+/** The event-loop lag figures of the one round that measured them. */
+function reportIo(lines: Line[]): void {
+  const io = lines.find((l) => l.io)?.io;
+  if (!io) return;
+  const d = io.download;
+  console.log(`  extension host event-loop lag during a ${(d.bytes / 1024 ** 3).toFixed(0)} GB web API download (the extension's backend, ${d.mbPerS.toFixed(0)} MB/s): ${lagText(d.lag)}  (issue 8 target: p99 < 20 ms)`);
+  const f = io.follow;
+  console.log(`  extension host event-loop lag while ${f.runs} Follow Output documents grow at ${(f.bytesPerSecond / 1e6).toFixed(0)} MB/s each for ${f.seconds} s (local runs; ${(f.shownChars / 1e6).toFixed(1)} M characters shown at the end): ${lagText(f.lag)}  (issue 9 target: p99 <= 50 ms)`);
 }
 
 function median(xs: number[]): number {
@@ -125,6 +146,7 @@ function report(lines: Line[], ext: string, title: string): void {
       `  tree of ${runs} runs (${k}): getChildren(root) ${ms(med((l) => l.tree[k].rootMs))}, getChildren of the ${t.groups} profile groups ${ms(med((l) => l.tree[k].groupsMs))}, getTreeItem x${t.items} ${ms(items)} (${((items * 1000) / t.items).toFixed(1)} µs/item)`,
     );
   }
+  reportIo(lines);
   sizes(ext);
 }
 

@@ -3,13 +3,15 @@
 // `require('vscode')` is ours: it lives in `<extension>/bench/`). One round per extension host:
 // seeds a store of N runs, activates the empty extension and ours (neither has activation events
 // in the bench copy, so both are still unloaded), times the tree, requires fresh copies of the
-// bundles (dist/core.js too when the build has a second bundle), appends one JSON line.
+// bundles (dist/core.js too when the build has a second bundle), appends one JSON line. In the
+// first round of the build under test, the event-loop lag while data moves (bench-vscode-lag.ts).
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { Run, RunState } from '../src/core/model';
 import type { MuseExtensionApi } from '../src/extension/extension';
 import type { RunsNode } from '../src/extension/runsView';
+import { downloadLag, followLag } from './bench-vscode-lag';
 
 const MUSE_ID = 'muse-runner.muse-runner';
 const EMPTY_ID = 'muse-runner.muse-bench-empty';
@@ -150,8 +152,12 @@ export async function run(): Promise<void> {
   const core = path.join(extDir, 'dist', 'core.js');
   const requireCore = fs.existsSync(core) ? requireCopy(core, copies) : undefined;
 
+  // Event-loop lag while data moves: once per bench (round 0 of the build under test).
+  const io = process.env.MUSE_BENCH_IO === extDir && round === 0 ? { download: await downloadLag(api, copies), follow: await followLag(api, copies) } : undefined;
+
   const line = {
     ext: extDir,
+    io,
     round,
     emptyFirst,
     warmupMs,

@@ -9,6 +9,8 @@
 #   - require() of fresh copies of each build's bundles in that host
 #   - a Runs tree of 5,000 runs (seeded store): getChildren of the root and of each profile
 #     group, getTreeItem of every item
+#   - the extension host's event-loop lag (p50/p99/max) during a 1 GB web API download through
+#     the extension's own backend (first round of this checkout's build only)
 #   - bundle sizes and the VSIX
 # Prints figures; asserts no timing. Nothing is written outside .cache/bench-vscode/.
 # Knobs: MUSE_BENCH_ROUNDS (default 5), MUSE_BENCH_RUNS (default 5000), MUSE_BENCH_KEEP=1,
@@ -86,7 +88,7 @@ URL=http://127.0.0.1:$PORT
 mkdir -p "$B/udd/User" "$B/exts" "$B/xdg-data" "$B/xdg-config" "$B/xdg-cache" "$B/tmp"
 printf '{ "workbench.startupEditor": "none", "telemetry.telemetryLevel": "off", "extensions.autoUpdate": false, "extensions.autoCheckUpdates": false, "update.mode": "none" }\n' > "$B/udd/User/settings.json"
 printf 'bind-addr: 127.0.0.1:%s\nauth: none\ncert: false\n' "$PORT" > "$B/config.yaml"
-MUSE_DATA_DIR=$B/muse-data MUSE_CONFIG_DIR=$B/muse-config MUSE_BENCH_OUT=$B/results.jsonl \
+MUSE_DATA_DIR=$B/muse-data MUSE_CONFIG_DIR=$B/muse-config MUSE_BENCH_OUT=$B/results.jsonl MUSE_BENCH_IO=$EXT \
   MUSE_BENCH_RUNS=${MUSE_BENCH_RUNS:-5000} \
   XDG_DATA_HOME=$B/xdg-data XDG_CONFIG_HOME=$B/xdg-config XDG_CACHE_HOME=$B/xdg-cache TMPDIR=$B/tmp \
   EXTENSIONS_GALLERY={} setsid "$CODE_SERVER" --config "$B/config.yaml" --bind-addr "127.0.0.1:$PORT" --auth none \

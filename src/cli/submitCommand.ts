@@ -69,7 +69,6 @@ export async function buildRequest(ctx: Pick<CliContext, 'resolvePath'>, profile
     folders,
     include: [...(profile.include ?? []), ...(o.include ?? [])],
     exclude: [...(profile.exclude ?? []), ...(o.exclude ?? [])],
-    flatten: profile.kind === 'ws',
   });
   const sent = files.map((f) => f.name);
   let filesOrder: string[] | undefined;
@@ -214,8 +213,8 @@ export async function sendRun(ctx: CliContext, profile: Profile, request: Submit
 const FILES_HELP = `
 Files sent with the run:
   --file FILE     sent under its base name, whatever the globs say.
-  --file FOLDER   its files, named FOLDER/sub/path (web API: flattened to base names; two
-                  files with one name are refused). .gitignore files are honoured, and the
+  --file FOLDER   its files, named FOLDER/sub/path (the web API gets them in one zip that it
+                  unpacks in the run folder). .gitignore files are honoured, and the
                   folders .git, .hg, .svn, node_modules, .muse and __pycache__ are never sent.
   --include GLOB  also sends the files under the current folder that match (like the
                   profile's "include", which applies too), with their path relative to it.
@@ -230,7 +229,7 @@ export function registerSubmitCommand(program: Command, ctxOf: (cmd: Command) =>
     .description('submit a run; prints its key at once (--wait: follow it and fetch the results)')
     .argument('[software]', 'software name (see "muse software"); default: the profile\'s defaultSoftware')
     .option('--cmd <command>', 'command run inside the container (quote it)')
-    .option('--file <path>', 'input file copied into the run folder (a zip is also unzipped), or a folder: its files, under its name (ws: flattened); repeatable', collect, [])
+    .option('--file <path>', 'input file copied into the run folder (a zip is also unzipped), or a folder: its files, under its name; repeatable', collect, [])
     .option('--include <glob>', 'also send the files under the current folder that match (added to the profile\'s "include"); repeatable', collect, [])
     .option('--exclude <glob>', 'never send the files that match (added to the profile\'s "exclude"); repeatable', collect, [])
     .option('--files-order <a,b>', 'order in which the files are copied (and unzipped)')

@@ -32,8 +32,6 @@ export interface SelectOptions {
   folders?: string[];
   include?: string[];
   exclude?: string[];
-  /** ws runs take plain file names: flatten, and refuse two files with one name. */
-  flatten?: boolean;
   /** Stops the walk beyond this many files (a glob like `**` in a huge folder). */
   maxFiles?: number;
   signal?: AbortSignal;
@@ -84,7 +82,7 @@ export async function selectFiles(opts: SelectOptions): Promise<Selection> {
 
   const add = async (abs: string, rel: string): Promise<void> => {
     if (sent.has(abs)) return;
-    const name = opts.flatten ? path.basename(abs) : rel;
+    const name = rel;
     const prev = seen.get(name);
     if (prev !== undefined) {
       throw new MuseError('usage', `Two files would both be named "${name}" in the run folder (${prev} and ${abs}). Exclude one of them.`);

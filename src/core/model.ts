@@ -111,7 +111,7 @@ export interface StateReport {
 export interface InputFile {
   /** Absolute path on this machine. */
   path: string;
-  /** Name in the run folder (a relative path with `/`; a plain file name for ws). */
+  /** Name in the run folder (a relative path with `/`; the web API gets those with folders in one zip). */
   name: string;
 }
 

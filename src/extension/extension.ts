@@ -49,6 +49,8 @@ export interface MuseExtensionExports {
 export interface MuseExtensionApi extends MuseExtensionExports {
   readonly store: RunStore;
   readonly poller: Poller;
+  /** The backends the commands use (the bench measures the extension host's lag through them). */
+  readonly backends: Backends;
   /** The Runs tree's data (tests read what the tree shows). */
   readonly runsView: RunsView;
   /** The last error a command showed, for tests. */
@@ -211,7 +213,7 @@ export function activate(context: vscode.ExtensionContext): MuseExtensionExports
   updateContext();
   const activationMs = performance.now() - started;
   log('activate').info(`activated in ${activationMs.toFixed(1)} ms (${vscode.ExtensionMode[context.extensionMode]} mode)`);
-  return museExports(context.extensionMode, { store, poller, runsView, activationMs, lastCommandError, ready, setPromptAnswerer: setAnswerer });
+  return museExports(context.extensionMode, { store, poller, backends, runsView, activationMs, lastCommandError, ready, setPromptAnswerer: setAnswerer });
 }
 
 export function deactivate(): void {

@@ -215,12 +215,12 @@ describe('muse CLI (built, as a child process)', function () {
           { cwd: dir },
         );
         expectOk(r, 'folder and globs');
-        // The web API takes plain file names: the folder's files arrive flattened.
-        const arrived = profile === 'ws' ? ['more.txt', 'stdin.txt', 'x.csv'] : ['extra/x.csv', 'inputs/stdin.txt', 'inputs/sub/more.txt'];
+        // Every backend keeps the folders; the web API gets the files in one zip part it unpacks.
+        const arrived = ['extra/x.csv', 'inputs/stdin.txt', 'inputs/sub/more.txt'];
         assert.strictEqual(r.stdout.trim().split('\n').pop(), `[${arrived.map((f) => `'${f}'`).join(', ')}]`);
         if (profile === 'ws') {
           const post = server.requests.find((q) => q.method === 'POST' && q.path.includes('/software/muse/run/'));
-          assert.deepStrictEqual(post?.files, ['stdin.txt', 'more.txt', 'x.csv']);
+          assert.deepStrictEqual(post?.files, ['__MUSE__files.zip']);
         }
       });
 

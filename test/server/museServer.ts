@@ -741,9 +741,12 @@ export async function startMuseServer(opts: MuseServerOptions): Promise<MuseTest
     }
   }
 
+  // Idle connections are kept 75 s, as nginx (the usual front of a Django service) does by
+  // default; Node's own default (5 s) would close them between two state polls.
   const server = http.createServer({ requestTimeout: 0 }, (req, res) => {
     void handle(req, res);
   });
+  server.keepAliveTimeout = 75_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 0, '127.0.0.1', () => {

@@ -46,14 +46,10 @@ describe('core: file selection', () => {
     assert.strictEqual(summarizeSelection(sel), '2 files, 3 B');
   });
 
-  it('flattens names for ws and refuses two files with one name', async () => {
+  it('keeps the folders of files with one base name (every backend: the web API gets them zipped)', async () => {
     root = tree({ 'main.py': 'x', 'a/in.txt': '1', 'b/in.txt': '2' });
-    await assert.rejects(
-      selectFiles({ root, scripts: [path.join(root, 'main.py')], include: ['**/*.txt'], flatten: true }),
-      (e: unknown) => isMuseError(e, 'usage') && /both be named "in.txt"/.test(e.message),
-    );
-    const ok = await selectFiles({ root, scripts: [path.join(root, 'main.py')], include: ['a/*.txt'], flatten: true });
-    assert.deepStrictEqual(ok.files.map((f) => f.name), ['main.py', 'in.txt']);
+    const sel = await selectFiles({ root, scripts: [path.join(root, 'main.py')], include: ['**/*.txt'] });
+    assert.deepStrictEqual(sel.files.map((f) => f.name), ['main.py', 'a/in.txt', 'b/in.txt']);
   });
 
   it('does not follow symlinks out of the workspace', async () => {
@@ -91,8 +87,6 @@ describe('core: file selection', () => {
     });
     const sel = await selectFiles({ root, scripts: [path.join(root, 'main.py')], folders: [path.join(root, 'proj/data')], exclude: ['**/*.bin'] });
     assert.deepStrictEqual(sel.files.map((f) => f.name), ['main.py', 'data/.gitignore', 'data/a.csv', 'data/raw/b.csv']);
-    const flat = await selectFiles({ root, scripts: [], folders: [path.join(root, 'proj/data/raw')], flatten: true });
-    assert.deepStrictEqual(flat.files.map((f) => f.name), ['b.csv', 'tmp.bin']);
   });
 
   it('sends a file reached twice (named and matched by a glob) once', async () => {

@@ -106,7 +106,6 @@ export async function runFlow(s: Services, scripts: vscode.Uri[], opts: RunOptio
     scripts: scripts.map((u) => u.fsPath),
     include: profile.include,
     exclude: profile.exclude,
-    flatten: profile.kind === 'ws',
   });
   let files: InputFile[] = selection.files;
 

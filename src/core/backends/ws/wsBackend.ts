@@ -3,7 +3,6 @@
  * fetch results, content and downloads. The API has no cancel endpoint and no live tail.
  */
 import * as fs from 'fs';
-import * as path from 'path';
 import type { Readable } from 'stream';
 import { mapLimit } from '../../concurrency';
 import type { Backend, FollowAnswer, FollowOptions, FollowRead, OpOptions, OutputStream, RunRef, SubmitResult } from '../../backend';
@@ -161,11 +160,6 @@ function requireKey(run: RunRef): string {
 }
 
 function toParams(req: SubmitRequest): WsRunParams {
-  for (const f of req.files ?? []) {
-    if (path.basename(f.name) !== f.name) {
-      throw new MuseError('usage', `The Muse API takes plain file names; "${f.name}" has a folder in it (zip the folder instead).`);
-    }
-  }
   return {
     cmd: req.cmd,
     cmdOption: req.cmdOption,

@@ -1,7 +1,8 @@
 /**
  * Request bodies of the Muse web API: JSON for the login and for runs without files, and the
  * multipart form of a run with files (inputs streamed from disk with known lengths; the
- * sbatch/module lists and `files_order` as JSON strings, as the API reads them).
+ * sbatch/module lists and `files_order` as JSON strings, as the API reads them). Files with
+ * folders go as one zip part (`wsInputZip.ts`).
  */
 import * as fs from 'fs';
 import { Transform, type Readable } from 'stream';
@@ -56,11 +57,11 @@ export async function runBody(p: WsRunParams, token: string, opts: OpOptions): P
     if (p.filesOrder && p.filesOrder.length > 0) fields.files_order = JSON.stringify(p.filesOrder);
     return jsonBody({ ...fields, jwt: token });
   }
-  for (const f of files) {
-    if (!f.name || /[/\\]/.test(f.name) || f.name === '.' || f.name === '..') {
-      throw new MuseError('usage', `Invalid input file name for the Muse API: ${JSON.stringify(f.name)} (a plain file name is needed).`);
-    }
-  }
+  // Files with folders (or every file past a count) travel as one zip part (wsInputZip.ts);
+  // required here so that commands sending no file do not load the zip libraries.
+  const { planWsParts, zipPart } = require('./wsInputZip') as typeof import('./wsInputZip');
+  const plan = planWsParts(files, p.filesOrder);
+  const plain = plan.parts.flatMap((part) => (part.kind === 'file' ? [part.file] : []));
   // Small files are read whole, big ones streamed from disk when their turn comes. All of it
   // asynchronously (the extension host must never wait on a slow disk), 16 at a time: sizes
   // first, then the small files that fit the budget, in the order given.
@@ -68,19 +69,25 @@ export async function runBody(p: WsRunParams, token: string, opts: OpOptions): P
     if (e instanceof MuseError) throw e;
     throw new MuseError('io', `Cannot read input file ${f.path}: ${(e as Error).message}`, { cause: e });
   };
-  const sizes = await mapLimit(files, 16, async (f) => {
-    throwIfAborted(opts.signal, 'The submission');
-    const st = await fs.promises.stat(f.path).catch((e: unknown) => fail(f, e));
-    if (!st.isFile()) throw new MuseError('usage', `Input ${f.path} is not a file.`);
-    return st.size;
-  });
+  const stats = new Map<InputFile, fs.Stats>();
+  await mapLimit(
+    plan.parts.flatMap((part) => (part.kind === 'file' ? [part.file] : part.files)),
+    16,
+    async (f) => {
+      throwIfAborted(opts.signal, 'The submission');
+      const st = await fs.promises.stat(f.path).catch((e: unknown) => fail(f, e));
+      if (!st.isFile()) throw new MuseError('usage', `Input ${f.path} is not a file.`);
+      stats.set(f, st);
+    },
+  );
+  const sizes = plain.map((f) => stats.get(f)!.size);
   let buffered = 0;
   const small = sizes.map((size) => {
     if (size > SMALL_FILE || buffered + size > SMALL_FILES_BUDGET) return false;
     buffered += size;
     return true;
   });
-  const contents: { size: number; data?: Buffer }[] = await mapLimit(files, 16, async (f, i) => {
+  const contents: { size: number; data?: Buffer }[] = await mapLimit(plain, 16, async (f, i) => {
     if (!small[i]) return { size: sizes[i] };
     throwIfAborted(opts.signal, 'The submission');
     const data = await fs.promises.readFile(f.path).catch((e: unknown) => fail(f, e));
@@ -88,17 +95,31 @@ export async function runBody(p: WsRunParams, token: string, opts: OpOptions): P
   });
   const form = newFormData();
   let current: fs.ReadStream | undefined;
+  let zipping: { stop(): void } | undefined;
   for (const [k, v] of Object.entries(fields)) {
     // Lists travel as JSON strings inside multipart, like files_order.
     form.append(k, Array.isArray(v) ? JSON.stringify(v) : v);
   }
-  form.append('files_order', JSON.stringify(p.filesOrder && p.filesOrder.length > 0 ? p.filesOrder : files.map((f) => f.name)));
+  form.append('files_order', JSON.stringify(plan.order));
   form.append('jwt', token);
-  files.forEach((f, i) => {
-    const c = contents[i];
+  let i = 0;
+  for (const part of plan.parts) {
+    if (part.kind === 'bundle') {
+      const zip = zipPart(part.files.map((f) => ({ file: f, size: stats.get(f)!.size, mode: stats.get(f)!.mode, mtime: stats.get(f)!.mtime })));
+      const openZip = (next: (s: Readable) => void): void => {
+        const z = zip.open();
+        zipping = z;
+        z.stream.on('error', (e: Error) => form.emit('error', e));
+        next(z.stream);
+      };
+      form.append('file', openZip, { filename: part.name, knownLength: zip.length, contentType: 'application/zip' });
+      continue;
+    }
+    const f = part.file;
+    const c = contents[i++];
     if (c.data) {
       form.append('file', c.data, { filename: f.name, contentType: 'application/octet-stream' });
-      return;
+      continue;
     }
     // A function opens the file only when its turn comes (no fd per file held open meanwhile).
     const open = (next: (s: Readable) => void): void => {
@@ -106,7 +127,7 @@ export async function runBody(p: WsRunParams, token: string, opts: OpOptions): P
       next(current);
     };
     form.append('file', open, { filename: f.name, knownLength: c.size, contentType: 'application/octet-stream' });
-  });
+  }
   const total = form.getLengthSync();
   let done = 0;
   // form-data emits three small pieces per part: coalesced into 64 KB chunks, the body goes
@@ -139,7 +160,10 @@ export async function runBody(p: WsRunParams, token: string, opts: OpOptions): P
   form.on('error', (e: Error) => out.destroy(new MuseError('io', `Cannot read an input file: ${e.message}`, { cause: e })));
   // A body dropped half-way (abort, failed request) must not keep an input file open.
   out.on('close', () => {
-    if (!out.writableFinished) current?.destroy();
+    if (!out.writableFinished) {
+      current?.destroy();
+      zipping?.stop();
+    }
   });
   form.pipe(out);
   return { body: out, headers: { ...form.getHeaders(), 'content-length': String(total) } };

@@ -12,6 +12,7 @@ import type { OpOptions } from '../../backend';
 import { MuseError, cancelledError, throwIfAborted } from '../../errors';
 import { basicAuth, getToFile, type GetToFileAnswer } from '../../transfer/httpFile';
 import { ERROR_BODY_MAX, header, httpError, isFileAnswer, readBounded, scrub, type AnswerContext, type WsResponse } from './wsAnswer';
+import { idleFirstPoolFactory } from './idleFirstPool';
 import type { BodyParts } from './wsRequestBody';
 
 /** Options of a `WsClient`. */
@@ -65,6 +66,8 @@ const DEFAULT_MAX_JSON = 16 * 1024 * 1024;
 const BODY_HIGH_WATER_MARK = 1024 * 1024;
 const MAX_RETRY_DELAY_MS = 10_000;
 const MAX_RETRY_AFTER_MS = 30_000;
+/** How long an idle keep-alive connection is kept (when the server does not say less). */
+const KEEP_ALIVE_MS = 65_000;
 /** A 500 is tried again at most this many times (it may be a bug, not a passing overload). */
 const MAX_500_RETRIES = 2;
 
@@ -175,17 +178,38 @@ export class WsTransport implements AnswerContext {
     this.dispatcherInstance = opts.dispatcher;
   }
 
-  /** The undici dispatcher, made on first use. */
+  /**
+   * The undici dispatcher, made on first use: without a proxy for this URL's scheme, an Agent
+   * whose pools reuse an idle keep-alive connection first (idleFirstPool.ts: sequential state
+   * polls ride one connection); behind a proxy, undici's EnvHttpProxyAgent (NO_PROXY rules).
+   */
   private get dispatcher(): Dispatcher {
-    this.dispatcherInstance ??= new (undici().EnvHttpProxyAgent)({
+    const u = undici();
+    const common = {
       connect: { timeout: this.timeoutMs },
       headersTimeout: this.timeoutMs,
       bodyTimeout: this.timeoutMs,
-      // Plain http through an http proxy as absolute-URI requests (what curl does);
-      // https still goes through CONNECT.
-      proxyTunnel: false,
-    });
+      // An idle connection is kept past the poller's slowest interval (5 s, backing off to
+      // 60 s), so state polls reuse one: undici's default (4 s, or the server's Keep-Alive hint
+      // less 2 s) closed it before every poll. A server that says less is still believed.
+      keepAliveTimeout: KEEP_ALIVE_MS,
+      keepAliveMaxTimeout: KEEP_ALIVE_MS,
+    };
+    this.dispatcherInstance ??= this.proxied()
+      ? new u.EnvHttpProxyAgent({
+          ...common,
+          // Plain http through an http proxy as absolute-URI requests (what curl does);
+          // https still goes through CONNECT.
+          proxyTunnel: false,
+        })
+      : new u.Agent({ ...common, factory: idleFirstPoolFactory(u) });
     return this.dispatcherInstance;
+  }
+
+  /** Whether a proxy variable applies to this URL's scheme. */
+  private proxied(): boolean {
+    const vars = new URL(this.baseUrl).protocol === 'https:' ? ['https_proxy', 'HTTPS_PROXY'] : ['http_proxy', 'HTTP_PROXY'];
+    return vars.some((v) => process.env[v]);
   }
 
   /** Closes the connections of this transport (only those of a dispatcher it made). */
@@ -204,10 +228,8 @@ export class WsTransport implements AnswerContext {
   /** Whether file GETs may bypass undici: our own dispatcher, and no proxy for this URL's scheme. */
   rawGetsAllowed(): boolean {
     if (!this.ownsDispatcher || this.asyncFileWrites) return false;
-    const u = new URL(this.baseUrl);
-    const vars = u.protocol === 'https:' ? ['https_proxy', 'HTTPS_PROXY'] : ['http_proxy', 'HTTP_PROXY'];
     // Behind a proxy, undici's EnvHttpProxyAgent (and its NO_PROXY rules) does the request.
-    return !vars.some((v) => process.env[v]);
+    return !this.proxied();
   }
 
   /**
