@@ -102,7 +102,11 @@ export function authQueue(
             .keyboardInteractive(name, instructions, prompts.map((p) => ({ prompt: p.prompt, echo: !!p.echo })))
             .then(
               (answers: string[] | undefined) => finish(answers ?? []),
-              () => finish([]),
+              (e: unknown) => {
+                // The asker's reason (no terminal to type a code on) is the login's error.
+                onError(e instanceof MuseError ? e : new MuseError('auth', `Cannot answer the SSH server's question: ${errorMessage(e)}.`, { cause: e }));
+                finish([]);
+              },
             );
         },
       };
