@@ -25,6 +25,7 @@ import { Secrets } from './secrets';
 import type { Services } from './services';
 import { Settings } from './settings';
 import { setAnswerer } from './prompts';
+import { needsSignIn } from './signInNeeds';
 import type { Answerer } from './prompts';
 import { vscodeSshPrompts } from './sshPrompts';
 import { RunsStatusBar } from './statusBar';
@@ -116,10 +117,12 @@ export function activate(context: vscode.ExtensionContext): MuseExtensionExports
     },
     onError: (profile, e, n) => {
       pollLog.warn(`profile "${profile}": ${errorMessage(e)} (${n} in a row)`);
+      if (needsSignIn(e)) runsView.setNeedsSignIn(profile, errorMessage(e));
       if (isMuseError(e, 'auth')) updateContext();
     },
     onPolled: (profile, changed, next) => {
       pollLog.debug(`profile "${profile}": ${changed ? 'changed' : 'no change'}, next in ${Math.round(next / 1000)} s`);
+      runsView.setNeedsSignIn(profile, undefined);
       // A change reaches the tree through the store (onRuns); otherwise only elapsed times move.
       if (!changed) runsView.polled(profile);
     },

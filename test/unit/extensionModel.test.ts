@@ -42,6 +42,8 @@ describe('extension: Runs tree model', () => {
     assert.strictEqual(profileContextValue({ name: 'muse', kind: 'ws', url: 'http://x/api/' }, false), 'profile;ws;signedOut');
     assert.strictEqual(profileContextValue({ name: 'muse', kind: 'ws', url: 'http://x/api/' }, true), 'profile;ws;signedIn');
     assert.strictEqual(profileContextValue({ name: 'local', kind: 'local' }, undefined), 'profile;local;ready');
+    // A poll that needs a login that asks (2FA): the node offers Sign In (`viewItem =~ /;needsSignIn/`).
+    assert.strictEqual(profileContextValue({ name: 'hpc', kind: 'ssh', host: 'login' }, undefined, true), 'profile;ssh;ready;needsSignIn');
   });
 
   it('labels a run with its software and script, and describes state, elapsed and job id', () => {
