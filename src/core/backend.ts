@@ -22,6 +22,11 @@ export interface Progress {
 export interface OpOptions {
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
+  /**
+   * Work nobody is waiting on (a poll): it must not ask the user anything (an SSH login through
+   * the agent fails with a `needsSignIn` auth error instead of prompting).
+   */
+  background?: boolean;
 }
 
 /** What a submit answers: the key, and what else the backend learned at once. */

@@ -44,6 +44,11 @@ export interface MuseErrorDetails {
    * a submit that failed before its job was handed to Slurm): nothing can have been created.
    */
   notSent?: boolean;
+  /**
+   * A background operation (a poll) needed an SSH login that asks the user something: it did not
+   * ask. The extension shows "needs a sign-in" in the tree with an action that asks in the foreground.
+   */
+  needsSignIn?: boolean;
   /** The URL asked (never with the token in it). */
   url?: string;
   cause?: unknown;
