@@ -107,6 +107,8 @@ export function activate(context: vscode.ExtensionContext): MuseExtensionExports
   const pollLog = log('poller');
   // While a user's Refresh runs, its polls may ask to renew a refused token (once, see Renewal).
   let userRefreshes = 0;
+  /** Profiles whose last poll failed (onPolled follows errors too: only a success clears "needs sign-in"). */
+  const pollFailed = new Set<string>();
   const poller = new Poller({
     runs: () => store.list(),
     baseIntervalMs: settings.pollIntervalMs,
@@ -117,12 +119,13 @@ export function activate(context: vscode.ExtensionContext): MuseExtensionExports
     },
     onError: (profile, e, n) => {
       pollLog.warn(`profile "${profile}": ${errorMessage(e)} (${n} in a row)`);
+      pollFailed.add(profile);
       if (needsSignIn(e)) runsView.setNeedsSignIn(profile, errorMessage(e));
       if (isMuseError(e, 'auth')) updateContext();
     },
     onPolled: (profile, changed, next) => {
       pollLog.debug(`profile "${profile}": ${changed ? 'changed' : 'no change'}, next in ${Math.round(next / 1000)} s`);
-      runsView.setNeedsSignIn(profile, undefined);
+      if (!pollFailed.delete(profile)) runsView.setNeedsSignIn(profile, undefined);
       // A change reaches the tree through the store (onRuns); otherwise only elapsed times move.
       if (!changed) runsView.polled(profile);
     },

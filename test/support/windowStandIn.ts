@@ -5,15 +5,18 @@
  *
  *   node windowStandIn.js CONFIG.json   -> prints one JSON line: { pid, ok, errors }
  *
- * CONFIG: { profile, runs: RunRef[], secret, asksLog, calls, background? }. Each call is one
- * foreground `states` (or background: the agent must not ask then), all through one backend, as
- * one window keeps one for its lifetime.
+ * CONFIG: { profile, runs: RunRef[], secret, asksLog, calls, background?, viaAgent? }. Each call
+ * is one foreground `states` (or background: the agent must not ask then), all through one
+ * backend, as one window keeps one for its lifetime: its own SSH connection, or the per-user
+ * agent's (`viaAgent`, the agent of MUSE_AGENT_DIR).
  */
 import { appendFileSync, readFileSync } from 'node:fs';
-import type { RunRef } from '../../src/core/backend';
+import { AgentBackend } from '../../src/core/agent/agentBackend';
+import { AgentClient } from '../../src/core/agent/agentClient';
+import type { Backend, RunRef } from '../../src/core/backend';
 import { createBackend } from '../../src/core/backends/factory';
 import { SshConnectionPool } from '../../src/core/backends/slurm/sshConnectionPool';
-import { errorMessage } from '../../src/core/errors';
+import { errorMessage, isMuseError } from '../../src/core/errors';
 import type { SshProfile } from '../../src/core/profiles';
 import type { SshPrompts } from '../../src/core/sshPrompts';
 import { totp } from './totp';
@@ -26,6 +29,17 @@ export interface WindowStandInConfig {
   asksLog: string;
   calls: number;
   background?: boolean;
+  viaAgent?: boolean;
+}
+
+/** What the stand-in prints. */
+export interface WindowStandInResult {
+  pid: number;
+  /** Calls that got every state. */
+  ok: number;
+  errors: string[];
+  /** Errors that said the cluster needs a sign-in (a background call that would have asked). */
+  needsSignIn: number;
 }
 
 /** The window's user: answers a code from the secret, logging the question. */
@@ -44,22 +58,31 @@ export function totpUser(secret: string, asksLog: string): SshPrompts {
 async function main(): Promise<void> {
   const cfg = JSON.parse(readFileSync(process.argv[2], 'utf8')) as WindowStandInConfig;
   const pool = new SshConnectionPool();
-  const backend = createBackend(cfg.profile, { getToken: async () => undefined, sshPrompts: totpUser(cfg.secret, cfg.asksLog), sshPool: pool });
+  const user = totpUser(cfg.secret, cfg.asksLog);
+  const agent = cfg.viaAgent ? new AgentClient({ client: { kind: 'window', pid: process.pid } }) : undefined;
+  const backend: Backend = agent ? new AgentBackend(cfg.profile, agent, user) : createBackend(cfg.profile, { getToken: async () => undefined, sshPrompts: user, sshPool: pool });
   const errors: string[] = [];
   let ok = 0;
+  let signIn = 0;
+  const failed = (e: unknown): void => {
+    errors.push(errorMessage(e));
+    if (isMuseError(e, 'auth') && e.details.needsSignIn) signIn++;
+  };
   for (let i = 0; i < cfg.calls; i++) {
     try {
-      const answers = await backend.states(cfg.runs, { background: cfg.background } as Parameters<typeof backend.states>[1]);
-      const failed = [...answers.values()].find((a): a is Error => a instanceof Error);
-      if (failed) errors.push(errorMessage(failed));
+      const answers = await backend.states(cfg.runs, { background: cfg.background });
+      const bad = [...answers.values()].find((a): a is Error => a instanceof Error);
+      if (bad) failed(bad);
       else ok++;
     } catch (e) {
-      errors.push(errorMessage(e));
+      failed(e);
     }
   }
   await backend.dispose?.();
+  agent?.dispose();
   pool.dispose();
-  process.stdout.write(JSON.stringify({ pid: process.pid, ok, errors }) + '\n');
+  const result: WindowStandInResult = { pid: process.pid, ok, errors, needsSignIn: signIn };
+  process.stdout.write(JSON.stringify(result) + '\n');
 }
 
 if (require.main === module) {
