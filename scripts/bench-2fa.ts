@@ -2,7 +2,8 @@
  * 2FA bench (`npx tsx scripts/bench-2fa.ts`, run by `npm run bench` as "twofa"), against the
  * test cluster's two-factor sshd (test/cluster/up.sh): codes asked for the scenario of issue 13,
  * 10 `muse` calls (a submit and 9 `muse state`) and two windows (stand-in processes polling
- * their runs), counted by the server (its PAM counter) and by the askers (their logs).
+ * their runs), counted by the server (its PAM counter) and by the askers (their logs): each
+ * client logging in by itself, then all of them through the per-user agent.
  * Nothing is asserted: the lines are for people and for the note.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
@@ -62,7 +63,8 @@ async function scenario(cluster: ClusterEnv, tf: TwoFactor, label: string, extra
     const key = sub.stdout.trim().split('\n')[0];
     const run = (JSON.parse(readFileSync(path.join(tmp, 'data', 'runs.json'), 'utf8')) as { runs: Run[] }).runs[0];
     // Two windows open while the CLI works, each polling the run three times.
-    const cfg: WindowStandInConfig = { profile, runs: [runRef(run)], secret: tf.secret, asksLog, calls: 3 };
+    const viaAgent = Boolean(extraEnv.MUSE_AGENT_DIR);
+    const cfg: WindowStandInConfig = { profile, runs: [runRef(run)], secret: tf.secret, asksLog, calls: 3, viaAgent };
     const cfgFile = path.join(tmp, 'window.json');
     writeFileSync(cfgFile, JSON.stringify(cfg));
     const windows = Array.from({ length: WINDOWS }, () => spawnSupportScript('windowStandIn', [cfgFile], env));
@@ -73,6 +75,7 @@ async function scenario(cluster: ClusterEnv, tf: TwoFactor, label: string, extra
     for (const w of await Promise.all(windows)) if (w.code !== 0 || !/"errors":\[\]/.test(w.stdout)) throw new Error(`window: ${w.stdout} ${w.stderr}`);
     const server = lines(tf.codesLog) - before;
     const asked = readAskpassLog(readFileSync(asksLog, 'utf8'));
+    if (viaAgent) await runMuse(['agent', 'stop'], { env, cwd: tmp });
     console.log(
       `${`2FA codes, ${CLI_CALLS} CLI calls + ${WINDOWS} windows, ${label}`.padEnd(52)} server ${String(server).padStart(3)}  asked ${String(asked.length).padStart(3)} ` +
         `(of ${new Set(asked.map((a) => a.askerPid)).size} process(es))  ${((Date.now() - started) / 1000).toFixed(1)} s  (target with the agent: 1)`,
@@ -86,7 +89,14 @@ async function scenario(cluster: ClusterEnv, tf: TwoFactor, label: string, extra
 async function main(): Promise<void> {
   const cluster = loadClusterEnv();
   if (!cluster.twoFactor) throw new Error('The test cluster has no 2FA sshd: run bash test/cluster/up.sh again.');
-  await scenario(cluster, cluster.twoFactor, 'no agent', {});
+  await scenario(cluster, cluster.twoFactor, 'no agent', { MUSE_NO_AGENT: '1' });
+  // The agent of a folder of the bench's own; the windows (run from sources) start the built one.
+  const agentDir = mkdtempSync(path.join(os.tmpdir(), 'muse-bench-agent-'));
+  try {
+    await scenario(cluster, cluster.twoFactor, 'agent', { MUSE_AGENT_DIR: agentDir, MUSE_AGENT_SCRIPT: path.join(__dirname, '..', 'dist', 'agent.js') });
+  } finally {
+    rmSync(agentDir, { recursive: true, force: true });
+  }
 }
 
 main().catch((e: unknown) => {
