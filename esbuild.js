@@ -59,12 +59,14 @@ function builds(dir = outdir, o = common) {
     'extension.js': { ...o, entryPoints: ['src/extension/extension.ts'], outfile: `${dir}/extension.js`, plugins: [coreAsSecondBundle] },
     'core.js': { ...o, entryPoints: ['src/extension/coreEntry.ts'], outfile: `${dir}/core.js` },
     'cli.js': { ...o, entryPoints: ['src/cli/main.ts'], outfile: `${dir}/cli.js`, banner: { js: '#!/usr/bin/env node' } },
+    // The per-user agent, started detached by the CLI and the extension (src/core/agent/agentClient.ts).
+    'agent.js': { ...o, entryPoints: ['src/agent/agentMain.ts'], outfile: `${dir}/agent.js` },
   };
 }
 
 async function main() {
   const b = builds();
-  const all = oneBundle ? [{ ...b['extension.js'], plugins: [coreImportedStatically] }, b['cli.js']] : Object.values(b);
+  const all = oneBundle ? [{ ...b['extension.js'], plugins: [coreImportedStatically] }, b['cli.js'], b['agent.js']] : Object.values(b);
   if (watch) {
     const contexts = await Promise.all(all.map((b) => esbuild.context(b)));
     await Promise.all(contexts.map((c) => c.watch()));

@@ -4,6 +4,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { AgentClient } from '../core/agent/agentClient';
 import type { Backend, OpOptions } from '../core/backend';
 import { createBackend } from '../core/backends/factory';
 import { SshConnectionPool } from '../core/backends/slurm/sshConnectionPool';
@@ -24,6 +25,8 @@ export interface GlobalOptions {
   json?: boolean;
   quiet?: boolean;
   tokenStdin?: boolean;
+  /** False with `--no-agent`: SSH profiles log in by themselves instead of through the agent. */
+  agent?: boolean;
 }
 
 /** Name of the profile made from `--url` when `--profile` is not given. */
@@ -35,6 +38,8 @@ export class CliContext {
   private readonly backends = new Map<string, Backend>();
   /** The SSH connections of this invocation, shared by its backends, closed by dispose. */
   private readonly sshPool = new SshConnectionPool();
+  /** This invocation's link to the per-user agent, made by the first SSH profile's backend. */
+  private agentClient?: AgentClient;
   private stdinToken?: Promise<string>;
   /** Set while a submit may have reached a server: what to tell the user on Ctrl-C. */
   interruptNote?: string;
@@ -106,11 +111,33 @@ export class CliContext {
     return readToken(profileName, this.env);
   }
 
-  /** The backend of a profile (one per profile per invocation). */
+  /** True when SSH profiles go through the per-user agent (not `--no-agent`, not MUSE_NO_AGENT=1). */
+  get useAgent(): boolean {
+    return this.globals.agent !== false && this.env.MUSE_NO_AGENT !== '1';
+  }
+
+  /** This invocation's link to the per-user agent (`muse agent` commands and SSH profiles). */
+  agent(autoStart = true): AgentClient {
+    if (!autoStart) return new AgentClient({ env: this.env, autoStart: false, client: { kind: 'cli', pid: process.pid } });
+    this.agentClient ??= new AgentClient({ env: this.env, client: { kind: 'cli', pid: process.pid } });
+    return this.agentClient;
+  }
+
+  /**
+   * The backend of a profile (one per profile per invocation). SSH profiles go through the
+   * per-user agent (one login for every call while it holds the connection); when it cannot be
+   * used, this call logs in by itself, with a warning.
+   */
   backend(profile: Profile): Backend {
     let b = this.backends.get(profile.name);
     if (!b) {
-      b = createBackend(profile, { getToken: (n) => this.getToken(n), sshPrompts: terminalSshPrompts(this.io), sshPool: this.sshPool });
+      b = createBackend(profile, {
+        getToken: (n) => this.getToken(n),
+        sshPrompts: terminalSshPrompts(this.io),
+        sshPool: this.sshPool,
+        sshAgent: profile.kind === 'ssh' && this.useAgent ? this.agent() : undefined,
+        onAgentUnavailable: (why) => this.warn(`${why.message} This call logs in by itself (--no-agent does so always).`),
+      });
       this.backends.set(profile.name, b);
     }
     return b;
@@ -179,6 +206,7 @@ export class CliContext {
         // closing connections at exit: nothing useful to tell
       }
     }
+    this.agentClient?.dispose();
     this.sshPool.dispose();
   }
 }

@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { isMuseError } from '../core/errors';
 import { registerAccountCommands } from './accountCommands';
+import { registerAgentCommands } from './agentCommands';
 import { CliContext } from './context';
 import type { GlobalOptions } from './context';
 import { EXIT, EXIT_CODES_HELP, exitCodeFor } from './exitCodes';
@@ -29,6 +30,7 @@ export function buildProgram(io: CliIo, ctxOf: (cmd: Command) => CliContext): Co
     .option('--json', 'machine-readable output on stdout (messages stay on stderr)')
     .option('-q, --quiet', 'no messages on stderr, only data and errors')
     .option('--token-stdin', 'read the ws token from standard input (with "login": keep it)')
+    .option('--no-agent', 'SSH profiles log in by themselves, not through the per-user agent (also MUSE_NO_AGENT=1)')
     .showHelpAfterError('(run "muse --help" for the commands and exit codes)')
     .addHelpText('after', EXIT_CODES_HELP)
     .exitOverride()
@@ -43,6 +45,7 @@ export function buildProgram(io: CliIo, ctxOf: (cmd: Command) => CliContext): Co
   registerLogsCommand(program, ctxOf);
   registerAccountCommands(program, ctxOf);
   registerProfileCommands(program, ctxOf);
+  registerAgentCommands(program, ctxOf);
   return program;
 }
 

@@ -1,4 +1,5 @@
 import type * as vscode from 'vscode';
+import type { AgentClient, AgentUnavailableError } from '../core/agent/agentClient';
 import type { Backend } from '../core/backend';
 import { MuseError } from '../core/errors';
 import type { SshPrompts } from '../core/sshPrompts';
@@ -18,17 +19,24 @@ export class Backends implements vscode.Disposable {
   private readonly sub: vscode.Disposable;
   /** The window's SSH connections, shared by its ssh backends (one per target), closed on dispose. */
   private readonly sshPool = new SshConnectionPool();
+  /** The window's link to the per-user agent, made with the first SSH backend while `muse.agent.enabled`. */
+  private agent?: AgentClient;
 
+  /**
+   * @param onAgentUnavailable told when the agent cannot be used and the window logs in by
+   *   itself (a version mismatch is worth showing once)
+   */
   constructor(
     private readonly settings: Settings,
     private readonly secrets: Secrets,
     private readonly sshPrompts: SshPrompts,
     private readonly log: Log,
+    private readonly onAgentUnavailable?: (why: AgentUnavailableError, profile: string) => void,
   ) {
     this.sub = settings.onDidChange(() => {
       for (const [name, entry] of this.cache) {
         const p = settings.profile(name);
-        if (!p || JSON.stringify(p) !== entry.sig) this.drop(name);
+        if (!p || this.signature(p) !== entry.sig) this.drop(name);
       }
     });
   }
@@ -44,18 +52,31 @@ export class Backends implements vscode.Disposable {
     if (!p) {
       throw new MuseError('usage', `No profile named "${String(profile)}" in the muse.profiles setting.`);
     }
-    const sig = JSON.stringify(p);
+    const sig = this.signature(p);
     const hit = this.cache.get(p.name);
     if (hit && hit.sig === sig) return hit.backend;
     if (hit) this.drop(p.name);
     // A promise (not a sync call) so a failed load or creation is cached nowhere and reported to the caller.
     const backend = Promise.resolve().then(() => {
-      const { createBackend } = loadCore();
-      this.log.info(`backend for profile "${p.name}" (${p.kind})`);
+      const { createBackend, AgentClient } = loadCore();
+      const viaAgent = p.kind === 'ssh' && this.settings.agentEnabled;
+      this.log.info(`backend for profile "${p.name}" (${p.kind}${viaAgent ? ', through the Muse agent' : ''})`);
+      if (viaAgent) {
+        this.agent ??= new AgentClient({
+          client: { kind: 'window', pid: process.pid },
+          startEnv: { MUSE_AGENT_KEEP_MS: String(this.settings.agentIdleMinutes * 60_000) },
+          log: (line) => this.log.info(line),
+        });
+      }
       return createBackend(p, {
         getToken: async (name: string) => this.secrets.getToken(name),
         sshPrompts: this.sshPrompts,
         sshPool: this.sshPool,
+        sshAgent: viaAgent ? this.agent : undefined,
+        onAgentUnavailable: (why, profile) => {
+          this.log.warn(`profile "${profile}": ${why.message} This window logs in by itself.`);
+          this.onAgentUnavailable?.(why, profile);
+        },
         asyncFileWrites: true,
       });
     });
@@ -65,6 +86,11 @@ export class Backends implements vscode.Disposable {
       if (this.cache.get(p.name)?.backend === backend) this.cache.delete(p.name);
     });
     return backend;
+  }
+
+  /** What a cached backend was made from: its profile, and for SSH whether the agent is on. */
+  private signature(p: Profile): string {
+    return JSON.stringify(p) + (p.kind === 'ssh' ? `#agent=${this.settings.agentEnabled}` : '');
   }
 
   private drop(name: string): void {
@@ -78,5 +104,7 @@ export class Backends implements vscode.Disposable {
     for (const name of [...this.cache.keys()]) this.drop(name);
     // After the drops: a backend still being made lets go of nothing, its connection closes here.
     this.sshPool.dispose();
+    // The agent goes on for the other windows and CLI calls; only this window's link closes.
+    this.agent?.dispose();
   }
 }

@@ -5,6 +5,8 @@
  * so activation neither reads nor compiles them (the bench measured what that saves). No vscode import.
  */
 export { createBackend } from '../core/backends/factory';
+// The window's link to the per-user agent that holds the SSH connections (src/agent).
+export { AgentClient } from '../core/agent/agentClient';
 export { WsClient } from '../core/backends/ws/wsClient';
 export { extractZip, listZip, openZipEntry } from '../core/transfer/zip';
 export { selectFiles, summarizeSelection } from '../core/fileSelection';

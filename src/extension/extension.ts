@@ -25,7 +25,6 @@ import { Secrets } from './secrets';
 import type { Services } from './services';
 import { Settings } from './settings';
 import { setAnswerer } from './prompts';
-import { needsSignIn } from './signInNeeds';
 import type { Answerer } from './prompts';
 import { vscodeSshPrompts } from './sshPrompts';
 import { RunsStatusBar } from './statusBar';
@@ -92,7 +91,13 @@ export function activate(context: vscode.ExtensionContext): MuseExtensionExports
   subs.push(auth);
 
   // Backends (loaded lazily, on first use)
-  const backends = new Backends(settings, secrets, vscodeSshPrompts(), log('backend'));
+  let agentMismatchShown = false;
+  const backends = new Backends(settings, secrets, vscodeSshPrompts(), log('backend'), (why) => {
+    // Another protocol version: say once what to do (reload); the window logs in by itself meanwhile.
+    if (why.code !== 'usage' || agentMismatchShown) return;
+    agentMismatchShown = true;
+    void vscode.window.showWarningMessage(why.message);
+  });
   subs.push(backends);
 
   // Run store, shared with the CLI and other windows
@@ -107,25 +112,26 @@ export function activate(context: vscode.ExtensionContext): MuseExtensionExports
   const pollLog = log('poller');
   // While a user's Refresh runs, its polls may ask to renew a refused token (once, see Renewal).
   let userRefreshes = 0;
-  /** Profiles whose last poll failed (onPolled follows errors too: only a success clears "needs sign-in"). */
+  /** Profiles whose last poll failed (a success clears "needs a sign-in" in the tree). */
   const pollFailed = new Set<string>();
   const poller = new Poller({
     runs: () => store.list(),
     baseIntervalMs: settings.pollIntervalMs,
     refresh: async (profileName, runs, signal) => {
       const backend = await backends.get(profileName);
-      // Background polls renew a token silently at most once; they never open a dialog.
-      return auth.renewal(profileName, userRefreshes > 0).run(() => refreshRuns(backend, store, runs, { signal }));
+      // Background polls renew a token silently at most once; they never open a dialog, nor ask an
+      // SSH question (through the agent they fail with needsSignIn instead): a user's Refresh may.
+      return auth.renewal(profileName, userRefreshes > 0).run(() => refreshRuns(backend, store, runs, { signal, background: userRefreshes === 0 }));
     },
     onError: (profile, e, n) => {
       pollLog.warn(`profile "${profile}": ${errorMessage(e)} (${n} in a row)`);
       pollFailed.add(profile);
-      if (needsSignIn(e)) runsView.setNeedsSignIn(profile, errorMessage(e));
       if (isMuseError(e, 'auth')) updateContext();
+      if (isMuseError(e, 'auth') && e.details.needsSignIn) runsView.setNeedsSignIn(profile, true);
     },
     onPolled: (profile, changed, next) => {
+      if (!pollFailed.delete(profile)) runsView.setNeedsSignIn(profile, false);
       pollLog.debug(`profile "${profile}": ${changed ? 'changed' : 'no change'}, next in ${Math.round(next / 1000)} s`);
-      if (!pollFailed.delete(profile)) runsView.setNeedsSignIn(profile, undefined);
       // A change reaches the tree through the store (onRuns); otherwise only elapsed times move.
       if (!changed) runsView.polled(profile);
     },

@@ -32,10 +32,10 @@ export function runContextValue(run: Run, can: RunAbilities): string {
   return parts.join(';');
 }
 
-/** `profile;<kind>;signedIn|signedOut|ready`, then `;needsSignIn` while a poll needs a login (see signInNeeds.ts). */
+/** `profile;<kind>;signedIn|signedOut|ready`. */
 export function profileContextValue(profile: Profile, signedIn: boolean | undefined, needsSignIn = false): string {
-  const auth = profile.kind === 'ws' ? (signedIn ? 'signedIn' : 'signedOut') : 'ready';
-  return `profile;${profile.kind};${auth}${needsSignIn ? ';needsSignIn' : ''}`;
+  const auth = profile.kind === 'ws' ? (signedIn ? 'signedIn' : 'signedOut') : needsSignIn ? 'needsSignIn' : 'ready';
+  return `profile;${profile.kind};${auth}`;
 }
 
 /** The script (or first file) the run was made from, for its label. */

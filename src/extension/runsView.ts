@@ -18,7 +18,6 @@ import {
 } from './runTreeModel';
 import { mdEscape } from './runTreeModel';
 import type { RunAbilities } from './runTreeModel';
-import { signInLook } from './signInNeeds';
 
 export type RunsNode = { type: 'profile'; name: string } | { type: 'run'; id: string };
 
@@ -35,8 +34,7 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
   private readonly profileNodes = new Map<string, RunsNode>();
   private readonly runNodes = new Map<string, RunsNode>();
   private readonly signedIn = new Map<string, boolean>();
-  /** Profiles whose polls need a sign-in, with the poll's error. */
-  private readonly signInNeeded = new Map<string, string>();
+  private readonly needsSignIn = new Set<string>();
   private readonly disposables: vscode.Disposable[] = [];
   /**
    * The store's runs indexed once per change: the workbench asks getTreeItem for every child of
@@ -82,17 +80,15 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
     this.emitter.fire(undefined);
   }
 
-  /** Marks (with the poll's error) or clears a profile whose polls need a sign-in. */
-  setNeedsSignIn(profile: string, reason: string | undefined): void {
-    if (this.signInNeeded.get(profile) === reason) return;
-    if (reason === undefined) this.signInNeeded.delete(profile);
-    else this.signInNeeded.set(profile, reason);
+  /**
+   * Whether an SSH profile's background poll needed a sign-in it may not ask for (see
+   * `needsSignIn`): its node says so and offers Sign In (a poll that may ask, in this window).
+   */
+  setNeedsSignIn(profile: string, value: boolean): void {
+    if (this.needsSignIn.has(profile) === value) return;
+    if (value) this.needsSignIn.add(profile);
+    else this.needsSignIn.delete(profile);
     this.emitter.fire(this.profileNode(profile));
-  }
-
-  /** The poll error of a profile that needs a sign-in, else undefined. */
-  signInNeededFor(profile: string): string | undefined {
-    return this.signInNeeded.get(profile);
   }
 
   private snapshot(): NonNullable<RunsView['snap']> {
@@ -162,14 +158,12 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
       const running = countActive(this.snapshot().byProfile.get(node.name) ?? []);
       item.description = p ? `${p.kind}${node.name === this.settings.activeProfile.name ? ' · active' : ''}` : 'profile no longer configured';
       if (running) item.description += ` · ${running} running`;
-      const reason = this.signInNeeded.get(node.name);
-      item.contextValue = p ? profileContextValue(p, this.signedIn.get(node.name), reason !== undefined) : 'profile;missing';
-      if (reason !== undefined) {
-        const look = signInLook(node.name, reason);
-        item.description += ` · ${look.description}`;
-        item.iconPath = new vscode.ThemeIcon(look.icon, new vscode.ThemeColor('list.warningForeground'));
-        item.tooltip = look.tooltip;
+      const signIn = this.needsSignIn.has(node.name);
+      if (signIn) {
+        item.description += ' · needs a sign-in';
+        item.tooltip = 'The cluster asks for a sign-in (a passphrase, a code or a host key) that a background check may not ask for. Sign In asks it here.';
       }
+      item.contextValue = p ? profileContextValue(p, this.signedIn.get(node.name), signIn) : 'profile;missing';
       return item;
     }
     const run = this.snapshot().byId.get(node.id);

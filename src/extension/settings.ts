@@ -105,6 +105,17 @@ export class Settings implements vscode.Disposable {
     return Math.max(30, Number.isFinite(s) ? s : 30);
   }
 
+  /** SSH profiles go through the per-user agent (`muse.agent.enabled`, machine scope, default true). */
+  get agentEnabled(): boolean {
+    return this.config.get<boolean>('agent.enabled') ?? true;
+  }
+
+  /** Minutes the agent keeps an unused SSH connection open (`muse.agent.idleMinutes`, default 240). */
+  get agentIdleMinutes(): number {
+    const m = this.config.get<number>('agent.idleMinutes') ?? 240;
+    return Math.max(1, Number.isFinite(m) ? m : 240);
+  }
+
   dispose(): void {
     this.sub.dispose();
     this.emitter.dispose();

@@ -31,7 +31,9 @@ export interface MuseOptions {
 export function spawnMuse(args: string[], o: MuseOptions): ChildProcess & { result: Promise<MuseResult>; out: () => string; err: () => string } {
   const child = spawn(process.execPath, [path.join(repoRoot(), 'dist', 'cli.js'), ...args], {
     cwd: o.cwd,
-    env: o.env,
+    // The per-user agent only where a test gives it a folder of its own (test/cluster/agent.test.ts):
+    // others log in directly, and leave no agent behind or share one with another checkout's tests.
+    env: o.env.MUSE_AGENT_DIR ? o.env : { MUSE_NO_AGENT: '1', ...o.env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stdout = '';

@@ -42,8 +42,17 @@ describe('extension: Runs tree model', () => {
     assert.strictEqual(profileContextValue({ name: 'muse', kind: 'ws', url: 'http://x/api/' }, false), 'profile;ws;signedOut');
     assert.strictEqual(profileContextValue({ name: 'muse', kind: 'ws', url: 'http://x/api/' }, true), 'profile;ws;signedIn');
     assert.strictEqual(profileContextValue({ name: 'local', kind: 'local' }, undefined), 'profile;local;ready');
-    // A poll that needs a login that asks (2FA): the node offers Sign In (`viewItem =~ /;needsSignIn/`).
-    assert.strictEqual(profileContextValue({ name: 'hpc', kind: 'ssh', host: 'login' }, undefined, true), 'profile;ssh;ready;needsSignIn');
+  });
+
+  it('marks an SSH profile whose background poll needs a sign-in (its Sign In action matches)', () => {
+    const ssh = { name: 'hpc', kind: 'ssh', host: 'h' } as const;
+    assert.strictEqual(profileContextValue(ssh, undefined), 'profile;ssh;ready');
+    const needs = profileContextValue(ssh, undefined, true);
+    assert.strictEqual(needs, 'profile;ssh;needsSignIn');
+    const menus = (require('../../../package.json') as { contributes: { menus: Record<string, { command: string; when?: string }[]> } }).contributes.menus['view/item/context'];
+    const signIn = menus.find((m) => m.command === 'muse.signIn' && m.when?.includes('viewItem =~'));
+    const re = /viewItem =~ \/(.*)\//.exec(signIn?.when ?? '');
+    assert.ok(re && new RegExp(re[1]).test(needs), `Sign In is offered on ${needs}`);
   });
 
   it('labels a run with its software and script, and describes state, elapsed and job id', () => {

@@ -5,27 +5,53 @@
  * machine and reads the inputs and writes the results where this process would.
  */
 import type { Backend, FollowAnswer, FollowOptions, FollowRead, OpOptions, OutputStream, RunRef, SubmitResult } from '../backend';
+import { MuseError } from '../errors';
 import type { ResultOutcome, SoftwareInfo, StateReport, SubmitRequest } from '../model';
 import type { SshProfile } from '../profiles';
 import type { SshPrompts } from '../sshPrompts';
+import { AgentUnavailableError } from './agentClient';
 import type { AgentClient } from './agentClient';
 import type { ForwardedMethod } from './agentProtocol';
 
+/**
+ * Makes the backend that works without the agent (the process's own SSH pool), when the agent
+ * cannot be reached or used at all; told why (to log it, or show a version mismatch once).
+ */
+export type DirectFallback = (why: AgentUnavailableError) => Backend;
+
 export class AgentBackend implements Backend {
   readonly kind = 'ssh' as const;
+  private direct?: Backend;
 
   /**
    * @param client this process's link to the agent (its maker disposes it)
    * @param prompts who answers this process's SSH questions (the terminal, the window)
+   * @param fallback used from the first call the agent could not take at all (nothing was sent)
    */
   constructor(
     private readonly profile: SshProfile,
     private readonly client: AgentClient,
     private readonly prompts: SshPrompts,
+    private readonly fallback?: DirectFallback,
   ) {}
 
-  private call<T>(method: ForwardedMethod, args: unknown[]): Promise<T> {
-    return this.client.call(this.profile, method, args, this.prompts) as Promise<T>;
+  private async call<T>(method: ForwardedMethod, args: unknown[]): Promise<T> {
+    if (!this.direct) {
+      try {
+        return (await this.client.call(this.profile, method, args, this.prompts)) as T;
+      } catch (e) {
+        if (!(e instanceof AgentUnavailableError) || !this.fallback) throw e;
+        this.direct ??= this.fallback(e);
+      }
+    }
+    const fn = (this.direct as unknown as Record<string, (...a: unknown[]) => Promise<T>>)[method];
+    if (typeof fn !== 'function') throw new MuseError('unsupported', `Profile "${this.profile.name}" cannot "${method}" without the Muse agent.`);
+    return fn.apply(this.direct, args);
+  }
+
+  /** Lets go of the direct backend, if one was made. */
+  async dispose(): Promise<void> {
+    await this.direct?.dispose?.();
   }
 
   submit(req: SubmitRequest, opts?: OpOptions): Promise<SubmitResult> {

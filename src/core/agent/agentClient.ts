@@ -36,6 +36,19 @@ export interface AgentClientOptions {
   log?: (line: string) => void;
 }
 
+/**
+ * The agent could not be reached or used at all (not started, refused the handshake, another
+ * protocol version): nothing was sent, so the caller may do the work itself (`AgentBackend`'s fallback).
+ */
+export class AgentUnavailableError extends MuseError {
+  // MuseError's own instanceof test accepts any MuseError: this one checks its own brand.
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as { [AGENT_UNAVAILABLE]?: unknown })[AGENT_UNAVAILABLE] === true;
+  }
+}
+const AGENT_UNAVAILABLE = Symbol.for('muse-runner.AgentUnavailableError');
+Object.defineProperty(AgentUnavailableError.prototype, AGENT_UNAVAILABLE, { value: true });
+
 interface Pending {
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
@@ -273,7 +286,7 @@ export class AgentClient {
     try {
       release = await lock(agentStartLockPath(this.env), { realpath: false, stale: 15_000, retries: { retries: 100, minTimeout: 20, maxTimeout: 200, randomize: true } });
     } catch (e) {
-      throw new MuseError('io', `Cannot take the Muse agent's start lock: ${errorMessage(e)}.`, { cause: e, notSent: true });
+      throw new AgentUnavailableError('io', `Cannot take the Muse agent's start lock: ${errorMessage(e)}.`, { cause: e, notSent: true });
     }
     try {
       // Someone may have started it while we waited for the lock.
@@ -301,7 +314,7 @@ export class AgentClient {
 
   private async startAgent(): Promise<void> {
     const script = await agentScriptPath(this.env);
-    if (!script) throw new MuseError('io', 'The Muse agent program (agent.js) is not installed beside this one.', { notSent: true });
+    if (!script) throw new AgentUnavailableError('io', 'The Muse agent program (agent.js) is not installed beside this one.', { notSent: true });
     const execPath = this.opts.execPath ?? process.execPath;
     this.opts.log?.(`starting the Muse agent: ${execPath} ${script}`);
     // ELECTRON_RUN_AS_NODE: in VS Code the extension host's execPath is the editor itself.
@@ -317,7 +330,7 @@ export class AgentClient {
 
   private unreachable(e: unknown, why?: string): MuseError {
     if (e instanceof MuseError) return e;
-    return new MuseError('network', `Cannot reach the Muse agent at ${this.socketPath}${why ? ` (${why})` : ''}: ${errorMessage(e)}.`, { notSent: true, cause: e });
+    return new AgentUnavailableError('network', `Cannot reach the Muse agent at ${this.socketPath}${why ? ` (${why})` : ''}: ${errorMessage(e)}.`, { notSent: true, cause: e });
   }
 
   /** Connects and exchanges hellos; a version mismatch is a `usage` error telling what to do. */
@@ -357,7 +370,7 @@ export class AgentClient {
           return;
         }
         const agentVersion = first.t === 'hello' || first.t === 'mismatch' ? first.version : NaN;
-        fail(new MuseError('usage', versionMismatchText(agentVersion, PROTOCOL_VERSION), { notSent: true }));
+        fail(new AgentUnavailableError('usage', versionMismatchText(agentVersion, PROTOCOL_VERSION), { notSent: true }));
       };
       socket.on('data', onData);
     });

@@ -2,6 +2,7 @@
  * Makes the backend for a profile. The only place that knows the three backend classes, so
  * that callers (CLI, extension, poller) deal with the `Backend` interface alone.
  */
+import type { AgentClient, AgentUnavailableError } from '../agent/agentClient';
 import type { Backend } from '../backend';
 import { MuseError } from '../errors';
 import { localRunsDir } from '../paths';
@@ -16,6 +17,13 @@ export interface BackendDeps {
   sshPrompts?: SshPrompts;
   /** The process's shared SSH connections (its maker disposes it); required for ssh profiles. */
   sshPool?: SshConnectionPool;
+  /**
+   * The per-user agent (src/agent): when given, SSH profiles go through it (one connection per
+   * target for every window and CLI call); when it cannot be used, through `sshPool` here.
+   */
+  sshAgent?: AgentClient;
+  /** Told once per backend when the agent cannot be used and this process logs in by itself. */
+  onAgentUnavailable?: (why: AgentUnavailableError, profileName: string) => void;
   /** Downloads never write synchronously (the extension host); the CLI's default keeps its flat-memory raw GET. */
   asyncFileWrites?: boolean;
 }
@@ -32,7 +40,17 @@ export function createBackend(profile: Profile, deps: BackendDeps): Backend {
     case 'ssh':
       if (!deps.sshPrompts) throw new MuseError('unsupported', `Profile "${profile.name}": SSH needs a way to ask for passphrases and host keys here.`);
       if (!deps.sshPool) throw new MuseError('unsupported', `Profile "${profile.name}": SSH needs a connection pool here.`);
-      return new (require('./slurm/slurmBackend') as typeof import('./slurm/slurmBackend')).SlurmBackend(profile, deps.sshPrompts, deps.sshPool);
+    {
+      const prompts = deps.sshPrompts;
+      const pool = deps.sshPool;
+      const direct = (): Backend => new (require('./slurm/slurmBackend') as typeof import('./slurm/slurmBackend')).SlurmBackend(profile, prompts, pool);
+      if (!deps.sshAgent) return direct();
+      const { AgentBackend } = require('../agent/agentBackend') as typeof import('../agent/agentBackend');
+      return new AgentBackend(profile, deps.sshAgent, prompts, (why) => {
+        deps.onAgentUnavailable?.(why, profile.name);
+        return direct();
+      });
+    }
     case 'local':
       // The CLI and extension fill `root` (resolveProfile); the fallback keeps a bare profile usable.
       return new (require('./local/localBackend') as typeof import('./local/localBackend')).LocalBackend({ root: profile.root ?? localRunsDir(), images: profile.images, singularityCommand: profile.singularityCommand });

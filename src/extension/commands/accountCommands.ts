@@ -24,6 +24,12 @@ export function registerAccountCommands(s: Services, onAuthChanged: () => void):
   return [
     // (profile node?, { username, password, remember }?): credentials passed by code skip the prompts.
     command(s, 'muse.signIn', async (arg?: unknown, creds?: { username: string; password: string; remember?: boolean }) => {
+      // An SSH profile's node that "needs a sign-in": a poll that may ask, here (through the agent, the question comes to this window).
+      const node = arg as { type?: unknown; name?: unknown } | undefined;
+      if (node?.type === 'profile' && typeof node.name === 'string' && s.settings.profile(node.name)?.kind === 'ssh') {
+        await vscode.window.withProgress({ location: { viewId: 'muse.runs' } }, () => s.refreshNow());
+        return true;
+      }
       const p = await wsProfile(s, arg);
       const given = creds && typeof creds.username === 'string' && typeof creds.password === 'string' ? creds : undefined;
       if (p && (await s.auth.signIn(p, given))) {

@@ -5,10 +5,9 @@ import { registerListCommands } from './listCommands';
 import { registerRerunCommands } from './rerunCommands';
 import { registerResultCommands } from './resultCommands';
 import { registerRunCommands } from './runCommands';
-import { registerSignInCommands } from './signInCommands';
 import { registerSummaryCommands } from './summaryCommands';
 
 /** Every `muse.*` command, one file per family; the disposables go to `context.subscriptions`. */
 export function registerCommands(s: Services, onAuthChanged: () => void): vscode.Disposable[] {
-  return [...registerRunCommands(s), ...registerResultCommands(s), ...registerListCommands(s), ...registerAccountCommands(s, onAuthChanged), ...registerSummaryCommands(s), ...registerRerunCommands(s), ...registerSignInCommands(s)];
+  return [...registerRunCommands(s), ...registerResultCommands(s), ...registerListCommands(s), ...registerAccountCommands(s, onAuthChanged), ...registerSummaryCommands(s), ...registerRerunCommands(s)];
 }
