@@ -99,8 +99,9 @@ describe('two-factor SSH login (keyboard-interactive code after the key)', funct
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'muse-2fa-'));
     asksLog = path.join(tmp, 'asks.log');
     askpass = writeTotpAskpass(tmp, tf.secret, asksLog);
-    env = { ...process.env, MUSE_DATA_DIR: path.join(tmp, 'data'), MUSE_CONFIG_DIR: path.join(tmp, 'config') };
-    for (const k of ['MUSE_JWT', 'MUSE_PROFILE', 'MUSE_DEBUG', 'SSH_ASKPASS', 'SSH_ASKPASS_REQUIRE', 'SSH_AUTH_SOCK']) delete env[k];
+    // Each call logs in by itself (MUSE_NO_AGENT), except in the agent's tests below (their own agent folder).
+    env = { ...process.env, MUSE_DATA_DIR: path.join(tmp, 'data'), MUSE_CONFIG_DIR: path.join(tmp, 'config'), MUSE_NO_AGENT: '1' };
+    for (const k of ['MUSE_AGENT_DIR', 'MUSE_JWT', 'MUSE_PROFILE', 'MUSE_DEBUG', 'SSH_ASKPASS', 'SSH_ASKPASS_REQUIRE', 'SSH_AUTH_SOCK']) delete env[k];
     const add = await muse([
       'profiles', 'add', 'twofa', '--kind', 'ssh', '--default',
       '--host', cluster.host, '--port', String(tf.port), '--user', cluster.user,
@@ -177,7 +178,7 @@ describe('two-factor SSH login (keyboard-interactive code after the key)', funct
     before(() => {
       agentAsks = path.join(tmp, 'agent-asks.log');
       // An agent of this test's own (its socket folder), answering through the same TOTP askpass.
-      agentEnv = { ...env, MUSE_AGENT_DIR: path.join(tmp, 'agent'), SSH_ASKPASS: writeTotpAskpass(fs.mkdtempSync(path.join(tmp, 'ap-')), tf.secret, agentAsks) };
+      agentEnv = { ...env, MUSE_NO_AGENT: '', MUSE_AGENT_DIR: path.join(tmp, 'agent'), SSH_ASKPASS: writeTotpAskpass(fs.mkdtempSync(path.join(tmp, 'ap-')), tf.secret, agentAsks) };
     });
 
     after(async function () {
