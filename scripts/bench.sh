@@ -2,13 +2,13 @@
 # `npm run bench`: speed and memory targets, as ratios against a baseline measured in the same
 # run (these machines are noisy). Each bench prints its own lines; nothing here asserts timings.
 #   bash scripts/bench.sh            every bench that can run here
-#   bash scripts/bench.sh ws ssh     only these
+#   bash scripts/bench.sh ws ssh     only these (ws ssh agent follow vscode)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 [ -d node_modules ] || npm ci --no-audit --no-fund || exit 1
 node esbuild.js >/dev/null || exit 1
 benches=("$@")
-[ ${#benches[@]} -eq 0 ] && benches=(ws ssh follow twofa vscode)
+[ ${#benches[@]} -eq 0 ] && benches=(ws ssh agent twofa follow vscode)
 rc=0
 for b in "${benches[@]}"; do
   printf '\n== bench: %s\n' "$b"
@@ -20,6 +20,9 @@ for b in "${benches[@]}"; do
     ssh)
       if bash test/cluster/up.sh; then npx tsx scripts/bench-ssh.ts || rc=1; bash test/cluster/down.sh || true
       else echo "ssh bench skipped: the test cluster cannot be started here (needs root on Debian 12)"; fi ;;
+    agent)
+      if bash test/cluster/up.sh; then npx tsx scripts/bench-agent.ts || rc=1; bash test/cluster/down.sh || true
+      else echo "agent bench skipped: the test cluster cannot be started here (needs root on Debian 12)"; fi ;;
     follow)
       if bash test/cluster/up.sh; then npx tsx scripts/bench-follow.ts || rc=1; bash test/cluster/down.sh || true
       else echo "follow bench skipped: the test cluster cannot be started here (needs root on Debian 12)"; fi ;;

@@ -215,7 +215,7 @@ export class AgentServer {
         return;
       }
       if (msg.version !== PROTOCOL_VERSION) {
-        this.send(client, { t: 'mismatch', version: PROTOCOL_VERSION, message: versionMismatchText(PROTOCOL_VERSION, msg.version) });
+        this.send(client, { t: 'mismatch', version: PROTOCOL_VERSION, message: versionMismatchText(PROTOCOL_VERSION, msg.version), pid: process.pid });
         client.socket.end();
         return;
       }

@@ -5,6 +5,7 @@
  * progress and cancellation travel; a client of another protocol version is told what to do.
  */
 import * as assert from 'assert';
+import { spawn } from 'child_process';
 import { mkdtempSync, promises as fs, rmSync } from 'fs';
 import * as net from 'net';
 import * as os from 'os';
@@ -153,14 +154,20 @@ describe('agent server (in this process, in-process ssh2 server)', function () {
     await until('the agent stopped the work', () => aborted);
   });
 
-  it('tells a client of another protocol version to reload, and refuses a client that skips the handshake', async () => {
+  it('tells a client of another protocol version to reload (and stops that agent on `stop`), and refuses a client that skips the handshake', async () => {
     const sock = path.join(dir, 'agent.sock');
     // An agent of a newer protocol answers with its version.
-    const newer = net.createServer((s) => s.once('data', () => s.end(frame({ t: 'mismatch', version: 99, message: 'x' }))));
+    // Its pid stands for a process of ours: `stop` of this older client signals it.
+    const standIn = spawn('sleep', ['60']);
+    const exited = new Promise((r) => standIn.on('exit', (_c, sig) => r(sig)));
+    const newer = net.createServer((s) => s.once('data', () => s.end(frame({ t: 'mismatch', version: 99, message: 'x', pid: standIn.pid }))));
     await new Promise<void>((r) => newer.listen(sock, r));
     try {
       await assert.rejects(client().status(), (e: unknown) => isMuseError(e, 'usage') && /protocol 99.*reload the VS Code window/.test(e.message));
+      assert.deepStrictEqual(await client().stop(), { pid: standIn.pid });
+      assert.strictEqual(await exited, 'SIGTERM');
     } finally {
+      standIn.kill('SIGKILL');
       await new Promise<void>((r) => newer.close(() => r()));
     }
     await startServer();

@@ -37,6 +37,8 @@ rm -rf "$RUN"; mkdir -p "$RUN"
 PIDS=() # process groups we started (code-server), stopped by PID at exit
 cleanup() {
   for pid in "${PIDS[@]}"; do stop_group "$pid"; done
+  # The Muse agent the windows started (detached, in this run's folder): stopped through its socket.
+  [ -S "$RUN/agent/agent.sock" ] && MUSE_AGENT_DIR=$RUN/agent node dist/cli.js agent stop >/dev/null 2>&1
   if [ "$FAILED" -eq 0 ] && [ -z "${MUSE_VSCODE_KEEP:-}" ]; then rm -rf "$RUN"; else say "logs kept in $RUN"; fi
 }
 trap cleanup EXIT
@@ -69,6 +71,8 @@ fresh_workspace() { rm -rf "$RUN/$1"; cp -r test/vscode/workspace "$RUN/$1"; ech
 
 # What the extension and the tests may write goes into the run folder, never the home folder.
 export MUSE_DATA_DIR=$RUN/muse-data MUSE_CONFIG_DIR=$RUN/muse-config MUSE_VSCODE_RUN_DIR=$RUN
+# The per-user agent of the windows (SSH profiles) lives in the run folder too, not the user's.
+export MUSE_AGENT_DIR=$RUN/agent
 export MUSE_VSCODE_RESULT=$RUN/inhost-result.txt
 mkdir -p "$MUSE_DATA_DIR" "$MUSE_CONFIG_DIR"
 

@@ -18,7 +18,7 @@ import type { OpOptions, Progress } from '../backend';
 import { MuseError, cancelledError, errorMessage } from '../errors';
 import type { SshProfile } from '../profiles';
 import type { SshPrompts } from '../sshPrompts';
-import { agentScriptPath, agentSocketPath, agentStartLockPath, ensureAgentDir } from './agentPaths';
+import { agentDir, agentScriptPath, agentSocketPath, agentStartLockPath, ensureAgentDir } from './agentPaths';
 import { FORWARDED_METHODS, LineDecoder, PROTOCOL_VERSION, decodeValue, encodeValue, errorFromWire, frame, versionMismatchText } from './agentProtocol';
 import type { AgentMessage, AgentStatus, ClientInfo, ClientMessage, ForwardedMethod, PromptKind } from './agentProtocol';
 
@@ -41,6 +41,8 @@ export interface AgentClientOptions {
  * protocol version): nothing was sent, so the caller may do the work itself (`AgentBackend`'s fallback).
  */
 export class AgentUnavailableError extends MuseError {
+  /** The pid of an agent of another protocol version (`stop` signals it). */
+  agentPid?: number;
   // MuseError's own instanceof test accepts any MuseError: this one checks its own brand.
   static override [Symbol.hasInstance](value: unknown): boolean {
     return typeof value === 'object' && value !== null && (value as { [AGENT_UNAVAILABLE]?: unknown })[AGENT_UNAVAILABLE] === true;
@@ -223,9 +225,18 @@ export class AgentClient {
     return link ? ((await link.request({ t: 'status' })) as AgentStatus) : undefined;
   }
 
-  /** Stops the running agent; false when none ran. */
+  /** Stops the running agent (of any protocol version); undefined when none ran. */
   async stop(): Promise<{ pid: number } | undefined> {
-    const link = await this.connectExisting();
+    let link: AgentLink | undefined;
+    try {
+      link = await this.connectExisting();
+    } catch (e) {
+      // An agent of another version cannot be asked: it said its pid, and a signal stops it.
+      if (!(e instanceof AgentUnavailableError) || e.agentPid === undefined) throw e;
+      const pid = e.agentPid;
+      process.kill(pid, 'SIGTERM');
+      return { pid };
+    }
     if (!link) return undefined;
     const r = (await link.request({ t: 'stop' })) as { pid: number };
     await new Promise<void>((resolve) => {
@@ -320,6 +331,8 @@ export class AgentClient {
     // ELECTRON_RUN_AS_NODE: in VS Code the extension host's execPath is the editor itself.
     const child = spawn(execPath, [script], {
       detached: true,
+      // Not the caller's folder: a long-lived process must not keep a workspace (or a mount) busy.
+      cwd: agentDir(this.env),
       stdio: 'ignore',
       windowsHide: true,
       env: { ...this.env, ...this.opts.startEnv, ELECTRON_RUN_AS_NODE: '1' },
@@ -370,7 +383,9 @@ export class AgentClient {
           return;
         }
         const agentVersion = first.t === 'hello' || first.t === 'mismatch' ? first.version : NaN;
-        fail(new AgentUnavailableError('usage', versionMismatchText(agentVersion, PROTOCOL_VERSION), { notSent: true }));
+        const err = new AgentUnavailableError('usage', versionMismatchText(agentVersion, PROTOCOL_VERSION), { notSent: true });
+        if (first.t === 'mismatch' && Number.isInteger(first.pid) && first.pid! > 0) err.agentPid = first.pid;
+        fail(err);
       };
       socket.on('data', onData);
     });

@@ -92,7 +92,12 @@ export type ClientMessage =
 /** Agent -> client. */
 export type AgentMessage =
   | { t: 'hello'; version: number; pid: number }
-  | { t: 'mismatch'; version: number; message: string }
+  /**
+   * Another protocol version: the client is refused. This line's shape never changes across
+   * versions (nor `hello`'s), and it carries the agent's pid so that `muse agent stop` of any
+   * version can stop it (SIGTERM; the socket's folder is the user's alone).
+   */
+  | { t: 'mismatch'; version: number; message: string; pid?: number }
   | { t: 'result'; id: number; value: unknown }
   | { t: 'error'; id: number; error: WireError }
   | { t: 'progress'; id: number; progress: Progress }
