@@ -83,6 +83,7 @@ export class AgentServer {
       password: (user, host) => ask('password', [user, host]) as Promise<string | undefined>,
       keyboardInteractive: (name, instructions, prompts) => ask('keyboardInteractive', [name, instructions, prompts]) as Promise<string[] | undefined>,
       unknownHostKey: async (host, port, keyType, fp) => (await ask('unknownHostKey', [host, port, keyType, fp])) === true,
+      cannotAsk: () => (this.askerOf() ? undefined : needsSignIn(scopes.getStore()?.profile ?? '?')),
     };
   }
 
@@ -306,17 +307,25 @@ export class AgentServer {
 
   /** Routes one SSH question to the client whose call needs it (see the file comment). */
   private async ask(kind: PromptKind, args: unknown[]): Promise<unknown> {
-    const scope = scopes.getStore() ?? this.latestForegroundCall();
-    if (!scope || scope.background || scope.client.socket.destroyed) {
-      if (scope) scope.refusedPrompt = true;
-      throw needsSignIn(scope?.profile ?? '?');
-    }
+    const scope = this.askerOf();
+    if (!scope) throw needsSignIn(scopes.getStore()?.profile ?? '?');
     const id = this.nextPromptId++;
     const { client } = scope;
     return new Promise((resolve, reject) => {
       client.prompts.set(id, { resolve, reject });
       this.send(client, { t: 'prompt', id, call: scope.callId, kind, args: args.map(encodeValue) });
     });
+  }
+
+  /**
+   * The call whose client may be asked now, or undefined (a background call: it is then marked
+   * as having refused a question, so that it fails with the sign-in error).
+   */
+  private askerOf(): CallScope | undefined {
+    const scope = scopes.getStore() ?? this.latestForegroundCall();
+    if (scope && !scope.background && !scope.client.socket.destroyed) return scope;
+    if (scope) scope.refusedPrompt = true;
+    return undefined;
   }
 
   /** Without an async context (a login started elsewhere): the newest foreground call in flight. */

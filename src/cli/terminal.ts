@@ -3,6 +3,7 @@ import type { Progress } from '../core/backend';
 import type { SshPrompts } from '../core/sshPrompts';
 import { MuseError } from '../core/errors';
 import { formatBytes } from '../core/format';
+import { askpassProgram, runAskpass } from './askpass';
 
 /** The streams a CLI invocation uses (the real process ones, or test doubles). */
 export interface CliIo {
@@ -66,18 +67,39 @@ export function ask(io: CliIo, question: string, hidden: boolean, hint = ''): Pr
   });
 }
 
-/** SSH questions answered on the terminal (declined when there is no terminal). */
+/**
+ * SSH questions answered on the terminal, hidden where the server says so; or by the
+ * SSH_ASKPASS program (see askpass.ts). With neither, secrets are declined, and a
+ * keyboard-interactive question (a two-factor code) fails with an error saying how to answer it.
+ */
 export function terminalSshPrompts(io: CliIo): SshPrompts {
-  const tty = (): boolean => Boolean(io.stdin.isTTY);
+  const tty = (): boolean => Boolean(io.stdin.isTTY && io.stdin.setRawMode);
+  /** One secret or code: SSH_ASKPASS, the terminal, or undefined (declined). */
+  const secret = async (question: string, hidden: boolean): Promise<string | undefined> => {
+    const program = askpassProgram(io.env, tty());
+    if (program) return runAskpass(program, question, io.env, io.signal);
+    return tty() ? ask(io, question, hidden) : undefined;
+  };
   return {
-    passphrase: async (keyPath) => (tty() ? ask(io, `Passphrase for ${keyPath}: `, true) : undefined),
-    password: async (user, host) => (tty() ? ask(io, `Password for ${user}@${host}: `, true) : undefined),
+    passphrase: (keyPath) => secret(`Passphrase for ${keyPath}: `, true),
+    password: (user, host) => secret(`Password for ${user}@${host}: `, true),
     keyboardInteractive: async (name, instructions, prompts) => {
-      if (!tty()) return undefined;
+      if (!tty() && !askpassProgram(io.env, false)) {
+        const asked = prompts.map((p) => `"${p.prompt.trim()}"`).join(', ');
+        throw new MuseError(
+          'auth',
+          `The SSH server asks ${asked}${name ? ` (${name})` : ''}: a keyboard-interactive question such as a two-factor code, ` +
+            'and standard input is not a terminal. Run muse in a terminal to type it, or set SSH_ASKPASS to a program that prints the answer.',
+        );
+      }
       if (name) io.stderr.write(`${name}\n`);
       if (instructions) io.stderr.write(`${instructions}\n`);
       const out: string[] = [];
-      for (const p of prompts) out.push(await ask(io, p.prompt, !p.echo));
+      for (const p of prompts) {
+        const a = await secret(p.prompt, !p.echo);
+        if (a === undefined) return undefined;
+        out.push(a);
+      }
       return out;
     },
     unknownHostKey: async (host, port, keyType, fp) => {

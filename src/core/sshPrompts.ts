@@ -15,4 +15,11 @@ export interface SshPrompts {
   ): Promise<string[] | undefined>;
   /** A host key not in known_hosts: true records it and goes on. A mismatch is never asked: it is refused. */
   unknownHostKey(host: string, port: number, keyType: string, fingerprintSha256: string): Promise<boolean>;
+  /**
+   * Why nobody can be asked now (the agent serving a background poll), else undefined: the login
+   * then skips keyboard-interactive and password, failing with this error, instead of starting
+   * them and leaving the server's question unanswered, which a cluster counts as a failed login
+   * (and may lock the account for). Absent: asking is always possible.
+   */
+  cannotAsk?(): Error | undefined;
 }

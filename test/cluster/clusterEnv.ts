@@ -24,6 +24,18 @@ export interface ClusterEnv {
   /** Directory images by software name, readable by the test user. */
   images: Record<string, string>;
   sshdPid: number;
+  /**
+   * The second sshd (same host key, same user and key), which asks a one-time code after the key
+   * (keyboard-interactive through PAM: pam_google_authenticator, TOTP of `secret`).
+   */
+  twoFactor?: {
+    port: number;
+    /** Base32 TOTP secret (RFC 6238, 30 s, 6 digits; a code may be reused within its step). */
+    secret: string;
+    /** One line per code the sshd asked (its PAM stack ran), written by pam_exec. */
+    codesLog: string;
+    sshdPid: number;
+  };
   clusterName: string;
   partition: string;
   nodeName: string;

@@ -7,10 +7,10 @@ cd "$(dirname "$0")/../.."
 C=$PWD/.cache/cluster
 PUB=/opt/muse-test/cluster-$(printf '%s' "$C" | sha1sum | cut -c1-10)
 export SLURM_CONF=$PUB/slurm.conf
-SERVICES=(sshd slurmd slurmctld slurmdbd mariadbd munged) # reverse of up.sh's start order
+SERVICES=(sshd2fa sshd slurmd slurmctld slurmdbd mariadbd munged) # reverse of up.sh's start order
 
 say() { printf 'down.sh: %s\n' "$*" >&2; }
-exe_of() { readlink -f "/usr/sbin/$1"; } # slurmctld -> slurmctld-wlm (alternatives)
+exe_of() { readlink -f "/usr/sbin/${1%2fa}"; } # slurmctld -> slurmctld-wlm (alternatives); sshd2fa -> sshd
 pid_of() { # service -> its recorded PID, if that PID still runs the service's program
   local f="$C/pids/$1.pid" pid
   [ -f "$f" ] || return 1
@@ -56,5 +56,5 @@ for s in "${SERVICES[@]}"; do
   fi
   rm -f "$C/pids/$s.pid"
 done
-rm -f "$C/env.json"
+rm -f "$C/env.json" "/etc/pam.d/muse-2fa-${PUB##*/cluster-}" # the 2FA sshd's PAM stack (up.sh writes it)
 exit $rc

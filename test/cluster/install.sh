@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages of the test cluster (Slurm with accounting, munge, MariaDB,
-# OpenSSH, bubblewrap for the singularity stand-in): idempotent, quiet, fast when installed.
+# OpenSSH, the TOTP PAM module of the 2FA sshd, bubblewrap for the singularity stand-in): idempotent, quiet, fast when installed.
 # Needs root and apt-get (up.sh checks both first).
 set -euo pipefail
-pkgs=(slurmctld slurmd slurm-client munge slurmdbd mariadb-server openssh-server openssh-client bubblewrap zip unzip)
+pkgs=(slurmctld slurmd slurm-client munge slurmdbd mariadb-server openssh-server openssh-client libpam-google-authenticator bubblewrap zip unzip)
 
 missing=()
 for p in "${pkgs[@]}"; do

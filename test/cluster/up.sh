@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Starts Muse Runner's test cluster: a one-node Slurm cluster with accounting (munged, MariaDB,
 # slurmdbd, slurmctld, slurmd) behind a real OpenSSH sshd on 127.0.0.1, a test user `museuser`
-# with a key login, the singularity stand-in and the sw_example test image.
+# with a key login, the singularity stand-in and the sw_example test image; and a second sshd
+# (sshd2fa) that asks a one-time code (TOTP, pam_google_authenticator) after the key, counting
+# every code it asks in .cache/cluster/log/2fa-codes.log.
 #
 #   bash test/cluster/up.sh      # then read .cache/cluster/env.json (test/cluster/clusterEnv.ts)
 #   bash test/cluster/down.sh    # stops exactly what this started
@@ -38,13 +40,17 @@ SLURM_CONF=$PUB/slurm.conf
 MUNGE_DIR=$PUB/munge
 MUNGE_SOCKET=$MUNGE_DIR/munge.socket
 export SLURM_CONF
-SERVICES=(munged mariadbd slurmdbd slurmctld slurmd sshd) # start order; down.sh stops in reverse
+SERVICES=(munged mariadbd slurmdbd slurmctld slurmd sshd sshd2fa) # start order; down.sh stops in reverse
+# The 2FA sshd runs as a link named after its own PAM service (sshd takes its PAM service name
+# from argv[0]), so its PAM stack is its own and the main sshd keeps UsePAM no.
+PAM_SERVICE=muse-2fa-${PUB##*/cluster-}
+TFA=$PUB/2fa
 
 say() { printf 'up.sh: %s\n' "$*" >&2; }
 die() { printf 'up.sh: ERROR: %s\n' "$*" >&2; exit 1; }
 
 # --- which of our processes are alive ---------------------------------------------------------
-exe_of() { readlink -f "/usr/sbin/$1"; } # slurmctld -> slurmctld-wlm (alternatives)
+exe_of() { readlink -f "/usr/sbin/${1%2fa}"; } # slurmctld -> slurmctld-wlm (alternatives); sshd2fa -> sshd
 alive() { # service: its recorded PID runs its program (not a reused PID)
   local f="$C/pids/$1.pid" pid
   [ -f "$f" ] || return 1
@@ -77,6 +83,12 @@ ssh_ok() {
   ssh -i "$C/ssh/id_ed25519" -o BatchMode=yes -o UserKnownHostsFile="$C/etc/known_hosts" -o StrictHostKeyChecking=yes \
     -o ConnectTimeout=5 -p "$(cat "$C/etc/sshd-port")" "$TEST_USER@127.0.0.1" 'test -n "$SLURM_CONF" && command -v singularity'
 }
+tfa_ok() { # the key is accepted, then a code is asked (BatchMode declines it: no code is counted)
+  local out
+  out=$(ssh -i "$C/ssh/id_ed25519" -o BatchMode=yes -o UserKnownHostsFile="$C/etc/known_hosts" -o StrictHostKeyChecking=yes \
+    -o ConnectTimeout=5 -p "$(cat "$C/etc/sshd2fa-port")" "$TEST_USER@127.0.0.1" true 2>&1)
+  [[ $out == *'denied (keyboard-interactive)'* ]] || { echo "$out"; return 1; }
+}
 
 # --- the parts every run refreshes (cheap, idempotent) ----------------------------------------
 refresh_shared_files() {
@@ -100,6 +112,12 @@ write_env_json() {
   "singularityCommand": "$PUB_BASE/bin/singularity",
   "images": { "sw_example": "$PUB_BASE/images/sw_example" },
   "sshdPid": $(cat "$C/pids/sshd.pid"),
+  "twoFactor": {
+    "port": $(cat "$C/etc/sshd2fa-port"),
+    "secret": "$(cat "$C/etc/2fa-secret")",
+    "codesLog": "$C/log/2fa-codes.log",
+    "sshdPid": $(cat "$C/pids/sshd2fa.pid")
+  },
   "clusterName": "$CLUSTER",
   "partition": "debug",
   "nodeName": "$HOST"
@@ -112,7 +130,7 @@ EOF
 all_alive=1; any_alive=0
 for s in "${SERVICES[@]}"; do if alive "$s"; then any_alive=1; else all_alive=0; fi; done
 if [ $all_alive = 1 ] && [ -f "$C/env.json" ] && munge_ok >/dev/null 2>&1 && slurmctld_ok >/dev/null 2>&1 \
-   && node_up >/dev/null 2>&1 && ssh_ok >/dev/null 2>&1; then
+   && node_up >/dev/null 2>&1 && ssh_ok >/dev/null 2>&1 && tfa_ok >/dev/null 2>&1; then
   refresh_shared_files
   write_env_json
   say "the cluster is already up (reused); env: $C/env.json"
@@ -140,6 +158,8 @@ fi
 chown munge:munge "$MUNGE_DIR/munge.key"; chmod 400 "$MUNGE_DIR/munge.key"
 [ -s "$C/ssh/ssh_host_ed25519_key" ] || ssh-keygen -q -t ed25519 -N '' -C muse-test-host -f "$C/ssh/ssh_host_ed25519_key"
 [ -s "$C/ssh/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C muse-test-client -f "$C/ssh/id_ed25519"
+# The TOTP secret of the 2FA sshd (base32, as authenticator apps take it); tests compute codes from it.
+[ -s "$C/etc/2fa-secret" ] || { head -c 20 /dev/urandom | base32 | tr -d '=\n' >"$C/etc/2fa-secret"; }
 [ -s "$C/etc/db-password" ] || { head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' >"$C/etc/db-password"; }
 chmod 600 "$C/etc/db-password"
 
@@ -157,7 +177,7 @@ refresh_shared_files
 # --- configs ------------------------------------------------------------------------------------
 # Ports: the previous run's when they are still free (so a restart keeps the address tests
 # and developers know), else fresh ones from the kernel.
-read -r P_MARIADB P_SLURMDBD P_SLURMCTLD P_SLURMD P_SSHD < <(/usr/bin/python3 - "$C/etc/ports" <<'EOF'
+read -r P_MARIADB P_SLURMDBD P_SLURMCTLD P_SLURMD P_SSHD P_SSHD2FA < <(/usr/bin/python3 - "$C/etc/ports" <<'EOF'
 import socket, sys
 def free(port):
     s = socket.socket()
@@ -173,19 +193,20 @@ try:
     old = [int(p) for p in open(sys.argv[1]).read().split()]
 except (OSError, ValueError):
     old = []
-if len(old) == 5 and len(set(old)) == 5 and all(free(p) for p in old):
+if len(old) == 6 and len(set(old)) == 6 and all(free(p) for p in old):
     print(" ".join(map(str, old)))
 else:
     socks = []
-    for _ in range(5):
+    for _ in range(6):
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
         socks.append(s)
     print(" ".join(str(s.getsockname()[1]) for s in socks))
 EOF
 )
-echo "$P_MARIADB $P_SLURMDBD $P_SLURMCTLD $P_SLURMD $P_SSHD" >"$C/etc/ports"
+echo "$P_MARIADB $P_SLURMDBD $P_SLURMCTLD $P_SLURMD $P_SSHD $P_SSHD2FA" >"$C/etc/ports"
 echo "$P_SSHD" >"$C/etc/sshd-port"
+echo "$P_SSHD2FA" >"$C/etc/sshd2fa-port"
 CPUS=$(nproc)
 MEM=$(slurmd -C | sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p')
 MEM=$((MEM * 9 / 10))
@@ -201,7 +222,31 @@ render() { # template, destination
 render slurm.conf.in "$SLURM_CONF"; chmod 644 "$SLURM_CONF"
 render slurmdbd.conf.in "$C/etc/slurmdbd.conf"; chmod 600 "$C/etc/slurmdbd.conf"; chown root:root "$C/etc/slurmdbd.conf"
 render sshd_config.in "$C/etc/sshd_config"
-echo "[127.0.0.1]:$P_SSHD $(cut -d' ' -f1,2 "$C/ssh/ssh_host_ed25519_key.pub")" >"$C/etc/known_hosts"
+{ echo "[127.0.0.1]:$P_SSHD $(cut -d' ' -f1,2 "$C/ssh/ssh_host_ed25519_key.pub")"
+  echo "[127.0.0.1]:$P_SSHD2FA $(cut -d' ' -f1,2 "$C/ssh/ssh_host_ed25519_key.pub")"; } >"$C/etc/known_hosts"
+
+# The 2FA sshd: the same config on its own port, with a code asked after the key. The secret file
+# belongs to the test user (pam_google_authenticator insists); reuse of a code within its 30 s
+# step is allowed (no DISALLOW_REUSE), so tests need not wait for the next step.
+sed -e "s|^Port .*|Port $P_SSHD2FA|" -e "s|^PidFile .*|PidFile $C/run/sshd2fa.pid|" \
+    -e 's|^KbdInteractiveAuthentication .*|KbdInteractiveAuthentication yes|' -e 's|^UsePAM .*|UsePAM yes|' \
+    "$C/etc/sshd_config" >"$C/etc/sshd2fa_config"
+echo 'AuthenticationMethods publickey,keyboard-interactive:pam' >>"$C/etc/sshd2fa_config"
+install -d -m 700 -o "$TEST_USER" -g "$TEST_USER" "$TFA"
+printf '%s\n" TOTP_AUTH\n' "$(cat "$C/etc/2fa-secret")" >"$TFA/secret.tmp"
+chown "$TEST_USER:$TEST_USER" "$TFA/secret.tmp"; chmod 400 "$TFA/secret.tmp"; mv -f "$TFA/secret.tmp" "$TFA/secret"
+install -d -m 755 "$PUB/sbin"
+ln -sfn /usr/sbin/sshd "$PUB/sbin/$PAM_SERVICE"
+printf '#!/bin/sh\n# pam_exec: one line per code the 2FA sshd asks\necho "$(date -u +%%FT%%T.%%NZ) $PAM_USER" >>%s\n' "$C/log/2fa-codes.log" >"$PUB/sbin/count-2fa-code"
+chmod 755 "$PUB/sbin/count-2fa-code"
+cat >"/etc/pam.d/$PAM_SERVICE.tmp" <<EOF
+# Muse Runner test cluster ($ROOT): the 2FA sshd's PAM stack, written by test/cluster/up.sh.
+auth optional pam_exec.so quiet $PUB/sbin/count-2fa-code
+auth required pam_google_authenticator.so secret=$TFA/secret user=$TEST_USER
+account required pam_permit.so
+session required pam_permit.so
+EOF
+mv -f "/etc/pam.d/$PAM_SERVICE.tmp" "/etc/pam.d/$PAM_SERVICE"
 
 # MariaDB runs as root: the checkout (and so its datadir) may be in a folder only root enters.
 # --- start, in order, each waited for on a real condition -------------------------------------
@@ -250,6 +295,9 @@ mkdir -p /run/sshd && chmod 755 /run/sshd # sshd's privilege separation folder
 /usr/sbin/sshd -t -f "$C/etc/sshd_config" || die "sshd rejected $C/etc/sshd_config"
 start sshd /usr/sbin/sshd -D -f "$C/etc/sshd_config" -E "$C/log/sshd.log"
 wait_for "sshd letting $TEST_USER in on port $P_SSHD" 30 ssh_ok
+/usr/sbin/sshd -t -f "$C/etc/sshd2fa_config" || die "sshd rejected $C/etc/sshd2fa_config"
+start sshd2fa "$PUB/sbin/$PAM_SERVICE" -D -f "$C/etc/sshd2fa_config" -E "$C/log/sshd2fa.log"
+wait_for "the 2FA sshd asking a code after the key on port $P_SSHD2FA" 30 tfa_ok
 
 for s in "${SERVICES[@]}"; do alive "$s" || die "$s is not running after start (see $C/log/)"; done
 write_env_json

@@ -1,6 +1,10 @@
 import * as assert from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { PassThrough, Readable } from 'stream';
-import { formatBytes, progressLine, sleep } from '../../src/cli/terminal';
+import { askpassProgram } from '../../src/cli/askpass';
+import { formatBytes, progressLine, sleep, terminalSshPrompts } from '../../src/cli/terminal';
 import type { CliIo } from '../../src/cli/terminal';
 import { isMuseError } from '../../src/core/errors';
 
@@ -43,5 +47,43 @@ describe('muse CLI: terminal helpers', () => {
     const p = sleep(60000, ac.signal);
     ac.abort();
     await assert.rejects(p, (e: unknown) => isMuseError(e, 'cancelled'));
+  });
+
+  describe('keyboard-interactive questions (two-factor codes) without a terminal', () => {
+    const codeQuestion = [{ prompt: 'Verification code: ', echo: false }];
+
+    it('uses SSH_ASKPASS as ssh does: with no terminal, or when required; never with "never"', () => {
+      assert.strictEqual(askpassProgram({}, false), undefined);
+      assert.strictEqual(askpassProgram({ SSH_ASKPASS: '/bin/ap' }, false), '/bin/ap');
+      assert.strictEqual(askpassProgram({ SSH_ASKPASS: '/bin/ap' }, true), undefined);
+      assert.strictEqual(askpassProgram({ SSH_ASKPASS: '/bin/ap', SSH_ASKPASS_REQUIRE: 'force' }, true), '/bin/ap');
+      assert.strictEqual(askpassProgram({ SSH_ASKPASS: '/bin/ap', SSH_ASKPASS_REQUIRE: 'never' }, false), undefined);
+    });
+
+    it('fails with an error naming the question and how to answer it', async () => {
+      const t = io(false);
+      await assert.rejects(terminalSshPrompts(t.io).keyboardInteractive('', '', codeQuestion), (e: unknown) => {
+        assert.ok(isMuseError(e, 'auth'));
+        assert.match((e as Error).message, /asks "Verification code:".*not a terminal.*SSH_ASKPASS/s);
+        return true;
+      });
+    });
+
+    it('answers with the SSH_ASKPASS program, which gets the question as its argument', async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'muse-askpass-'));
+      try {
+        const program = path.join(dir, 'askpass');
+        fs.writeFileSync(program, `#!/bin/sh\nprintf '%s' "$1" >${JSON.stringify(path.join(dir, 'asked'))}\necho 123456\n`, { mode: 0o755 });
+        const t = io(false);
+        t.io.env = { PATH: process.env.PATH, SSH_ASKPASS: program };
+        assert.deepStrictEqual(await terminalSshPrompts(t.io).keyboardInteractive('', '', codeQuestion), ['123456']);
+        assert.strictEqual(fs.readFileSync(path.join(dir, 'asked'), 'utf8'), 'Verification code: ');
+        // A program that exits non-zero declines (the login then fails as refused).
+        fs.writeFileSync(program, '#!/bin/sh\nexit 1\n');
+        assert.strictEqual(await terminalSshPrompts(t.io).keyboardInteractive('', '', codeQuestion), undefined);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
   });
 });

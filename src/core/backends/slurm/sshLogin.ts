@@ -72,6 +72,12 @@ export function authQueue(
   const env = opts.env ?? process.env;
   const home = opts.homeDir ?? os.homedir();
   type Step = { kind: AuthenticationType; make: () => Promise<AnyAuthMethod | undefined> };
+  /** True (the reason given to onError) when nobody may be asked now: methods that ask are skipped. */
+  const refused = (): boolean => {
+    const why = ask.cannotAsk?.();
+    if (why) onError(why instanceof MuseError ? why : new MuseError('auth', why.message, { cause: why }));
+    return why !== undefined;
+  };
   const steps: Step[] = [];
   for (const agent of sshAgents(env)) {
     steps.push({ kind: 'publickey', make: async () => (tried.push('ssh-agent'), { type: 'agent', username: t.user, agent }) });
@@ -92,6 +98,7 @@ export function authQueue(
   steps.push({
     kind: 'keyboard-interactive',
     make: async () => {
+      if (refused()) return undefined; // not started: an unanswered code is a failed login
       tried.push('keyboard-interactive');
       return {
         type: 'keyboard-interactive',
@@ -102,7 +109,11 @@ export function authQueue(
             .keyboardInteractive(name, instructions, prompts.map((p) => ({ prompt: p.prompt, echo: !!p.echo })))
             .then(
               (answers: string[] | undefined) => finish(answers ?? []),
-              () => finish([]),
+              (e: unknown) => {
+                // The asker's reason (no terminal to type a code on) is the login's error.
+                onError(e instanceof MuseError ? e : new MuseError('auth', `Cannot answer the SSH server's question: ${errorMessage(e)}.`, { cause: e }));
+                finish([]);
+              },
             );
         },
       };
@@ -111,6 +122,7 @@ export function authQueue(
   steps.push({
     kind: 'password',
     make: async () => {
+      if (refused()) return undefined;
       const password = await ask.password(t.user, t.hostName);
       if (password === undefined) return undefined;
       tried.push('password');
