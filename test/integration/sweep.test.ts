@@ -138,6 +138,12 @@ describe('sweeps on the web API and the local runner', function () {
       const template = `sh -c 'echo "$(date +%s%3N) 1" >> ${log}; sleep 1; echo "$(date +%s%3N) -1" >> ${log}' task {i}`;
       const spec = { template, params: [{ name: 'i', values: ['0', '1', '2', '3', '4'] }], combine: 'product' as const };
       const runs = await submitSweep({ backend, store, profile: { name: 'local', kind: 'local' }, request: { software: 'plain', cmd: template }, spec, throttle: 2 });
+      // The tasks past the limit show waiting (for a slot), the others running.
+      await until('running and waiting tasks', async () => {
+        await refreshRuns(backend, store, store.list());
+        const c = groupSweeps(store.list())[0].counts;
+        return c.running === localSlots(2) && c.waiting === 5 - localSlots(2);
+      }, { timeoutMs: 10_000, intervalMs: 100 });
       const ended = await allEnded(backend, runs);
       assert.ok(ended.every((r) => r.state === 'ok'), JSON.stringify(ended.map((r) => r.lastError ?? r.state)));
       const events = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => l.split(' ').map(Number)).sort((a, b) => a[0] - b[0] || a[1] - b[1]);

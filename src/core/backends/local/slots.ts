@@ -9,6 +9,9 @@
 import * as os from 'os';
 import { shellQuote } from '../../shellQuote';
 
+/** Present in a run folder while its task waits for a slot (the run shows PENDING, not RUNNING). */
+export const SLOT_WAIT_FILE = '.muse-slot-wait';
+
 /** How many tasks of a sweep run at once here: one per core, or the throttle when smaller. */
 export function localSlots(throttle?: number, cores = os.availableParallelism()): number {
   const n = Math.max(1, cores);
@@ -20,6 +23,7 @@ export function slotWaitLines(dir: string, count: number): string {
   const d = shellQuote(dir);
   return [
     'if command -v flock >/dev/null 2>&1; then',
+    `  : > ${SLOT_WAIT_FILE}`,
     '  while :; do',
     '    muse_i=0; muse_got=',
     `    while [ "$muse_i" -lt ${count} ]; do`,
@@ -30,6 +34,7 @@ export function slotWaitLines(dir: string, count: number): string {
     '    [ -n "$muse_got" ] && break',
     '    sleep 1',
     '  done',
+    `  rm -f ${SLOT_WAIT_FILE}`,
     'fi',
   ].join('\n');
 }
