@@ -72,6 +72,9 @@ describe('sweeps on the test cluster (one Slurm job array)', function () {
       texts.push(out.kind === 'stdout' ? out.text.trim() : out.kind);
     }
     assert.deepStrictEqual(texts, ['11.0', '21.0', '31.0', '12.0', '22.0', '32.0']);
+    const [followed] = await backend.follow([{ run: runRef(done[4]), stream: 'stdout', offsets: {} }]);
+    assert.deepStrictEqual(followed.parts.map((p) => [p.file, p.data.toString().trim()]), [['__WS__stdout_4.txt', '22.0']], 'a task follows its own output only');
+    assert.strictEqual(followed.ended, true);
   });
 
   it('with throttle 2 never more than 2 run at once; cancelling the sweep leaves nothing in squeue', async () => {

@@ -200,6 +200,16 @@ describe('sweeps on the web API and the local runner', function () {
       const c = ok(await muse(['cancel', long.slice(0, 8)]), 'cancel sweep');
       assert.match(c.stderr, /Cancel asked for 3 task\(s\) of sweep/);
       await until('the sweep to be cancelled', async () => /3 cancelled/.test(ok(await muse(['runs']), 'runs').stdout), { timeoutMs: 30_000, intervalMs: 300 });
+      fs.writeFileSync(path.join(cwd, 'one.txt'), 'A\n');
+      fs.writeFileSync(path.join(cwd, 'two.txt'), 'B\n');
+      const f = ok(await muse(['--json', 'submit', 'plain', '--cmd', 'cat {f}', '--param-file', 'f=*.txt']), 'submit --param-file');
+      const sent = JSON.parse(f.stdout) as { sweep: { id: string; count: number }; runs: Run[] };
+      assert.strictEqual(sent.sweep.count, 2);
+      assert.deepStrictEqual(sent.runs.map((r) => r.request.cmd).sort(), ['cat one.txt', 'cat two.txt']);
+      await until('the file sweep to end', async () => /2 ok/.test(ok(await muse(['runs']), 'runs').stdout), { timeoutMs: 30_000, intervalMs: 300 });
+      const outs = await Promise.all(sent.runs.map(async (r) => ok(await muse(['results', r.id.slice(0, 8)]), 'results').stdout.trim()));
+      assert.deepStrictEqual(outs.sort(), ['A', 'B'], 'one task per file, each reading its own');
+
       const bad = await muse(['submit', 'plain', '--cmd', 'echo {a} {b}', '--param', 'a=1,2']);
       assert.strictEqual(bad.code, 2, bad.stderr);
       assert.match(bad.stderr, /\{b\} has no values/);
