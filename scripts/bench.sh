@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 [ -d node_modules ] || npm ci --no-audit --no-fund || exit 1
 node esbuild.js >/dev/null || exit 1
 benches=("$@")
-[ ${#benches[@]} -eq 0 ] && benches=(ws ssh agent twofa follow vscode)
+[ ${#benches[@]} -eq 0 ] && benches=(ws ssh agent twofa follow sweep vscode)
 rc=0
 for b in "${benches[@]}"; do
   printf '\n== bench: %s\n' "$b"
@@ -29,6 +29,9 @@ for b in "${benches[@]}"; do
     twofa)
       if bash test/cluster/up.sh; then npx tsx scripts/bench-2fa.ts || rc=1; bash test/cluster/down.sh || true
       else echo "twofa bench skipped: the test cluster cannot be started here (needs root on Debian 12)"; fi ;;
+    sweep)
+      if bash test/cluster/up.sh; then npx tsx scripts/bench-sweep.ts || rc=1; bash test/cluster/down.sh || true
+      else echo "sweep bench skipped: the test cluster cannot be started here (needs root on Debian 12)"; fi ;;
     vscode)
       if [ -f scripts/bench-vscode.sh ]; then bash scripts/bench-vscode.sh || rc=1; else echo "(no vscode bench yet)"; fi ;;
     *) echo "unknown bench: $b"; rc=2 ;;

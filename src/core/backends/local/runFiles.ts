@@ -8,6 +8,7 @@ import * as path from 'path';
 import { writeFileAtomic } from '../../atomicFile';
 import type { RawFacts, Run, StateReport } from '../../model';
 import { groupIsOurs, isSameProcessAlive } from './procInfo';
+import { SLOT_WAIT_FILE } from './slots';
 import { readLocalUsage } from '../../usage/localUsage';
 import { runUsageFromLocal } from '../../usage/runUsage';
 
@@ -120,7 +121,10 @@ export async function readRunState(runDir: string, name: string): Promise<StateR
       slurmState = 'PENDING';
     }
   } else if (alive) {
-    slurmState = 'RUNNING';
+    // A sweep's task waiting for a free slot (slots.ts) is alive but has not started its command.
+    const queued = await fsp.stat(path.join(runDir, SLOT_WAIT_FILE)).then(() => true, () => false);
+    slurmState = queued ? 'PENDING' : 'RUNNING';
+    if (queued) message = 'Waiting for a free slot: the sweep runs at most one task per core (or its throttle) at once.';
   } else if (cancel) {
     slurmState = 'CANCELLED';
     message = 'Cancelled.';
