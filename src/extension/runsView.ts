@@ -3,6 +3,7 @@ import { can } from '../core/backend';
 import type { Run } from '../core/model';
 import { isFinal } from '../core/model';
 import type { RunStore } from '../core/store';
+import type { SweepGroup } from '../core/sweep/sweepGroups';
 import type { Backends } from './backends';
 import { knownFailureLine } from './failureDiagnostics';
 import type { Settings } from './settings';
@@ -20,7 +21,6 @@ import { mdEscape } from './runTreeModel';
 import type { RunAbilities } from './runTreeModel';
 import { RunsTreeIndex } from './runsTreeIndex';
 import { sweepContextValue, sweepDescription, sweepIcon, sweepLabel, sweepTooltipMarkdown, taskLabel } from './sweepTreeModel';
-import type { SweepGroup } from '../core/sweep/sweepGroups';
 
 /** A profile, a run (a sweep's task too), or a sweep's row (`id`: the sweep id). */
 export type RunsNode = { type: 'profile'; name: string } | { type: 'run'; id: string } | { type: 'sweep'; id: string };
@@ -220,10 +220,13 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
     return n;
   }
 
-  /** Shows a sweep's row in the tree (after Run as Sweep), if the view is visible. */
-  async revealSweep(sweepId: string): Promise<void> {
+  /**
+   * Shows a sweep's row in the tree, if the view is visible: collapsed after Run as Sweep (a large
+   * sweep's tasks are built only when the user expands it), expanded on `expand`.
+   */
+  async revealSweep(sweepId: string, expand = false): Promise<void> {
     if (!this.treeView.visible) return;
-    await this.treeView.reveal(this.sweepNode(sweepId), { select: false, focus: false, expand: true }).then(undefined, () => undefined);
+    await this.treeView.reveal(this.sweepNode(sweepId), { select: false, focus: false, expand }).then(undefined, () => undefined);
   }
 
   private runNode(id: string): RunsNode {

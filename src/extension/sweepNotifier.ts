@@ -18,7 +18,7 @@ export async function announceSweep(group: SweepGroup, announceHere: AnnounceHer
   const show = 'Show Results';
   const rerun = 'Rerun Failed Tasks';
   const node = { type: 'sweep', id: group.id };
-  const pick = await ask({ kind: 'message', id: 'sweep.ended', severity: failed ? 'warning' : 'info', message: `Muse: ${sweepEndText(group)}.`, choices: failed ? [show, rerun] : [show], subject: group.id });
+  const pick = await ask({ kind: 'message', id: 'sweep.ended', severity: failed ? 'warning' : 'info', message: sweepEndText(group), choices: failed ? [show, rerun] : [show], subject: group.id });
   if (pick === show) {
     const table = (await vscode.commands.getCommands(true)).includes(SWEEP_RESULTS_COMMAND);
     await vscode.commands.executeCommand(table ? SWEEP_RESULTS_COMMAND : 'muse.showSweep', node);

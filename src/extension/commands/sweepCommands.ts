@@ -153,7 +153,7 @@ export function registerSweepCommands(s: Services): vscode.Disposable[] {
     command(s, 'muse.showSweep', async (arg?: unknown) => {
       const group = sweepFrom(s, arg);
       await vscode.commands.executeCommand('muse.runs.focus');
-      await s.runsView.revealSweep(group.id);
+      await s.runsView.revealSweep(group.id, true);
     }),
     command(s, 'muse.removeSweep', async (arg?: unknown) => {
       const group = sweepFrom(s, arg);
