@@ -20,12 +20,15 @@ import {
   runCommand,
   screenshot,
   showViewContainer,
+  treeItems,
   waitFor,
   waitForEditorText,
   waitForNotification,
   waitForTreeItems,
 } from './workbench';
 import type { TreeItem, Workbench } from './workbench';
+
+const treeItemsNow = (wb: Workbench): Promise<TreeItem[]> => treeItems(wb, 'Runs');
 
 /** Six local runs of add.py, at most two at once: well within a minute. */
 const SWEEP_DEADLINE_MS = 90_000;
@@ -40,6 +43,17 @@ async function waitForQuestion(wb: Workbench, title: RegExp): Promise<void> {
     return title.test(shown);
   });
 }
+
+/** The rows under the level-2 row labelled `label` (its tasks, when it is expanded). */
+function childrenOf(items: TreeItem[], label: string): TreeItem[] {
+  const at = items.findIndex((i) => i.level === 2 && i.label === label);
+  if (at < 0) return [];
+  const end = items.findIndex((i, k) => k > at && i.level <= 2);
+  return items.slice(at + 1, end < 0 ? undefined : end);
+}
+
+/** The job id a run row's description ends with (`done · 1s · job 6907`). */
+const jobOf = (row: TreeItem | undefined): string | undefined => /job (\S+)/.exec(row?.description ?? '')?.[1];
 
 /** The sweep's row: level 2 under the profile, its description the task counts. */
 function sweepRow(items: TreeItem[]): TreeItem | undefined {
@@ -56,6 +70,8 @@ describe('Run as Sweep in the workbench', function () {
     fs.rmSync(path.dirname(folder), { recursive: true, force: true });
     fs.mkdirSync(path.join(folder, '.vscode'), { recursive: true });
     fs.copyFileSync(path.join(PROJECT_ROOT, 'test', 'vscode', 'workspace', 'add.py'), path.join(folder, 'add.py'));
+    // The same script under another name, for the sweep with a failing task (its own row label).
+    fs.copyFileSync(path.join(PROJECT_ROOT, 'test', 'vscode', 'workspace', 'add.py'), path.join(folder, 'sum.py'));
     // Profiles are the user's: the built-in local profile, chosen here.
     fs.writeFileSync(path.join(folder, '.vscode', 'settings.json'), JSON.stringify({ 'muse.activeProfile': 'local', 'muse.pollInterval': 1, 'workbench.startupEditor': 'none' }));
     wb = await openWorkbench({ folder });
@@ -145,5 +161,50 @@ describe('Run as Sweep in the workbench', function () {
       return labels.includes('Muse: Run as Sweep...') ? labels : undefined;
     });
     for (const hidden of ['Muse: Cancel Sweep', 'Muse: Rerun Failed Tasks']) assert.ok(!offered.includes(hidden), `the palette offers ${hidden}`);
+  });
+
+  it('shows a failed task on the sweep row, and Rerun Failed Tasks resubmits only it', async () => {
+    assert.ok(wb);
+    await openFile(wb, 'sum.py');
+    await runCommand(wb, 'Muse: Run as Sweep...');
+    await waitForQuestion(wb, /run sum\.py as a sweep on local/);
+    await answerQuickInput(wb, 'python3 sum.py {a}');
+    await waitForQuestion(wb, /values of \{a\}/);
+    await answerQuickInput(wb, 'List');
+    await waitForQuestion(wb, /Values of \{a\}/);
+    // "oops" is no number: that task fails (add.py's float()).
+    await answerQuickInput(wb, '1,oops');
+    await waitForQuestion(wb, /At most how many of the 2 tasks/);
+    await answerQuickInput(wb, '');
+    const asked = await clickDialogButton(wb, 'Run Sweep');
+    assert.match(asked.detail, /python3 sum\.py 1\n\s*python3 sum\.py oops/);
+
+    await showViewContainer(wb, 'Muse');
+    const row = (items: TreeItem[]): TreeItem | undefined => items.find((i) => i.level === 2 && i.label === 'direct · sum.py');
+    await waitForTreeItems(wb, 'Runs', (items) => row(items)?.description === '2 tasks · 1 ok · 1 failed', SWEEP_DEADLINE_MS);
+    await waitForNotification(wb, /^Sweep sum\.py: 1 ok · 1 failed$/, SWEEP_DEADLINE_MS);
+    await wb.page.locator('.sidebar .monaco-list-row[aria-level="2"]', { hasText: 'direct · sum.py' }).first().click();
+    const before = childrenOf(await waitForTreeItems(wb, 'Runs', (items) => childrenOf(items, 'direct · sum.py').length === 2), 'direct · sum.py');
+    assert.deepStrictEqual(before.map((i) => [i.label, i.icon]), [['a=1', 'pass'], ['a=oops', 'error']]);
+    assert.strictEqual(row(await waitForTreeItems(wb, 'Runs', (items) => !!row(items)))?.icon, 'error');
+    await screenshot(wb, 'sweep-9-failed-task');
+
+    // From the row's inline action: only the failed task is sent again (a new job), in its place.
+    await clickTreeItemAction(wb, 'Runs', 'direct · sum.py', 'Rerun Failed Tasks');
+    const after = childrenOf(
+      await waitForTreeItems(
+        wb,
+        'Runs',
+        (items) => {
+          const tasks = childrenOf(items, 'direct · sum.py');
+          return tasks.length === 2 && tasks[1].icon === 'error' && !!jobOf(tasks[1]) && jobOf(tasks[1]) !== jobOf(before[1]);
+        },
+        SWEEP_DEADLINE_MS,
+      ),
+      'direct · sum.py',
+    );
+    assert.strictEqual(jobOf(after[0]), jobOf(before[0]), 'the task that ended well was not sent again');
+    assert.strictEqual(row(await treeItemsNow(wb))?.description, '2 tasks · 1 ok · 1 failed');
+    await screenshot(wb, 'sweep-10-rerun');
   });
 });

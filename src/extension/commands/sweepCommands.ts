@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 import { MuseError } from '../../core/errors';
 import type { InputFile, Run } from '../../core/model';
 import { isFinal } from '../../core/model';
+import { submitSweep } from '../../core/sweep/submitSweep';
 import { cancelSweep, failedTasks, groupSweeps, rerunFailedTasks } from '../../core/sweep/sweepGroups';
 import type { SweepGroup } from '../../core/sweep/sweepGroups';
 import { loadCore } from '../coreBundle';
@@ -62,7 +63,6 @@ async function runAsSweep(s: Services, scripts: vscode.Uri[], opts: RunOptions):
   });
   const files = [...selection.files, ...extraOf(answers.files)];
   const request = { software, cmd: answers.spec.template, files, filesOrder: files.map((f) => f.name), ...(profile.sbatchList ? { sbatchList: profile.sbatchList } : {}), ...(profile.moduleList ? { moduleList: profile.moduleList } : {}) };
-  const { submitSweep } = await import('../../core/sweep/submitSweep.js');
   const log = s.log('sweep');
   const n = answers.tasks.length;
   log.info(`submitting ${script} as a sweep of ${n} tasks (${answers.spec.template}) to "${profile.name}"`);
