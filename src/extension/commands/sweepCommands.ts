@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { MuseError } from '../../core/errors';
+import { MuseError, errorMessage, isMuseError } from '../../core/errors';
 import type { InputFile, Run } from '../../core/model';
 import { isFinal } from '../../core/model';
 import { submitSweep } from '../../core/sweep/submitSweep';
@@ -98,6 +98,10 @@ async function runAsSweep(s: Services, scripts: vscode.Uri[], opts: RunOptions):
           },
           { signal: ctl.signal },
         );
+      } catch (e) {
+        // Cancelled while sending: the tasks already sent stay listed (and cancellable); say how many.
+        if (isMuseError(e, 'cancelled')) void vscode.window.showInformationMessage(`Muse: ${errorMessage(e)}`);
+        throw e;
       } finally {
         offCancel.dispose();
         offStore();
