@@ -12,6 +12,7 @@ import type { Backend } from '../../src/core/backend';
 import { LocalBackend } from '../../src/core/backends/local/localBackend';
 import { localSlots } from '../../src/core/backends/local/slots';
 import { WsBackend } from '../../src/core/backends/ws/wsBackend';
+import { isMuseError } from '../../src/core/errors';
 import { isFinal } from '../../src/core/model';
 import type { Run } from '../../src/core/model';
 import type { Profile } from '../../src/core/profiles';
@@ -94,6 +95,33 @@ describe('sweeps on the web API and the local runner', function () {
 
     it('a 2x3 sweep of add.py is six grouped runs with the right six results', async () => {
       await checkSweep(backend, { name: 'muse', kind: 'ws', url: server.url } as unknown as Profile);
+    });
+
+    it('a cancel while the tasks are being sent stops sending: the tasks sent stay listed with their keys', async () => {
+      const ac = new AbortController();
+      let n = 0;
+      const real = backend.submit.bind(backend);
+      const counting = Object.create(backend) as WsBackend;
+      counting.submit = async (req, opts) => {
+        const r = await real(req, opts);
+        if (++n === 2) ac.abort();
+        return r;
+      };
+      const values = Array.from({ length: 20 }, (_, i) => String(i));
+      await assert.rejects(
+        submitSweep({ backend: counting, store, profile: { name: 'muse', kind: 'ws', url: server.url } as unknown as Profile, request: { software: 'sw_example', cmd: 'python /add.py {i} 1' }, spec: { template: 'python /add.py {i} 1', params: [{ name: 'i', values }], combine: 'product' } }, { signal: ac.signal }),
+        (e: unknown) => isMuseError(e, 'cancelled') && /tasks were sent; those stay listed/.test(e.message),
+      );
+      const listed = store.list();
+      const keyed = listed.filter((r) => r.key);
+      assert.strictEqual(keyed.length, n, 'every task whose key came is listed with it');
+      // Those cut while in flight (at most the 3 other workers) may exist on the server: kept, and said so.
+      const cut = listed.filter((r) => !r.key);
+      assert.ok(cut.length <= 3, `${cut.length} cut in flight`);
+      assert.ok(cut.every((r) => r.state === 'unknown' && /may have reached the server/.test(r.lastError ?? '')), JSON.stringify(cut.map((r) => r.lastError)));
+      assert.ok(listed.length < 20, 'the tasks never sent are not listed');
+      const answers = await backend.states(keyed.map(runRef));
+      for (const r of keyed) assert.ok(!(answers.get(r.id) instanceof Error), `the server knows ${r.key}`);
     });
   });
 

@@ -82,6 +82,8 @@ class PatchWriter {
   }
 
   private async loop(): Promise<void> {
+    // Keys reported in the same turn (an array's tasks, all at once) go in the same write.
+    await Promise.resolve();
     while (this.pending.length > 0) {
       const batch = this.pending;
       this.pending = [];
