@@ -8,6 +8,7 @@ import * as assert from 'assert';
 import type { Run, RunState } from '../../src/core/model';
 import { runContextValue, runDescription } from '../../src/extension/runTreeModel';
 import { RunsTreeIndex } from '../../src/extension/runsTreeIndex';
+import type { TopRow } from '../../src/extension/runsTreeIndex';
 import {
   sweepClaimTask,
   sweepContextValue,
@@ -158,18 +159,25 @@ describe('extension: sweep rows of the Runs tree', () => {
     const plain = Array.from({ length: 200 }, (_, i) => run('ok', { createdAt: at(3, i % 60) }));
     const store = newestFirst([...plain, ...tasks]);
     const now = Date.parse(at(3));
-    const t0 = process.hrtime.bigint();
-    // What the view does on the store change and the expand: index, the profile's rows, the
-    // sweep's children, and for each child what its tree item shows.
-    const index = new RunsTreeIndex(store);
-    const rows = index.topRows('local');
+    // What the view does on a store change and the expand: index, the profile's rows, the
+    // sweep's children, and for each child what its tree item shows. The first pass runs cold
+    // (as the first expand after activation), the second as after any later store change.
+    const expand = (): { rows: TopRow[]; children: Run[]; chars: number; ms: number } => {
+      const t0 = process.hrtime.bigint();
+      const index = new RunsTreeIndex(store);
+      const rows = index.topRows('local');
+      const row = rows.find((r) => r.kind === 'sweep');
+      const children = row?.kind === 'sweep' ? index.sweep(row.sweep.id)!.tasks : [];
+      let chars = 0;
+      for (const c of children) chars += taskLabel(c).length + runDescription(c, now).length + runContextValue(c, both).length;
+      return { rows, children, chars, ms: Number(process.hrtime.bigint() - t0) / 1e6 };
+    };
+    const cold = expand();
+    const warm = expand();
+    console.log(`      expanding a ${n}-task sweep among ${plain.length} runs: ${cold.ms.toFixed(1)} ms cold, ${warm.ms.toFixed(1)} ms after a store change (target < 100 ms)`);
+    const { rows, children, chars } = cold;
     const sweepRow = rows.find((r) => r.kind === 'sweep');
     assert.ok(sweepRow && sweepRow.kind === 'sweep');
-    const children = index.sweep(sweepRow.sweep.id)!.tasks;
-    let chars = 0;
-    for (const c of children) chars += taskLabel(c).length + runDescription(c, now).length + runContextValue(c, both).length;
-    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-    console.log(`      expanding a ${n}-task sweep among ${plain.length} runs: ${ms.toFixed(1)} ms (target < 100 ms)`);
     assert.strictEqual(rows.length, plain.length + 1);
     assert.strictEqual(children.length, n);
     assert.strictEqual(children[999].sweep?.index, 999);
