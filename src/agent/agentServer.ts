@@ -281,7 +281,11 @@ export class AgentServer {
         while (args.length < at) args.push(undefined);
         args[at] = { ...given, signal: ctrl.signal, onProgress: (progress: OpOptions['onProgress'] extends (p: infer P) => void ? P : never) => this.send(client, { t: 'progress', id: msg.id, progress }) };
       }
-      const value = await scopes.run(scope, () => (fn as (...a: unknown[]) => Promise<unknown>).apply(backend, args));
+      // A sweep's per-task callback cannot cross the socket: its keys go back with the answer.
+      const sweepKeys: Array<[number, unknown]> = [];
+      if (msg.method === 'submitSweep') args[1] = { ...(args[1] as object), onSubmitted: (index: number, result: unknown) => sweepKeys.push([index, result]) };
+      const answer = await scopes.run(scope, () => (fn as (...a: unknown[]) => Promise<unknown>).apply(backend, args));
+      const value = msg.method === 'submitSweep' ? sweepKeys : answer;
       await this.watchConnection(backend);
       this.send(client, { t: 'result', id: msg.id, value: encodeValue(value) });
     } catch (e) {

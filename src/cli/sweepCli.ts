@@ -48,7 +48,7 @@ export async function sweepOfOptions(ctx: Pick<CliContext, 'resolvePath'>, profi
   const files = [...(request.files ?? [])];
   for (const p of o.paramFile) {
     const [name, glob] = nameAndValue('--param-file', p);
-    const { files: found } = await selectFiles({ root: ctx.resolvePath('.'), scripts: [], include: [glob], exclude: profile.exclude ?? [], flatten: profile.kind === 'ws' });
+    const { files: found } = await selectFiles({ root: ctx.resolvePath('.'), scripts: [], include: [glob], exclude: profile.exclude ?? [] });
     if (found.length === 0) throw new MuseError('usage', `--param-file ${p}: no file under the current folder matches ${glob}.`);
     for (const f of found) if (!files.some((x) => x.name === f.name)) files.push(f);
     params.push({ name, values: found.map((f) => f.name) });

@@ -3,6 +3,8 @@ import { isFinal } from '../core/model';
 import type { Run } from '../core/model';
 import { ask } from './prompts';
 import { runLabel } from './runTreeModel';
+import { announceSweep } from './sweepNotifier';
+import { sweepsEndedBy } from './sweepTreeModel';
 
 /**
  * Which window announces a run's end, decided once for the user: `true` when this window must
@@ -14,7 +16,7 @@ export type AnnounceHere = (run: Run) => Promise<boolean>;
 /**
  * A notification when a run this window saw active ends, with "Open Results" / "Open Content" / "Show Summary".
  * Runs already ended when first seen are not announced (no storm on activation); with several
- * windows, only the one `announceHere` picks does.
+ * windows, only the one `announceHere` picks does. A sweep is announced once, when its last task ends.
  */
 export class RunNotifier {
   private readonly last = new Map<string, Run['state']>();
@@ -31,13 +33,18 @@ export class RunNotifier {
   /** Announces the runs that ended since the last call; returns those whose state changed (new ones included). */
   update(runs: Run[]): Run[] {
     const changed: Run[] = [];
+    const sweepTasks: Run[] = [];
     for (const r of runs) {
       const before = this.last.get(r.id);
       if (before === r.state) continue;
       this.last.set(r.id, r.state);
       changed.push(r);
-      if (before !== undefined && !isFinal(before) && isFinal(r.state)) void this.maybeAnnounce(r);
+      if (before === undefined || isFinal(before) || !isFinal(r.state)) continue;
+      // A sweep's tasks are announced together, once all have ended (sweepNotifier.ts).
+      if (r.sweep) sweepTasks.push(r);
+      else void this.maybeAnnounce(r);
     }
+    for (const group of sweepsEndedBy(sweepTasks, runs)) void announceSweep(group, this.announceHere);
     return changed;
   }
 

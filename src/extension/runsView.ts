@@ -3,6 +3,7 @@ import { can } from '../core/backend';
 import type { Run } from '../core/model';
 import { isFinal } from '../core/model';
 import type { RunStore } from '../core/store';
+import type { SweepGroup } from '../core/sweep/sweepGroups';
 import type { Backends } from './backends';
 import { knownFailureLine } from './failureDiagnostics';
 import type { Settings } from './settings';
@@ -18,13 +19,16 @@ import {
 } from './runTreeModel';
 import { mdEscape } from './runTreeModel';
 import type { RunAbilities } from './runTreeModel';
+import { RunsTreeIndex } from './runsTreeIndex';
+import { sweepContextValue, sweepDescription, sweepIcon, sweepLabel, sweepTooltipMarkdown, taskLabel } from './sweepTreeModel';
 
-export type RunsNode = { type: 'profile'; name: string } | { type: 'run'; id: string };
+/** A profile, a run (a sweep's task too), or a sweep's row (`id`: the sweep id). */
+export type RunsNode = { type: 'profile'; name: string } | { type: 'run'; id: string } | { type: 'sweep'; id: string };
 
 /** Until a profile's backend is loaded, its runs offer no optional action (the menus then appear). */
 const NOT_KNOWN_YET: RunAbilities = { cancel: false, output: false };
 
-/** The "Runs" tree: runs grouped by profile, newest first. */
+/** The "Runs" tree: runs grouped by profile, newest first; a sweep is one row with its tasks under it. */
 export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Disposable {
   static readonly viewId = 'muse.runs';
   private readonly emitter = new vscode.EventEmitter<RunsNode | RunsNode[] | undefined>();
@@ -33,6 +37,7 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
   private readonly abilities = new Map<string, RunAbilities>();
   private readonly profileNodes = new Map<string, RunsNode>();
   private readonly runNodes = new Map<string, RunsNode>();
+  private readonly sweepNodes = new Map<string, RunsNode>();
   private readonly signedIn = new Map<string, boolean>();
   private readonly needsSignIn = new Set<string>();
   private readonly disposables: vscode.Disposable[] = [];
@@ -40,7 +45,7 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
    * The store's runs indexed once per change: the workbench asks getTreeItem for every child of
    * a group, and `store.get`/`store.list` scan and sort the whole list (5,000 runs: seconds).
    */
-  private snap: { runs: Run[]; byId: Map<string, Run>; byProfile: Map<string, Run[]> } | undefined;
+  private snap: RunsTreeIndex | undefined;
 
   constructor(
     private readonly store: RunStore,
@@ -69,7 +74,11 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
    * time moves). A whole-tree redraw every poll made inline-action clicks lose their node.
    */
   polled(profile: string): void {
-    const nodes = (this.snapshot().byProfile.get(profile) ?? []).filter((r) => !isFinal(r.state)).map((r) => this.runNode(r.id));
+    const snap = this.snapshot();
+    const active = (snap.byProfile.get(profile) ?? []).filter((r) => !isFinal(r.state));
+    const nodes: RunsNode[] = active.map((r) => this.runNode(r.id));
+    // A sweep row's counts move with its tasks.
+    for (const id of new Set(active.map((r) => r.sweep?.id).filter((x): x is string => !!x))) nodes.push(this.sweepNode(id));
     if (nodes.length > 0) this.emitter.fire(nodes);
   }
 
@@ -91,19 +100,8 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
     this.emitter.fire(this.profileNode(profile));
   }
 
-  private snapshot(): NonNullable<RunsView['snap']> {
-    if (!this.snap) {
-      const runs = this.store.list();
-      const byId = new Map<string, Run>();
-      const byProfile = new Map<string, Run[]>();
-      for (const r of runs) {
-        byId.set(r.id, r);
-        const g = byProfile.get(r.profile);
-        if (g) g.push(r);
-        else byProfile.set(r.profile, [r]);
-      }
-      this.snap = { runs, byId, byProfile };
-    }
+  private snapshot(): RunsTreeIndex {
+    this.snap ??= new RunsTreeIndex(this.store.list());
     return this.snap;
   }
 
@@ -137,14 +135,21 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
       return groups.map((g) => this.profileNode(g.profile));
     }
     if (node.type === 'profile') {
-      return (snap.byProfile.get(node.name) ?? []).map((r) => this.runNode(r.id));
+      return snap.topRows(node.name).map((row) => (row.kind === 'run' ? this.runNode(row.run.id) : this.sweepNode(row.sweep.id)));
     }
+    if (node.type === 'sweep') return (snap.sweep(node.id)?.tasks ?? []).map((r) => this.runNode(r.id));
     return [];
   }
 
   getParent(node: RunsNode): RunsNode | undefined {
     if (node.type === 'profile') return undefined;
-    const run = this.snapshot().byId.get(node.id);
+    const snap = this.snapshot();
+    if (node.type === 'sweep') {
+      const sweep = snap.sweep(node.id);
+      return sweep ? this.profileNode(sweep.profile) : undefined;
+    }
+    const run = snap.byId.get(node.id);
+    if (run?.sweep && snap.shownInSweep(run)) return this.sweepNode(run.sweep.id);
     return run ? this.profileNode(run.profile) : undefined;
   }
 
@@ -166,9 +171,27 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
       item.contextValue = p ? profileContextValue(p, this.signedIn.get(node.name), signIn) : 'profile;missing';
       return item;
     }
+    if (node.type === 'sweep') {
+      const sweep = this.snapshot().sweep(node.id);
+      return sweep ? this.sweepItem(sweep) : new vscode.TreeItem('(removed)');
+    }
     const run = this.snapshot().byId.get(node.id);
     if (!run) return new vscode.TreeItem('(removed)');
-    return this.runItem(run, now);
+    const item = this.runItem(run, now);
+    // A task is labelled by its parameter values under its sweep's row.
+    if (run.sweep) item.label = taskLabel(run);
+    return item;
+  }
+
+  /** One row for the whole sweep, collapsed: its tasks are built only when it is expanded. */
+  private sweepItem(sweep: SweepGroup): vscode.TreeItem {
+    const item = new vscode.TreeItem(sweepLabel(sweep), vscode.TreeItemCollapsibleState.Collapsed);
+    item.id = `sweep:${sweep.id}`;
+    item.description = sweepDescription(sweep);
+    const icon = sweepIcon(sweep);
+    item.iconPath = new vscode.ThemeIcon(icon.id, icon.color ? new vscode.ThemeColor(icon.color) : undefined);
+    item.contextValue = sweepContextValue(sweep, this.abilitiesOf(sweep.profile));
+    return item;
   }
 
   private runItem(run: Run, now: number): vscode.TreeItem {
@@ -187,6 +210,11 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
 
   /** The Markdown tooltip, built only when hovered (a tree of thousands of runs stays quick). */
   resolveTreeItem(item: vscode.TreeItem, node: RunsNode): vscode.TreeItem {
+    if (node.type === 'sweep') {
+      const sweep = this.snapshot().sweep(node.id);
+      if (sweep) item.tooltip = new vscode.MarkdownString(sweepTooltipMarkdown(sweep));
+      return item;
+    }
     const run = node.type === 'run' ? this.snapshot().byId.get(node.id) : undefined;
     if (run) {
       const why = knownFailureLine(run);
@@ -201,6 +229,21 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
     let n = this.profileNodes.get(name);
     if (!n) this.profileNodes.set(name, (n = { type: 'profile', name }));
     return n;
+  }
+
+  private sweepNode(id: string): RunsNode {
+    let n = this.sweepNodes.get(id);
+    if (!n) this.sweepNodes.set(id, (n = { type: 'sweep', id }));
+    return n;
+  }
+
+  /**
+   * Shows a sweep's row in the tree, if the view is visible: collapsed after Run as Sweep (a large
+   * sweep's tasks are built only when the user expands it), expanded on `expand`.
+   */
+  async revealSweep(sweepId: string, expand = false): Promise<void> {
+    if (!this.treeView.visible) return;
+    await this.treeView.reveal(this.sweepNode(sweepId), { select: false, focus: false, expand }).then(undefined, () => undefined);
   }
 
   private runNode(id: string): RunsNode {

@@ -66,7 +66,7 @@ describe('agent protocol', () => {
 
   it('forwards every method the Slurm backend implements', () => {
     // A Record over Ability: a new optional Backend method fails to compile here until listed.
-    const abilities: Record<Ability, true> = { output: true, download: true, cancel: true, listSoftware: true, runSync: true, tail: true, follow: true, watchOutput: true };
+    const abilities: Record<Ability, true> = { output: true, download: true, cancel: true, listSoftware: true, runSync: true, tail: true, follow: true, watchOutput: true, submitSweep: true, cancelSweep: true };
     const wanted = ['submit', 'states', 'results', 'content', ...Object.keys(abilities)].filter((m) => typeof (SlurmBackend.prototype as unknown as Record<string, unknown>)[m] === 'function');
     assert.deepStrictEqual(wanted.filter((m) => !(m in FORWARDED_METHODS)), []);
   });

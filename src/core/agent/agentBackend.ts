@@ -4,7 +4,7 @@
  * the one connection it holds for the target. Paths travel as they are: the agent runs on this
  * machine and reads the inputs and writes the results where this process would.
  */
-import type { Backend, FollowAnswer, FollowOptions, FollowRead, OpOptions, OutputStream, RunRef, SubmitResult } from '../backend';
+import type { Backend, FollowAnswer, FollowOptions, FollowRead, OpOptions, OutputStream, RunRef, SubmitResult, SweepSubmit } from '../backend';
 import { MuseError } from '../errors';
 import type { ResultOutcome, SoftwareInfo, StateReport, SubmitRequest } from '../model';
 import type { SshProfile } from '../profiles';
@@ -35,7 +35,8 @@ export class AgentBackend implements Backend {
     private readonly fallback?: DirectFallback,
   ) {}
 
-  private async call<T>(method: ForwardedMethod, args: unknown[]): Promise<T> {
+  /** `directArgs`: what the direct backend gets instead of `args` (callbacks cannot cross the socket). */
+  private async call<T>(method: ForwardedMethod, args: unknown[], directArgs: unknown[] = args): Promise<T> {
     if (!this.direct) {
       try {
         return (await this.client.call(this.profile, method, args, this.prompts)) as T;
@@ -46,7 +47,7 @@ export class AgentBackend implements Backend {
     }
     const fn = (this.direct as unknown as Record<string, (...a: unknown[]) => Promise<T>>)[method];
     if (typeof fn !== 'function') throw new MuseError('unsupported', `Profile "${this.profile.name}" cannot "${method}" without the Muse agent.`);
-    return fn.apply(this.direct, args);
+    return fn.apply(this.direct, directArgs);
   }
 
   /** Lets go of the direct backend, if one was made. */
@@ -88,5 +89,20 @@ export class AgentBackend implements Backend {
 
   listSoftware(opts?: OpOptions): Promise<SoftwareInfo[]> {
     return this.call('listSoftware', [opts]);
+  }
+
+  /**
+   * A sweep as one Slurm array through the agent. `onSubmitted` cannot cross the socket: the
+   * agent answers with every task's key at the end, and they are reported here then (one sbatch
+   * gives them all at once, so nothing is learned later than it would be directly).
+   */
+  async submitSweep(req: SubmitRequest, sweep: SweepSubmit, opts?: OpOptions): Promise<void> {
+    const { onSubmitted, ...plain } = sweep;
+    const keys = await this.call<Array<[number, SubmitResult]> | undefined>('submitSweep', [req, plain, opts], [req, sweep, opts]);
+    for (const [index, result] of keys ?? []) onSubmitted(index, result);
+  }
+
+  cancelSweep(tasks: RunRef[], opts?: OpOptions): Promise<void> {
+    return this.call('cancelSweep', [tasks, opts]);
   }
 }

@@ -34,6 +34,8 @@ export const FORWARDED_METHODS = {
   tail: 3,
   follow: 1,
   listSoftware: 0,
+  submitSweep: 2,
+  cancelSweep: 1,
 } as const satisfies Record<string, number>;
 export type ForwardedMethod = keyof typeof FORWARDED_METHODS;
 

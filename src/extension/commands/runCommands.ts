@@ -29,12 +29,12 @@ export interface RunOptions {
   confirm?: boolean;
 }
 
-function isRunOptions(x: unknown): x is RunOptions {
+export function isRunOptions(x: unknown): x is RunOptions {
   return !!x && typeof x === 'object' && !(x instanceof vscode.Uri) && !Array.isArray(x);
 }
 
 /** The files the user means: explorer selection, the clicked file, or the active editor's. */
-async function scriptsFrom(uri: unknown, uris: unknown): Promise<vscode.Uri[]> {
+export async function scriptsFrom(uri: unknown, uris: unknown): Promise<vscode.Uri[]> {
   let list: vscode.Uri[] = [];
   if (Array.isArray(uris) && uris.length > 0 && uris.every((u) => u instanceof vscode.Uri)) list = uris as vscode.Uri[];
   else if (uri instanceof vscode.Uri) list = [uri];
@@ -83,11 +83,24 @@ async function pickSoftware(s: Services, profile: Profile, backend: Backend, alw
   return picked;
 }
 
+/** What Run on Muse and Run as Sweep ask first, the same way: profile, token, software, files, the prefilled command. */
+export interface PreparedRun {
+  profile: Profile;
+  gesture: Renewal;
+  backend: Backend;
+  software: string;
+  /** The script the run is named after (the first of `scripts`). */
+  main: vscode.Uri;
+  selection: { files: InputFile[]; totalBytes: number };
+  /** The command as the profile's templates write it for the script (or `opts.cmd`). */
+  cmd: string;
+}
+
 /**
- * The whole run flow: software, command, files, summary, upload, key stored at once. `renewal`
- * is the gesture's token budget when the flow is part of a larger one (Browse Software).
+ * The steps every run flow starts with: trust, the profile, a token renewed before any question,
+ * the software, the files selected around the scripts and the command prefilled from the templates.
  */
-export async function runFlow(s: Services, scripts: vscode.Uri[], opts: RunOptions, withOptions: boolean, renewal?: Renewal): Promise<Run | undefined> {
+export async function prepareRun(s: Services, scripts: vscode.Uri[], opts: RunOptions, withOptions: boolean, renewal?: Renewal): Promise<PreparedRun> {
   await requireTrust('Running a script');
   const profile = opts.profile ? s.settings.profile(opts.profile) : s.settings.activeProfile;
   if (!profile) throw new MuseError('usage', `No profile named "${opts.profile}".`);
@@ -100,17 +113,27 @@ export async function runFlow(s: Services, scripts: vscode.Uri[], opts: RunOptio
   const software = opts.software ?? (await pickSoftware(s, profile, backend, withOptions, gesture));
   const main = scripts[0];
   const folder = vscode.workspace.getWorkspaceFolder(main);
-  const { selectFiles, summarizeSelection } = loadCore();
+  const { selectFiles } = loadCore();
   const selection = await selectFiles({
     root: folder?.uri.fsPath,
     scripts: scripts.map((u) => u.fsPath),
     include: profile.include,
     exclude: profile.exclude,
   });
-  let files: InputFile[] = selection.files;
-
   const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === main.toString());
-  let cmd = opts.cmd ?? commandFor(profile.commandTemplates, doc?.languageId, files[0].name);
+  const cmd = opts.cmd ?? commandFor(profile.commandTemplates, doc?.languageId, selection.files[0].name);
+  return { profile, gesture, backend, software, main, selection, cmd };
+}
+
+/**
+ * The whole run flow: software, command, files, summary, upload, key stored at once. `renewal`
+ * is the gesture's token budget when the flow is part of a larger one (Browse Software).
+ */
+export async function runFlow(s: Services, scripts: vscode.Uri[], opts: RunOptions, withOptions: boolean, renewal?: Renewal): Promise<Run | undefined> {
+  const { profile, gesture, backend, software, main, selection, ...prepared } = await prepareRun(s, scripts, opts, withOptions, renewal);
+  const { summarizeSelection } = loadCore();
+  let files: InputFile[] = selection.files;
+  let cmd = prepared.cmd;
   if (opts.cmd === undefined) {
     const typed = await ask({
       kind: 'input',
