@@ -130,6 +130,23 @@ describe('the Muse agent on the test cluster (one login for every client)', func
     assert.ok(s.connections[0].connected);
   });
 
+  it('sends a sweep through the agent as one Slurm array, and cancels it with one call', async () => {
+    const sub = await muse(['--json', 'submit', 'sw_example', '--cmd', 'sleep 60 # {i}', '--param', 'i=1,2,3']);
+    assert.strictEqual(sub.code, 0, sub.stderr);
+    const sent = JSON.parse(sub.stdout) as { sweep: { id: string; count: number }; runs: Run[] };
+    assert.strictEqual(sent.sweep.count, 3);
+    // The keys came back through the agent's answer: every task is stored with its own array task id.
+    const tasks = runs().filter((r) => r.sweep?.id === sent.sweep.id);
+    assert.strictEqual(tasks.length, 3);
+    const arrayIds = new Set(tasks.map((t) => t.raw.jobId?.split('_')[0]));
+    assert.strictEqual(arrayIds.size, 1, 'one Slurm job id for the three tasks');
+    assert.deepStrictEqual(tasks.map((t) => t.raw.jobId?.split('_')[1]).sort(), ['0', '1', '2']);
+    const cancel = await muse(['cancel', sent.sweep.id]);
+    assert.strictEqual(cancel.code, 0, cancel.stderr);
+    const [arrayId] = [...arrayIds];
+    await until('the array to leave squeue', async () => (await runSsh(cluster, `squeue -h -j ${arrayId} -o %i`)).stdout.trim() === '', { timeoutMs: 30_000 });
+  });
+
   it('is started again after a SIGKILL during a states call: the next call succeeds, no run is lost', async () => {
     const before = await status();
     const client = new AgentClient({ env, client: { kind: 'test', pid: process.pid } });
