@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { isMuseError } from '../core/errors';
 import { registerAccountCommands } from './accountCommands';
 import { CliContext } from './context';
+import { registerDiffCommand } from './diffCommand';
 import type { GlobalOptions } from './context';
 import { EXIT, EXIT_CODES_HELP, exitCodeFor } from './exitCodes';
 import { registerLogsCommand } from './logsCommand';
@@ -40,6 +41,7 @@ export function buildProgram(io: CliIo, ctxOf: (cmd: Command) => CliContext): Co
   registerRunCommands(program, ctxOf);
   registerRerunCommand(program, ctxOf);
   registerResultCommands(program, ctxOf);
+  registerDiffCommand(program, ctxOf);
   registerLogsCommand(program, ctxOf);
   registerAccountCommands(program, ctxOf);
   registerProfileCommands(program, ctxOf);
