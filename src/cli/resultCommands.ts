@@ -11,7 +11,7 @@ import { isFinal } from '../core/model';
 import type { ResultOutcome, Run } from '../core/model';
 import { readOutputs } from '../core/compare/runOutputs';
 import { refreshRuns, runRef } from '../core/runs';
-import { compileExtract, sweepTable, sweepTableCells, sweepTableCsv } from '../core/sweep/sweepTable';
+import { compileExtract, resolveSweepId, sweepTable, sweepTableCells, sweepTableCsv, sweepTaskRuns } from '../core/sweep/sweepTable';
 import type { CliContext } from './context';
 import { formatBytes } from './terminal';
 
@@ -204,29 +204,11 @@ function textTable(cells: string[][]): string {
   return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c + ' '.repeat(widths[i]! - [...c].length))).join('  ')).join('\n');
 }
 
-/** The tasks of the sweep whose id is (or starts with) `key`: a usage error when none or several sweeps match. */
-function sweepTasks(runs: readonly Run[], key: string): Run[] {
-  const q = key.trim();
-  const all = new Set(runs.filter((r) => r.sweep && q.length > 0 && r.sweep.id.startsWith(q)).map((r) => r.sweep!.id));
-  const ids = all.has(q) ? new Set([q]) : all;
-  if (ids.size === 0) throw new MuseError('notFound', `No sweep matches "${key}" (see "muse runs").`);
-  if (ids.size > 1) throw new MuseError('usage', `"${key}" matches ${ids.size} sweeps (${[...ids].slice(0, 5).join(', ')}): give more characters.`);
-  const id = [...ids][0]!;
-  // The latest run of each task index (a rerun of a failed task replaces it in the table).
-  const latest = new Map<number, Run>();
-  for (const r of runs) {
-    if (r.sweep?.id !== id) continue;
-    const had = latest.get(r.sweep.index);
-    if (!had || had.createdAt < r.createdAt) latest.set(r.sweep.index, r);
-  }
-  return [...latest.values()];
-}
-
 /** `muse results SWEEP --table [--extract REGEX] [--csv] [-o FILE]`: the outputs read in one batch per profile. */
 async function sweepResultsTable(ctx: CliContext, key: string, o: { output?: string; extract?: string; csv?: boolean }): Promise<void> {
   const extract = o.extract !== undefined ? compileExtract(o.extract) : undefined;
   const store = await ctx.store();
-  let tasks = sweepTasks(store.list(), key);
+  let tasks = sweepTaskRuns(store.list(), resolveSweepId(store.list(), key));
   // States first (one batched call per profile), so the table says what is true now.
   const active = tasks.filter((t) => t.key && !isFinal(t.state));
   if (active.length > 0) {

@@ -7,8 +7,9 @@ import { registerRerunCommands } from './rerunCommands';
 import { registerResultCommands } from './resultCommands';
 import { registerRunCommands } from './runCommands';
 import { registerSummaryCommands } from './summaryCommands';
+import { registerSweepResultsCommands } from './sweepResultsCommands';
 
 /** Every `muse.*` command, one file per family; the disposables go to `context.subscriptions`. */
 export function registerCommands(s: Services, onAuthChanged: () => void): vscode.Disposable[] {
-  return [...registerRunCommands(s), ...registerResultCommands(s), ...registerListCommands(s), ...registerAccountCommands(s, onAuthChanged), ...registerSummaryCommands(s), ...registerRerunCommands(s), ...registerCompareCommands(s)];
+  return [...registerRunCommands(s), ...registerResultCommands(s), ...registerListCommands(s), ...registerAccountCommands(s, onAuthChanged), ...registerSummaryCommands(s), ...registerRerunCommands(s), ...registerCompareCommands(s), ...registerSweepResultsCommands(s)];
 }
