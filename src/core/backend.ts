@@ -6,6 +6,7 @@
  */
 import { MuseError } from './errors';
 import type { BackendKind, ResultOutcome, Run, SoftwareInfo, StateReport, SubmitRequest } from './model';
+import type { SweepTask } from './sweep/sweepSpec';
 
 /** Progress of a long operation; `total` is absent when unknown. */
 export interface Progress {
@@ -75,6 +76,17 @@ export interface Backend {
   /** Cancels a run that has not ended. */
   cancel?(run: RunRef, opts?: OpOptions): Promise<void>;
 
+  /**
+   * Submits the tasks of a sweep in the backend's own way (one Slurm array; the local runner's
+   * slots), calling `sweep.onSubmitted` the moment each task's key exists. Without it, a sweep
+   * is N plain submits (submitSweep.ts). Rejects when it stops; tasks not reported by then were
+   * not submitted when the error is a clear refusal (`isClearRefusal`).
+   */
+  submitSweep?(req: SubmitRequest, sweep: SweepSubmit, opts?: OpOptions): Promise<void>;
+
+  /** Cancels all the tasks of a sweep at once (one `scancel` of the array). */
+  cancelSweep?(tasks: RunRef[], opts?: OpOptions): Promise<void>;
+
   /** The software this backend can run. */
   listSoftware?(opts?: OpOptions): Promise<SoftwareInfo[]>;
 
@@ -100,6 +112,20 @@ export interface Backend {
 
   /** Releases connections and timers. */
   dispose?(): Promise<void> | void;
+}
+
+/** The tasks of a sweep handed to `Backend.submitSweep`. */
+export interface SweepSubmit {
+  /** The sweep's id (shared by its tasks). */
+  id: string;
+  /** The tasks to submit (all of them, or the failed ones rerun), each with its own command. */
+  tasks: SweepTask[];
+  /** How many tasks the whole sweep has (Slurm array indexes stay the sweep's own). */
+  count: number;
+  /** At most this many tasks running at once. */
+  throttle?: number;
+  /** Called once per task, the moment its key exists. */
+  onSubmitted(index: number, result: SubmitResult): void;
 }
 
 /**
@@ -162,7 +188,7 @@ export interface FollowAnswer {
 }
 
 /** The abilities a backend may lack: each is one of the optional methods of `Backend`. */
-export type Ability = 'output' | 'download' | 'cancel' | 'listSoftware' | 'runSync' | 'tail' | 'follow' | 'watchOutput';
+export type Ability = 'output' | 'download' | 'cancel' | 'listSoftware' | 'runSync' | 'tail' | 'follow' | 'watchOutput' | 'submitSweep' | 'cancelSweep';
 
 /** True when the backend has the ability (implements its method); narrows the type. */
 export function can<A extends Ability>(backend: Backend, ability: A): backend is Backend & Required<Pick<Backend, A>> {
@@ -180,6 +206,8 @@ const WHAT: Record<Ability, string> = {
   tail: "show the end of a running job's output",
   follow: "follow a run's output as it grows",
   watchOutput: 'watch output files for changes',
+  submitSweep: 'submit a sweep as one job',
+  cancelSweep: 'cancel a sweep at once',
 };
 
 /**

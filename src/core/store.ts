@@ -135,6 +135,26 @@ export class RunStore {
   }
 
   /**
+   * Adds (or replaces, same id) many runs in one write (one lock, one rename, one change
+   * event), as a sweep's tasks are recorded. Resolves once they are all on disk.
+   */
+  async addMany(runs: readonly Run[]): Promise<void> {
+    if (runs.length === 0) return;
+    await this.mutate((recs) => {
+      const index = new Map<string, number>();
+      recs.forEach((r, i) => {
+        if (isRunRecord(r)) index.set(r.id, i);
+      });
+      for (const run of runs) {
+        const i = index.get(run.id);
+        if (i !== undefined) recs[i] = run;
+        else index.set(run.id, recs.push(run) - 1);
+      }
+      return undefined;
+    });
+  }
+
+  /**
    * Applies `patch` to the run as it is on disk now (so concurrent writers of other fields are
    * kept); a field set to `undefined` is removed. `updatedAt` is set. Throws `notFound` if the
    * run is not in the store.

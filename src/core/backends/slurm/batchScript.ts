@@ -14,6 +14,17 @@ export const ARRAY_STDOUT_PATTERN = '__WS__stdout_%a.txt';
 export const ARRAY_STDERR_PATTERN = '__WS__stderr_%a.txt';
 /** The batch script's name in the run folder. */
 export const BATCH_FILE = '__MUSE__batch.sh';
+/** A sweep's task table in the run folder: line i+1 is task i's command line. */
+export const TASKS_FILE = '__MUSE__tasks.txt';
+
+/**
+ * The file of one output stream of a run: the single `__WS__stdout.txt`, or, for one task of an
+ * array (a sweep's task), that task's `__WS__stdout_<task>.txt`.
+ */
+export function outputFileName(stream: 'stdout' | 'stderr', task?: number): string {
+  if (task === undefined) return stream === 'stdout' ? STDOUT_FILE : STDERR_FILE;
+  return `__WS__${stream}_${task}.txt`;
+}
 
 /** Options the backend sets itself: a user value would break stdout/stderr, the run folder or the job lookup. */
 const RESERVED = new Set(['--job-name', '-J', '--chdir', '-D', '--output', '-o', '--error', '-e', '--wrap', '--parsable', '--open-mode']);
@@ -101,6 +112,11 @@ export interface BatchScriptInput {
    * is made executable before the command, and run from the run folder in place of `cmd`.
    */
   sentScript?: SentScriptRun;
+  /**
+   * A sweep as one job array: `--array=<arraySpec>`, each task running line
+   * `SLURM_ARRAY_TASK_ID + 1` of `TASKS_FILE` (uploaded with the inputs) in place of `cmd`.
+   */
+  sweep?: { arraySpec: string };
 }
 
 /** Characters an `#SBATCH` line can carry without quoting. */
@@ -124,13 +140,18 @@ export function buildBatchScript(input: BatchScriptInput): string {
   if (!SBATCH_SAFE.test(input.runDir) || !input.runDir.startsWith('/')) {
     throw new MuseError('usage', `The run folder ${JSON.stringify(input.runDir)} must be an absolute path without spaces, quotes or shell characters (set remoteRoot in the profile).`);
   }
-  const array = isArrayJob(sbatchList);
+  if (input.sweep && isArrayJob(sbatchList)) {
+    throw new MuseError('usage', 'A sweep is submitted as a job array already: remove --array from the sbatch options.');
+  }
+  if (input.sweep && !/^[0-9,%-]+$/.test(input.sweep.arraySpec)) throw new MuseError('usage', `The array spec ${JSON.stringify(input.sweep.arraySpec)} is not valid.`);
+  const array = input.sweep !== undefined || isArrayJob(sbatchList);
   const lines = [
     '#!/bin/bash',
     `#SBATCH --job-name=${input.jobName}`,
     `#SBATCH --chdir=${input.runDir}`,
     `#SBATCH --output=${array ? ARRAY_STDOUT_PATTERN : STDOUT_FILE}`,
     `#SBATCH --error=${array ? ARRAY_STDERR_PATTERN : STDERR_FILE}`,
+    ...(input.sweep ? [`#SBATCH --array=${input.sweep.arraySpec}`] : []),
     ...sbatchList.map((o) => `#SBATCH ${o}`),
   ];
   if (modules.length > 0) {
@@ -140,13 +161,21 @@ export function buildBatchScript(input: BatchScriptInput): string {
   }
   // Outside the container: the run folder is the job's own, whatever the image mounts.
   if (input.sentScript) lines.push(validateCommandLine('setup line', input.sentScript.setup));
-  if (input.noContainer) {
-    lines.push(cmd);
-  } else {
+  let prefix = '';
+  if (!input.noContainer) {
     if (!input.image) throw new MuseError('usage', 'No container image is set for this software: add it to the profile\'s "images", or set "noContainer".');
     const sing = input.singularityCommand?.trim() || 'singularity';
     if (!/^[A-Za-z0-9_./+-]+$/.test(sing)) throw new MuseError('usage', `The singularity command ${JSON.stringify(sing)} must be a program name or path.`);
-    lines.push([shellQuote(sing), 'exec', cmdOption, shellQuote(input.image), cmd].filter(Boolean).join(' '));
+    prefix = [shellQuote(sing), 'exec', cmdOption, shellQuote(input.image)].filter(Boolean).join(' ');
+  }
+  if (input.sweep) {
+    // The task's own line, evaluated as the plain script would have run it (its values are
+    // quoted words already: sweepSpec.ts); the table is data, never pasted into this script.
+    lines.push(`muse_cmd=$(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" ${TASKS_FILE})`);
+    lines.push(`muse_pre=${shellQuote(prefix)}`);
+    lines.push('eval "$muse_pre $muse_cmd"');
+  } else {
+    lines.push(prefix ? `${prefix} ${cmd}` : cmd);
   }
   return lines.join('\n') + '\n';
 }

@@ -10,14 +10,16 @@
 import { randomUUID } from 'crypto';
 import { promises as fs } from 'fs';
 import * as path from 'path';
-import type { Backend, FollowAnswer, FollowRead, OpOptions, OutputStream, RunRef, SubmitResult } from '../../backend';
+import type { Backend, FollowAnswer, FollowRead, OpOptions, OutputStream, RunRef, SubmitResult, SweepSubmit } from '../../backend';
 import { MuseError, errorMessage, throwIfAborted } from '../../errors';
 import type { ResultOutcome, SoftwareInfo, StateReport, SubmitRequest } from '../../model';
 import { isFinal, normalizeRequest } from '../../model';
 import type { SshProfile } from '../../profiles';
 import { resolveSentScript } from '../../sentScript';
 import type { SshPrompts } from '../../sshPrompts';
-import { BATCH_FILE, buildBatchScript, isArrayJob } from './batchScript';
+import { BATCH_FILE, TASKS_FILE, buildBatchScript, isArrayJob } from './batchScript';
+import { maxArraySize } from './clusterProbe';
+import { arraySpecOf, checkArraySize, splitTaskJobId, taskKey, taskTable } from './slurmSweep';
 import { gatherInputs, makeRunFolders, noUnzip, placeStagedInputs, uploadDir, uploadInputs } from './runInputs';
 import { isZipName } from './runFileNames';
 import { downloadToFile, sftpCall } from './sftp';
@@ -107,6 +109,34 @@ export class SlurmBackend implements Backend {
   }
 
   async submit(req: SubmitRequest, opts: OpOptions = {}): Promise<SubmitResult> {
+    const { key, runDir, jobId } = await this.submitJob(req, opts);
+    return { key, location: runDir, jobId, message: `Submitted as Slurm job ${jobId} in ${runDir} on ${this.profile.host}.` };
+  }
+
+  /**
+   * A sweep as ONE job array: one run folder, the inputs and the task table sent once in the
+   * same stream, one sbatch `--array=<indexes>%<throttle>`. Each task is reported with its own
+   * key (`<folderKey>_<i>`) and job id (`<arrayId>_<i>`), all sharing the folder. A sweep whose
+   * highest index passes the cluster's MaxArraySize is refused before anything is sent.
+   */
+  async submitSweep(req: SubmitRequest, sweep: SweepSubmit, opts: OpOptions = {}): Promise<void> {
+    const indexes = sweep.tasks.map((t) => t.index).sort((a, b) => a - b);
+    if (indexes.length === 0) return;
+    const { key, runDir, jobId } = await this.submitJob(req, opts, {
+      arraySpec: arraySpecOf(indexes, sweep.throttle),
+      highest: indexes[indexes.length - 1],
+      table: (sent) => taskTable(sweep.tasks, sweep.count, sent),
+    });
+    const message = `Submitted as task of Slurm job array ${jobId} in ${runDir} on ${this.profile.host}.`;
+    for (const i of indexes) sweep.onSubmitted(i, { key: taskKey(key, i), location: runDir, jobId: `${jobId}_${i}`, message });
+  }
+
+  /** Submits one job (or one job array, for a sweep): the run folder made, its inputs sent, sbatch once. */
+  private async submitJob(
+    req: SubmitRequest,
+    opts: OpOptions,
+    sweep?: { arraySpec: string; highest: number; table: (sent?: { names: string[]; shebang: boolean }) => string },
+  ): Promise<{ key: string; runDir: string; jobId: string }> {
     const { signal, onProgress } = opts;
     throwIfAborted(signal, 'Submit');
     const request = normalizeRequest(req);
@@ -117,7 +147,10 @@ export class SlurmBackend implements Backend {
     const key = randomUUID();
     const jobName = `muse-${req.software}-${key}`;
     const image = this.profile.images?.[req.software];
-    const sentScript = await resolveSentScript(request.cmd, [...inputs.files].map(([name, p]) => ({ name, path: p })));
+    const sentFiles = [...inputs.files].map(([name, p]) => ({ name, path: p }));
+    const sentScript = await resolveSentScript(request.cmd, sentFiles);
+    // A sweep's template names the script as its first word: every task runs it the same way.
+    const table = sweep?.table(sentScript ? { names: sentFiles.map((f) => f.name), shebang: !sentScript.command.startsWith('sh ') } : undefined);
     const buildScript = (runDir: string) =>
       buildBatchScript({
         jobName,
@@ -130,6 +163,7 @@ export class SlurmBackend implements Backend {
         noContainer: this.profile.noContainer,
         singularityCommand: this.profile.singularityCommand,
         sentScript,
+        sweep: sweep && { arraySpec: sweep.arraySpec },
       });
     // Everything the user gave is checked before anything is made on the cluster.
     buildScript('/check');
@@ -143,6 +177,8 @@ export class SlurmBackend implements Backend {
       if (e instanceof MuseError) e.details.notSent = true;
       throw e;
     });
+    if (sweep) checkArraySize(sweep.highest, await maxArraySize(conn, signal).catch(() => undefined), this.profile.host);
+    const extra = table !== undefined ? [{ name: TASKS_FILE, data: Buffer.from(table, 'utf8') }] : [];
     const runDir = `${root}/${key}`;
     const script = buildScript(runDir);
     const withConnection = <T>(fn: (c: SshConnection) => Promise<T>) => this.retrying(fn, signal);
@@ -153,13 +189,14 @@ export class SlurmBackend implements Backend {
       if (facts.tar) {
         if (inputs.order.some(isZipName) && !facts.unzip) throw new MuseError('unsupported', noUnzip(this.profile.host));
         sbatchStarted = true; // from here the remote command decides: its errors say whether a job can exist
-        const jobId = await submitByTar(conn, runDir, inputs, script, jobName, opts);
+        const jobId = await submitByTar(conn, runDir, inputs, script, jobName, opts, extra);
         onProgress?.({ phase: 'submit', done: 1, total: 1 });
-        return { key, location: runDir, jobId, message: `Submitted as Slurm job ${jobId} in ${runDir} on ${this.profile.host}.` };
+        return { key, runDir, jobId };
       }
       // No tar on the cluster: SFTP, file by file.
       await makeRunFolders(withConnection, runDir, inputs, this.profile.host, signal);
       await conn.sftp((s) => sftpCall<void>((cb) => s.writeFile(`${runDir}/${BATCH_FILE}`, script, { mode: 0o644 }, cb), 'Writing the batch script'), signal);
+      for (const x of extra) await conn.sftp((s) => sftpCall<void>((cb) => s.writeFile(`${runDir}/${x.name}`, x.data, { mode: 0o644 }, cb), 'Writing the task table'), signal);
       await uploadInputs(withConnection, inputs, uploadDir(runDir, inputs), this.options.uploadConcurrency ?? 8, opts);
       throwIfAborted(signal, 'Submit');
       if (inputs.order.some(isZipName)) await placeStagedInputs(conn, runDir, inputs, signal);
@@ -169,7 +206,7 @@ export class SlurmBackend implements Backend {
       sbatchStarted = true;
       const jobId = await sbatchOnce(conn, runDir, jobName);
       onProgress?.({ phase: 'submit', done: 1, total: 1 });
-      return { key, location: runDir, jobId, message: `Submitted as Slurm job ${jobId} in ${runDir} on ${this.profile.host}.` };
+      return { key, runDir, jobId };
     } catch (e) {
       if (!sbatchStarted) {
         // Nothing was submitted: leave no half-made run folder behind (best effort).
@@ -190,17 +227,27 @@ export class SlurmBackend implements Backend {
     return slurmStates(runs, this.profile.host, (ask) => this.retrying(ask, opts.signal), opts.signal);
   }
 
+  /** Cancels the run's job, or one task of a sweep's array (`scancel 123_4`). */
   async cancel(run: RunRef, opts: OpOptions = {}): Promise<void> {
-    const jobId = run.raw?.jobId?.split(';')[0];
-    if (!jobId || !/^\d+$/.test(jobId)) throw new MuseError('notFound', 'No Slurm job id is recorded for this run: nothing to cancel.');
+    const id = splitTaskJobId(run.raw?.jobId);
+    if (!id) throw new MuseError('notFound', 'No Slurm job id is recorded for this run: nothing to cancel.');
+    const jobId = id.task !== undefined ? `${id.base}_${id.task}` : id.base;
     await this.retrying((conn) => conn.execOk(['scancel', jobId], { signal: opts.signal }), opts.signal);
+  }
+
+  /** ONE scancel of the sweep's array job(s) (a rerun of failed tasks is an array of its own). */
+  async cancelSweep(tasks: RunRef[], opts: OpOptions = {}): Promise<void> {
+    const bases = [...new Set(tasks.map((t) => splitTaskJobId(t.raw?.jobId)?.base).filter((b): b is string => b !== undefined))];
+    if (bases.length === 0) throw new MuseError('notFound', 'No Slurm job id is recorded for this sweep: nothing to cancel.');
+    await this.retrying((conn) => conn.execOk(['scancel', ...bases], { signal: opts.signal }), opts.signal);
   }
 
   /** The remote output files of a run: one, or one per array task (in task order). */
   private async outputFiles(run: RunRef, stream: OutputStream, signal?: AbortSignal): Promise<OutputFile[]> {
     const dir = await this.runDir(run, signal);
     const array = isArrayJob(run.request?.sbatchList ?? []);
-    return this.retrying((conn) => listOutputFiles(conn, dir, stream, array, signal), signal);
+    const task = splitTaskJobId(run.raw?.jobId)?.task;
+    return this.retrying((conn) => listOutputFiles(conn, dir, stream, array, signal, task), signal);
   }
 
   async output(run: RunRef, stream: OutputStream, destFile: string, opts: OpOptions = {}): Promise<{ path: string; bytes: number }> {
@@ -228,6 +275,7 @@ export class SlurmBackend implements Backend {
       dir: typeof dirs[i] === 'string' ? (dirs[i] as string) : '',
       stream: r.stream,
       array: isArrayJob(r.run.request?.sbatchList ?? []),
+      task: splitTaskJobId(r.run.raw?.jobId)?.task,
       offsets: r.offsets,
       maxBytes: r.maxBytes ?? Number.MAX_SAFE_INTEGER,
     }));

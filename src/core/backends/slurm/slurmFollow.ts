@@ -8,7 +8,7 @@
 import type { SFTPWrapper, Stats } from 'ssh2';
 import type { FollowOffsets, FollowPart, OutputStream } from '../../backend';
 import { MuseError } from '../../errors';
-import { STDERR_FILE, STDOUT_FILE } from './batchScript';
+import { outputFileName } from './batchScript';
 import { sftpCall } from './sftp';
 import type { SshConnection } from './sshConnection';
 
@@ -18,6 +18,8 @@ export interface SlurmFollowItem {
   stream: OutputStream;
   /** A job array: one file per task (`__WS__stdout_<task>.txt`). */
   array: boolean;
+  /** One task of a sweep's array: its own `__WS__stdout_<task>.txt` only. */
+  task?: number;
   offsets: FollowOffsets;
   maxBytes: number;
 }
@@ -51,8 +53,8 @@ async function listAll(s: SFTPWrapper, items: SlurmFollowItem[]): Promise<Array<
   return Promise.all(
     items.map(async (it) => {
       try {
-        if (!it.array) {
-          const name = it.stream === 'stdout' ? STDOUT_FILE : STDERR_FILE;
+        if (!it.array || it.task !== undefined) {
+          const name = outputFileName(it.stream, it.task);
           const st = await sftpCall<Stats>((cb) => s.stat(`${it.dir}/${name}`, cb), `Reading ${it.stream}`).catch((e: unknown) => {
             if (notFound(e)) return undefined;
             throw e;

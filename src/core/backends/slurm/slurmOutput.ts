@@ -5,7 +5,7 @@
 import type { Stats } from 'ssh2';
 import type { OutputStream } from '../../backend';
 import { MuseError } from '../../errors';
-import { STDERR_FILE, STDOUT_FILE } from './batchScript';
+import { outputFileName } from './batchScript';
 import { sftpCall } from './sftp';
 import type { SshConnection } from './sshConnection';
 
@@ -19,8 +19,10 @@ export interface OutputFile {
  * The files of `stream` in the run folder `dir`: the single output file when it exists, or the
  * array tasks' files (`__WS__<stream>_<task>.txt`) in task order for an array job.
  */
-export function listOutputFiles(conn: SshConnection, dir: string, stream: OutputStream, array: boolean, signal?: AbortSignal): Promise<OutputFile[]> {
-  const single = stream === 'stdout' ? STDOUT_FILE : STDERR_FILE;
+export function listOutputFiles(conn: SshConnection, dir: string, stream: OutputStream, array: boolean, signal?: AbortSignal, task?: number): Promise<OutputFile[]> {
+  // One task of a sweep's array reads its own file only.
+  const single = outputFileName(stream, task);
+  if (task !== undefined) array = false;
   return conn.sftp(async (s) => {
     if (!array) {
       const st = await sftpCall<Stats>((cb) => s.stat(`${dir}/${single}`, cb), `Reading ${stream}`).catch((e) => {

@@ -9,6 +9,7 @@ import { MuseError, cancelledError } from '../../errors';
 import type { RunUsage, RunWait, StateReport } from '../../model';
 import { isFinal } from '../../model';
 import { normalizeSbatchOption } from './batchScript';
+import { splitTaskJobId } from './slurmSweep';
 import { FIELD_DELIMITER, SACCT_FIELDS, SQUEUE_FORMAT, coveredTasks, groupByJob, mapSlurmState, parseArraySpec, parseSacct, parseSqueue, realJobName, stateFromRows } from './slurmParse';
 import type { SlurmRow } from './slurmParse';
 import type { SshConnection } from './sshConnection';
@@ -34,7 +35,9 @@ function arrayTasksOf(run: RunRef): number[] | undefined {
 
 /** The job name submit gave the run's job (`muse-<software>-<key>`), when the run shows it. */
 function submittedJobName(run: RunRef): string | undefined {
-  if (run.key && /^[A-Za-z0-9-]+$/.test(run.key) && /^[A-Za-z0-9._+-]+$/.test(run.software ?? '')) return `muse-${run.software}-${run.key}`;
+  // A sweep's task key is `<folderKey>_<index>`: the job (array) is named after the folder.
+  const folderKey = run.key?.replace(/_\d+$/, '');
+  if (folderKey && /^[A-Za-z0-9-]+$/.test(folderKey) && /^[A-Za-z0-9._+-]+$/.test(run.software ?? '')) return `muse-${run.software}-${folderKey}`;
   return realJobName(run.raw?.jobName);
 }
 
@@ -54,15 +57,22 @@ export async function slurmStates(
   const ids = new Map<string, string[]>(); // job id -> run ids
   const expected = new Map<string, number[]>(); // job id -> array task ids asked for
   const names = new Map<string, string>(); // job id -> the name given at submit
+  const taskOf = new Map<string, number>(); // run id -> its task, for a sweep's task (`123_4`)
   for (const r of runs) {
-    const jobId = r.raw?.jobId?.split(';')[0];
-    if (!jobId || !/^\d+$/.test(jobId)) {
+    const id = splitTaskJobId(r.raw?.jobId);
+    if (!id) {
       out.set(r.id, new MuseError('notFound', 'No Slurm job id is recorded for this run.'));
       continue;
     }
+    const jobId = id.base;
     ids.set(jobId, [...(ids.get(jobId) ?? []), r.id]);
-    const tasks = arrayTasksOf(r);
-    if (tasks) expected.set(jobId, tasks);
+    if (id.task !== undefined) {
+      taskOf.set(r.id, id.task);
+      expected.set(jobId, [...(expected.get(jobId) ?? []), id.task]);
+    } else {
+      const tasks = arrayTasksOf(r);
+      if (tasks) expected.set(jobId, tasks);
+    }
     const name = submittedJobName(r);
     if (name) names.set(jobId, name);
   }
@@ -73,7 +83,10 @@ export async function slurmStates(
       const st: StateReport | Error =
         found.get(jobId) ??
         ({ state: 'unknown', raw: { jobId, message: `Slurm does not know job ${jobId} (neither sacct nor squeue lists it).` } } as StateReport);
-      for (const id of runIds) out.set(id, st);
+      for (const id of runIds) {
+        const task = taskOf.get(id);
+        out.set(id, task === undefined ? st : (found.get(`${jobId}_${task}`) ?? { ...st, raw: { ...st.raw, jobId: `${jobId}_${task}` } }));
+      }
     }
   } catch (e) {
     if (signal?.aborted) throw cancelledError('Polling');
@@ -181,6 +194,42 @@ async function queryJobs(
     // Like the reason, the wait is always given (cleared once the job no longer waits to start).
     report.raw.wait = waits.get(id);
     result.set(id, report);
+    // A sweep's tasks: each its own state, from the rows that cover it (`123_4`, or `123_[4-9%2]`).
+    for (const task of new Set(expected.get(id) ?? [])) {
+      const t = taskState(id, task, rows, source, names.get(id), used, waits.get(id));
+      if (t) result.set(`${id}_${task}`, t);
+    }
   }
   return result;
+}
+
+/**
+ * The state of task `task` of array job `id`, from the rows covering it; undefined when Slurm
+ * does not list it yet (the caller then reports the array's state: waiting while any task is).
+ */
+function taskState(
+  id: string,
+  task: number,
+  rows: readonly SlurmRow[],
+  source: 'sacct' | 'squeue',
+  name: string | undefined,
+  usage: RunUsage | undefined,
+  wait: RunWait | undefined,
+): StateReport | undefined {
+  const mine = rows.filter((r) => r.task !== undefined && (parseArraySpec(r.task) ?? []).includes(task));
+  if (mine.length === 0) return undefined;
+  // Prefer the task's own row over a pending range that still names it (accounting lag).
+  const own = mine.filter((r) => r.task === String(task));
+  const report = stateFromRows(`${id}_${task}`, own.length > 0 ? own : mine.slice(0, 1), source, undefined, name);
+  const row = (own.length > 0 ? own : mine)[0];
+  report.raw.slurmState = row.rawState;
+  delete report.raw.message;
+  const taskUsage = usage?.tasks?.find((u) => u.task === String(task));
+  if (taskUsage) {
+    const { task: _t, ...figures } = taskUsage;
+    void _t;
+    report.raw.usage = figures;
+  }
+  report.raw.wait = row.state === 'PENDING' ? wait : undefined;
+  return report;
 }

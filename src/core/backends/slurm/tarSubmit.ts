@@ -41,10 +41,11 @@ const REMOTE =
   SBATCH_GUARD;
 
 /** The tar members of a submit: the batch script, the inputs (staged when zips must be opened in order), the end mark. */
-export function submitMembers(inputs: RunInputs, script: string): TarEntry[] {
+export function submitMembers(inputs: RunInputs, script: string, extra: readonly TarEntry[] = []): TarEntry[] {
   const staged = inputs.order.some(isZipName);
   return [
     { name: BATCH_FILE, data: Buffer.from(script, 'utf8') },
+    ...extra,
     ...inputs.order.map((n) => ({ name: staged ? `${STAGING_DIR}/${n}` : n, path: inputs.files.get(n)! })),
     { name: SENT_MARK, data: Buffer.alloc(0) },
   ];
@@ -56,20 +57,28 @@ export function submitMembers(inputs: RunInputs, script: string): TarEntry[] {
  * guarded: a job submitted by the first attempt is found, never made again). A cancel stops the
  * stream while it is being sent (no job is made then); once it is sent, the submit completes.
  * Errors after which no job exists are marked (`isNotSubmitted`), so the caller can remove the
- * folder.
+ * folder. `extra` members (a sweep's task table) travel in the same stream.
  */
-export async function submitByTar(conn: SshConnection, runDir: string, inputs: RunInputs, script: string, jobName: string, opts: OpOptions): Promise<string> {
+export async function submitByTar(
+  conn: SshConnection,
+  runDir: string,
+  inputs: RunInputs,
+  script: string,
+  jobName: string,
+  opts: OpOptions,
+  extra: readonly TarEntry[] = [],
+): Promise<string> {
   const { signal, onProgress } = opts;
   const total = [...inputs.sizes.values()].reduce((a, b) => a + b, 0);
   const staged = inputs.order.some(isZipName);
   const args = ['sh', '-c', REMOTE, 'sh', runDir, staged ? '1' : '0'];
   for (const n of inputs.order) args.push(n, isZipName(n) ? '1' : '0');
-  const members = submitMembers(inputs, script);
+  const members = submitMembers(inputs, script, extra);
 
   const attempt = async (first: boolean): Promise<string> => {
     let done = 0;
     const source = tarStream(members, (n, name) => {
-      if (name === BATCH_FILE || name === SENT_MARK) return;
+      if (name === BATCH_FILE || name === SENT_MARK || extra.some((x) => x.name === name)) return;
       done += n;
       onProgress?.({ phase: 'upload', done, total, file: name });
     });
