@@ -11,7 +11,8 @@ import { isFinal } from '../core/model';
 import type { ResultOutcome, Run } from '../core/model';
 import { readOutputs } from '../core/compare/runOutputs';
 import { refreshRuns, runRef } from '../core/runs';
-import { compileExtract, resolveSweepId, sweepTable, sweepTableCells, sweepTableCsv, sweepTaskRuns } from '../core/sweep/sweepTable';
+import { findSweep, groupSweeps } from '../core/sweep/sweepGroups';
+import { compileExtract, sweepTable, sweepTableCells, sweepTableCsv } from '../core/sweep/sweepTable';
 import type { CliContext } from './context';
 import { formatBytes } from './terminal';
 
@@ -208,7 +209,8 @@ function textTable(cells: string[][]): string {
 async function sweepResultsTable(ctx: CliContext, key: string, o: { output?: string; extract?: string; csv?: boolean }): Promise<void> {
   const extract = o.extract !== undefined ? compileExtract(o.extract) : undefined;
   const store = await ctx.store();
-  let tasks = sweepTaskRuns(store.list(), resolveSweepId(store.list(), key));
+  const sweep = findSweep(groupSweeps(store.list()), key);
+  let tasks = sweep.tasks;
   // States first (one batched call per profile), so the table says what is true now.
   const active = tasks.filter((t) => t.key && !isFinal(t.state));
   if (active.length > 0) {
@@ -225,7 +227,7 @@ async function sweepResultsTable(ctx: CliContext, key: string, o: { output?: str
   if (o.csv) {
     const csv = sweepTableCsv(table);
     if (o.output) {
-      const dest = targetPath(ctx, o.output, `sweep-${table.rows[0] ? tasks[0]!.sweep!.id.slice(0, 8) : 'results'}.csv`);
+      const dest = targetPath(ctx, o.output, `sweep-${sweep.id.slice(0, 8)}.csv`);
       await writeFileAtomic(dest, csv);
       ctx.info(`Saved the table (${table.rows.length} tasks) to ${dest}`);
       ctx.out(dest);
@@ -235,5 +237,5 @@ async function sweepResultsTable(ctx: CliContext, key: string, o: { output?: str
   } else {
     ctx.out(textTable(sweepTableCells(table)));
   }
-  ctx.json({ sweep: tasks[0]?.sweep?.id, table });
+  ctx.json({ sweep: sweep.id, table });
 }

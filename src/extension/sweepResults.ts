@@ -12,7 +12,8 @@ import { readOutputs } from '../core/compare/runOutputs';
 import { errorMessage, isMuseError } from '../core/errors';
 import type { Run } from '../core/model';
 import type { RunStore } from '../core/store';
-import { compileExtract, sweepTable, sweepTableCsv, sweepTaskRuns } from '../core/sweep/sweepTable';
+import { groupSweeps } from '../core/sweep/sweepGroups';
+import { compileExtract, sweepTable, sweepTableCsv } from '../core/sweep/sweepTable';
 import type { SweepTable } from '../core/sweep/sweepTable';
 import type { Backends } from './backends';
 import type { Log } from './log';
@@ -71,7 +72,7 @@ export class SweepResults implements vscode.Disposable {
   /** A panel VS Code brings back after a reload (the page saved its sweep id). */
   async restore(panel: vscode.WebviewPanel, state: unknown): Promise<void> {
     const id = (state as { sweepId?: unknown } | undefined)?.sweepId;
-    if (typeof id !== 'string' || this.open.has(id) || sweepTaskRuns(this.store.list(), id).length === 0) {
+    if (typeof id !== 'string' || this.open.has(id) || !this.tasksOf(id)) {
       panel.dispose();
       return;
     }
@@ -120,7 +121,7 @@ export class SweepResults implements vscode.Disposable {
   }
 
   private async draw(sweepId: string, o: OpenTable): Promise<void> {
-    const tasks = sweepTaskRuns(this.store.list(), sweepId);
+    const tasks = this.tasksOf(sweepId) ?? [];
     let extract: RegExp | undefined;
     o.extractError = undefined;
     if (o.extract.trim() !== '') {
@@ -146,6 +147,11 @@ export class SweepResults implements vscode.Disposable {
     const title = sweepTitle(tasks);
     o.panel.title = title;
     o.panel.webview.html = sweepResultsHtml(o.table, { sweepId, title, extract: o.extract, extractError: o.extractError, status: o.status }, randomBytes(16).toString('base64'), o.panel.webview.cspSource);
+  }
+
+  /** The sweep's tasks (the latest run of each index), or undefined when it is gone. */
+  private tasksOf(sweepId: string): Run[] | undefined {
+    return groupSweeps(this.store.list()).find((g) => g.id === sweepId)?.tasks;
   }
 
   dispose(): void {

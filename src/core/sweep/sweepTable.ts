@@ -103,29 +103,8 @@ function elapsedOf(run: Run, now: number): number | undefined {
   return (end - start) / 1000;
 }
 
-/** The sweep whose id is (or starts with) `key`: not found, or a usage error when several match. */
-export function resolveSweepId(runs: readonly Run[], key: string): string {
-  const q = key.trim();
-  const all = new Set(runs.filter((r) => r.sweep && q.length > 0 && r.sweep.id.startsWith(q)).map((r) => r.sweep!.id));
-  if (all.has(q)) return q;
-  if (all.size === 0) throw new MuseError('notFound', `No sweep matches "${key}" (see "muse runs").`);
-  if (all.size > 1) throw new MuseError('usage', `"${key}" matches ${all.size} sweeps (${[...all].slice(0, 5).join(', ')}): give more characters.`);
-  return [...all][0]!;
-}
-
-/** The latest run of each task of a sweep (a rerun of a failed task takes its row). */
-export function sweepTaskRuns(runs: readonly Run[], sweepId: string): Run[] {
-  const latest = new Map<number, Run>();
-  for (const r of runs) {
-    if (r.sweep?.id !== sweepId) continue;
-    const had = latest.get(r.sweep.index);
-    if (!had || had.createdAt < r.createdAt) latest.set(r.sweep.index, r);
-  }
-  return [...latest.values()];
-}
-
 /**
- * The table of these task runs (one per task: the caller picks the latest run of each index),
+ * The table of these task runs (one per task: `groupSweeps`' latest run of each index),
  * sorted by task index, with each task's output from `outputs` (by run id).
  */
 export function sweepTable(tasks: readonly Run[], outputs: ReadonlyMap<string, OutputRead>, opts: { extract?: RegExp; now?: number } = {}): SweepTable {

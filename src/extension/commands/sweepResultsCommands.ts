@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { MuseError } from '../../core/errors';
-import type { Run } from '../../core/model';
+import { groupSweeps, sweepCountsText } from '../../core/sweep/sweepGroups';
 import type { SweepTable } from '../../core/sweep/sweepTable';
 import type { Services } from '../services';
 import { SweepResults } from '../sweepResults';
@@ -22,11 +22,10 @@ export function sweepIdOf(s: Services, arg: unknown): string | undefined {
 
 /** A quick pick of the sweeps in the store, newest first. */
 async function pickSweep(s: Services): Promise<string | undefined> {
-  const sweeps = new Map<string, Run[]>();
-  for (const r of s.store.list()) if (r.sweep) sweeps.set(r.sweep.id, [...(sweeps.get(r.sweep.id) ?? []), r]);
-  if (sweeps.size === 0) throw new MuseError('notFound', 'There is no sweep in the Runs list: run one with Run as Sweep... first.');
+  const sweeps = groupSweeps(s.store.list());
+  if (sweeps.length === 0) throw new MuseError('notFound', 'There is no sweep in the Runs list: run one with Run as Sweep... first.');
   const picked = await vscode.window.showQuickPick(
-    [...sweeps].map(([id, runs]) => ({ label: runs[0]!.sweep!.label ?? runs[0]!.sweep!.template, description: `${runs[0]!.sweep!.count} tasks · ${runs[0]!.profile}`, detail: runs[0]!.sweep!.template, id })),
+    sweeps.map((g) => ({ label: g.label, description: `${sweepCountsText(g.counts)} · ${g.profile}`, detail: g.tasks[0]?.sweep?.template, id: g.id })),
     { placeHolder: 'Sweep whose results to show', matchOnDescription: true, matchOnDetail: true },
   );
   return picked?.id;
