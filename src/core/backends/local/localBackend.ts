@@ -19,6 +19,7 @@ import type {
   OutputStream,
   RunRef,
   SubmitResult,
+  SweepSubmit,
 } from '../../backend';
 import type { ResultOutcome, SoftwareInfo, StateReport, SubmitRequest } from '../../model';
 import { isFinal, normalizeRequest } from '../../model';
@@ -28,6 +29,7 @@ import { zipDirectory } from '../../transfer/zipFolder';
 import { resolveSentScript } from '../../sentScript';
 import { readFollowed } from './followFile';
 import { checkLocalRunnerPlatform, commandLine, findContainerRuntime, launchDetached } from './launcher';
+import { localSlots, slotWaitLines } from './slots';
 import { groupAlive, groupIsOurs, signalGroup } from './procInfo';
 import {
   CANCEL_FILE,
@@ -120,6 +122,24 @@ export class LocalBackend implements Backend {
   }
 
   async submit(req: SubmitRequest, opts: OpOptions = {}): Promise<SubmitResult> {
+    return this.submitOne(req, opts);
+  }
+
+  /**
+   * A sweep: one run per task, all started at once, at most `localSlots()` running at once (one
+   * per core, or the throttle): each waits for a slot in its own detached shell (slots.ts), so the
+   * queue needs no process of ours and survives the window closing.
+   */
+  async submitSweep(req: SubmitRequest, sweep: SweepSubmit, opts: OpOptions = {}): Promise<void> {
+    const slots = { dir: path.join(this.root, `.slots-${sweep.id}`), count: localSlots(sweep.throttle) };
+    await fsp.mkdir(slots.dir, { recursive: true });
+    for (const t of sweep.tasks) {
+      if (opts.signal?.aborted) throw cancelledError('Submit');
+      sweep.onSubmitted(t.index, await this.submitOne({ ...req, cmd: t.command }, opts, slots));
+    }
+  }
+
+  private async submitOne(req: SubmitRequest, opts: OpOptions, slots?: { dir: string; count: number }): Promise<SubmitResult> {
     if (opts.signal?.aborted) throw cancelledError('Submit');
     checkLocalRunnerPlatform();
     if (!req.software?.trim()) throw new MuseError('usage', 'No software given.');
@@ -162,7 +182,7 @@ export class LocalBackend implements Backend {
       if (opts.signal?.aborted) throw cancelledError('Submit');
       await fsp.rename(staging, dir);
       try {
-        const launch = await launchDetached(dir, line);
+        const launch = await launchDetached(dir, slots ? `${slotWaitLines(slots.dir, slots.count)}\n${line}` : line);
         await writeJsonAtomic(path.join(dir, LAUNCH_FILE), launch);
       } catch (e) {
         await fsp.rm(dir, { recursive: true, force: true });

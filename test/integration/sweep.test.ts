@@ -1,0 +1,121 @@
+/**
+ * Sweeps on the web API test server and the local runner: the 2x3 sweep of the example
+ * software's `python /add.py {a} {b}` as six grouped runs with the right six results, and the
+ * local runner's limit of tasks running at once.
+ */
+import * as assert from 'assert';
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import type { Backend } from '../../src/core/backend';
+import { LocalBackend } from '../../src/core/backends/local/localBackend';
+import { localSlots } from '../../src/core/backends/local/slots';
+import { WsBackend } from '../../src/core/backends/ws/wsBackend';
+import { isFinal } from '../../src/core/model';
+import type { Run } from '../../src/core/model';
+import type { Profile } from '../../src/core/profiles';
+import { refreshRuns, runRef } from '../../src/core/runs';
+import { RunStore } from '../../src/core/store';
+import { submitSweep } from '../../src/core/sweep/submitSweep';
+import { groupSweeps, sweepCountsText } from '../../src/core/sweep/sweepGroups';
+import { startMuseServer, type MuseTestServer } from '../server/museServer';
+import { repoRoot } from '../support/repoRoot';
+import { SINGULARITY_STAND_IN, swExampleImage } from '../support/singularity';
+import { until } from '../support/until';
+
+const SPEC = {
+  template: 'python /add.py {a} {b}',
+  params: [{ name: 'a', values: ['1', '2'] }, { name: 'b', values: ['10', '20', '30'] }],
+  combine: 'product' as const,
+};
+const EXPECTED = ['11.0', '21.0', '31.0', '12.0', '22.0', '32.0'];
+
+describe('sweeps on the web API and the local runner', function () {
+  this.timeout(120_000);
+  let tmp: string;
+  let store: RunStore;
+
+  beforeEach(async () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'muse-sweep-int-'));
+    store = new RunStore(path.join(tmp, 'runs.json'));
+    await store.load();
+  });
+  afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  /** Polls the sweep's tasks until all have ended; returns them in index order. */
+  async function allEnded(backend: Backend, runs: Run[]): Promise<Run[]> {
+    return until('every task to end', async () => {
+      const now = await refreshRuns(backend, store, store.list().filter((r) => runs.some((x) => x.id === r.id)));
+      return now.every((r) => isFinal(r.state)) && now.sort((a, b) => a.sweep!.index - b.sweep!.index);
+    }, { timeoutMs: 90_000, intervalMs: 300 });
+  }
+
+  async function checkSweep(backend: Backend, profile: Profile): Promise<void> {
+    const runs = await submitSweep({ backend, store, profile, request: { software: 'sw_example', cmd: SPEC.template }, spec: SPEC, label: 'add' });
+    assert.strictEqual(runs.length, 6);
+    const ended = await allEnded(backend, runs);
+    const [group] = groupSweeps(store.list());
+    assert.strictEqual(groupSweeps(store.list()).length, 1);
+    assert.strictEqual(group.count, 6);
+    assert.strictEqual(sweepCountsText(group.counts), '6 ok');
+    const texts: string[] = [];
+    for (const r of ended) {
+      const out = await backend.results(runRef(r), path.join(tmp, `out-${r.sweep!.index}`));
+      assert.strictEqual(out.kind, 'stdout');
+      texts.push(out.kind === 'stdout' ? out.text.trim() : '');
+    }
+    assert.deepStrictEqual(texts, EXPECTED);
+    assert.deepStrictEqual(ended.map((r) => r.sweep!.params), [
+      { a: '1', b: '10' }, { a: '1', b: '20' }, { a: '1', b: '30' }, { a: '2', b: '10' }, { a: '2', b: '20' }, { a: '2', b: '30' },
+    ]);
+  }
+
+  describe('web API test server', () => {
+    let server: MuseTestServer;
+    let backend: WsBackend;
+    let dir: string;
+    before(async () => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'muse-sweep-ws-'));
+      const image = path.join(dir, 'image');
+      execFileSync('bash', [path.join(repoRoot(), 'test/fixtures/singularity/build-image.sh'), image], { stdio: 'pipe' });
+      server = await startMuseServer({ dataDir: path.join(dir, 'data'), images: { sw_example: image }, singularityCommand: SINGULARITY_STAND_IN });
+      let token: string | undefined;
+      backend = new WsBackend({ baseUrl: server.url, getToken: async () => token, attempts: 3, retryDelayMs: 20 });
+      token = await backend.client.obtainToken('alice', 'secret');
+    });
+    after(async () => {
+      await backend?.dispose();
+      await server?.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('a 2x3 sweep of add.py is six grouped runs with the right six results', async () => {
+      await checkSweep(backend, { name: 'muse', kind: 'ws', url: server.url } as unknown as Profile);
+    });
+  });
+
+  describe('local runner', () => {
+    it('a 2x3 sweep of add.py is six grouped runs with the right six results', async () => {
+      const backend = new LocalBackend({ root: path.join(tmp, 'runs'), images: { sw_example: swExampleImage() }, singularityCommand: SINGULARITY_STAND_IN });
+      await checkSweep(backend, { name: 'local', kind: 'local' });
+    });
+
+    it('runs at most the throttle at once', async () => {
+      const backend = new LocalBackend({ root: path.join(tmp, 'runs') });
+      const log = path.join(tmp, 'times.log');
+      // Each task logs its start and end (ms); the sleep makes overlaps certain without a limit.
+      const template = `sh -c 'echo "$(date +%s%3N) 1" >> ${log}; sleep 1; echo "$(date +%s%3N) -1" >> ${log}' task {i}`;
+      const spec = { template, params: [{ name: 'i', values: ['0', '1', '2', '3', '4'] }], combine: 'product' as const };
+      const runs = await submitSweep({ backend, store, profile: { name: 'local', kind: 'local' }, request: { software: 'plain', cmd: template }, spec, throttle: 2 });
+      const ended = await allEnded(backend, runs);
+      assert.ok(ended.every((r) => r.state === 'ok'), JSON.stringify(ended.map((r) => r.lastError ?? r.state)));
+      const events = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => l.split(' ').map(Number)).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+      assert.strictEqual(events.length, 10);
+      let running = 0;
+      let most = 0;
+      for (const [, d] of events) most = Math.max(most, (running += d));
+      assert.strictEqual(most, localSlots(2), `at most the throttle (or one per core) at once, and the limit is used (${most})`);
+    });
+  });
+});
