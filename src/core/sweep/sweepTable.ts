@@ -39,12 +39,13 @@ export interface SweepTable {
 
 /**
  * The user's extraction expression, compiled; an invalid one is a usage error that says why.
- * Without a capture group the whole match is the value.
+ * Without a capture group the whole match is the value. `^` and `$` match at each line (the
+ * output is lines), so `^loss: (.*)$` takes a whole line's end.
  */
 export function compileExtract(source: string): RegExp {
   if (source === '') throw new MuseError('usage', 'The extraction expression is empty: give one like "loss=([0-9.]+)".');
   try {
-    return new RegExp(source, 'g');
+    return new RegExp(source, 'gm');
   } catch (e) {
     throw new MuseError('usage', `The extraction expression "${source}" is not a valid regular expression: ${(e as Error).message.replace(/^Invalid regular expression: /, '')}.`);
   }
