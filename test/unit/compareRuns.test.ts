@@ -8,7 +8,10 @@ import * as path from 'path';
 import { lineDiff, splitLines, unifiedDiff } from '../../src/core/compare/lineDiff';
 import { requestDiff, requestDiffLines } from '../../src/core/compare/requestDiff';
 import { hashInputFiles } from '../../src/core/fileHashes';
+import type { Backend } from '../../src/core/backend';
 import type { Run } from '../../src/core/model';
+import { submitRun } from '../../src/core/runs';
+import { RunStore } from '../../src/core/store';
 
 function run(id: string, extra: Partial<Run> = {}, req: Partial<Run['request']> = {}): Run {
   return {
@@ -126,6 +129,29 @@ describe('input file hashes', () => {
         'data/big.bin': createHash('sha256').update(big).digest('hex'),
       });
       assert.strictEqual(await hashInputFiles([]), undefined);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('are recorded on the run by submitRun, before the request leaves', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'muse-hash-submit-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'fit.py'), 'print(2)\n');
+      const store = new RunStore(path.join(dir, 'runs.json'));
+      await store.load();
+      let seen: Run | undefined;
+      const backend = { kind: 'local', submit: async () => ({ key: 'k1' }), states: async () => new Map() } as unknown as Backend;
+      const run = await submitRun({
+        backend,
+        store,
+        profile: { name: 'local', kind: 'local' },
+        request: { software: 'python', cmd: 'python fit.py', files: [{ path: path.join(dir, 'fit.py'), name: 'fit.py' }] },
+        onRecorded: (r) => (seen = r),
+      });
+      const want = { 'fit.py': createHash('sha256').update('print(2)\n').digest('hex') };
+      assert.deepStrictEqual(seen?.fileHashes, want, 'on the submitting record already');
+      assert.deepStrictEqual(store.get(run.id)?.fileHashes, want);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
