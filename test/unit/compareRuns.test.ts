@@ -80,6 +80,33 @@ describe('line diff', () => {
     assert.deepStrictEqual(d.lines.map((l) => `${l.op}${l.text}`), [' 1', '-a', ' b', ' c', '+z', ' 2']);
   });
 
+  it('is a shortest edit: both texts come back, and the kept lines are a longest common subsequence', () => {
+    let seed = 42;
+    const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const lcs = (a: string[], b: string[]): number => {
+      const t = Array.from({ length: a.length + 1 }, () => new Array<number>(b.length + 1).fill(0));
+      for (let i = a.length - 1; i >= 0; i--) for (let j = b.length - 1; j >= 0; j--) t[i]![j] = a[i] === b[j] ? t[i + 1]![j + 1]! + 1 : Math.max(t[i + 1]![j]!, t[i]![j + 1]!);
+      return t[0]![0]!;
+    };
+    for (let round = 0; round < 300; round++) {
+      const a = Array.from({ length: rnd(12) }, () => 'xyzw'[rnd(4)]!);
+      const b = Array.from({ length: rnd(12) }, () => 'xyzw'[rnd(4)]!);
+      const d = lineDiff(a, b);
+      assert.deepStrictEqual(d.lines.filter((l) => l.op !== '+').map((l) => l.text), a);
+      assert.deepStrictEqual(d.lines.filter((l) => l.op !== '-').map((l) => l.text), b);
+      assert.strictEqual(d.lines.filter((l) => l.op === ' ').length, lcs(a, b), `${a.join('')} -> ${b.join('')}`);
+    }
+  });
+
+  it('matches long outputs with scattered changes exactly (5,000 lines, 500 changed)', () => {
+    const a = Array.from({ length: 5000 }, (_, i) => `line ${i}`);
+    const b = a.map((l, i) => (i % 10 === 7 ? l.toUpperCase() : l));
+    const d = lineDiff(a, b);
+    assert.strictEqual(d.approximate, false);
+    assert.strictEqual(d.lines.filter((l) => l.op === '-').length, 500);
+    assert.strictEqual(d.lines.filter((l) => l.op === ' ').length, 4500);
+  });
+
   it('falls back to removed-then-added when the middles are too large for the table', () => {
     const a = Array.from({ length: 50 }, (_, i) => `a${i}`);
     const b = Array.from({ length: 50 }, (_, i) => (i % 2 ? `a${i}` : `b${i}`));

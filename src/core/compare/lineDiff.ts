@@ -1,10 +1,10 @@
 /**
  * A small line diff for comparing two runs' outputs (there is no diff dependency). The common
  * beginning and end are matched first (two runs of one script mostly differ in a few lines),
- * then the middle by a longest-common-subsequence table. The table is bounded: when the two
- * middles are larger than `maxCells` lines x lines, the middle is shown as all removed then all
- * added, and `approximate` says so. Memory stays flat for huge outputs; results stay exact for
- * the few hundred differing lines this is for.
+ * then the middle by Myers' algorithm, whose time and memory grow with the number of differing
+ * lines D (about D² numbers kept), not with the output's length. It is bounded: past `maxCells`
+ * numbers (about 1,400 differing lines by default) the middle is shown as all removed then all
+ * added, and `approximate` says so: memory stays flat for huge, wholly different outputs.
  */
 
 /** One line of the diff: kept (` `), only in a (`-`), only in b (`+`). */
@@ -19,7 +19,7 @@ export interface LineDiff {
   approximate: boolean;
 }
 
-/** 2 million cells: an 8 MB table, e.g. two middles of about 1,400 lines each. */
+/** 2 million numbers (8 MB): outputs that differ in up to about 1,400 lines are matched exactly. */
 export const DEFAULT_MAX_CELLS = 2_000_000;
 
 /** Splits text into lines; a final newline does not make an empty last line. */
@@ -44,40 +44,75 @@ export function lineDiff(a: readonly string[], b: readonly string[], maxCells = 
   for (let i = 0; i < start; i++) lines.push({ op: ' ', text: a[i]! });
   const midA = a.slice(start, endA);
   const midB = b.slice(start, endB);
-  const n = midA.length;
-  const m = midB.length;
-  let approximate = false;
-  if (n === 0 || m === 0 || (n + 1) * (m + 1) > maxCells) {
-    approximate = n > 0 && m > 0;
+  const middle = n0(midA, midB) ? undefined : myers(midA, midB, maxCells);
+  const approximate = middle === undefined && midA.length > 0 && midB.length > 0;
+  if (middle) lines.push(...middle);
+  else {
     for (const t of midA) lines.push({ op: '-', text: t });
     for (const t of midB) lines.push({ op: '+', text: t });
-  } else {
-    // suffix LCS lengths: t[i][j] = LCS of midA[i..] and midB[j..]
-    const w = m + 1;
-    const t = new Uint32Array((n + 1) * w);
-    for (let i = n - 1; i >= 0; i--) {
-      for (let j = m - 1; j >= 0; j--) {
-        t[i * w + j] = midA[i] === midB[j] ? t[(i + 1) * w + j + 1]! + 1 : Math.max(t[(i + 1) * w + j]!, t[i * w + j + 1]!);
-      }
-    }
-    let i = 0;
-    let j = 0;
-    while (i < n && j < m) {
-      if (midA[i] === midB[j]) {
-        lines.push({ op: ' ', text: midA[i]! });
-        i++;
-        j++;
-      } else if (t[(i + 1) * w + j]! >= t[i * w + j + 1]!) {
-        lines.push({ op: '-', text: midA[i++]! });
-      } else {
-        lines.push({ op: '+', text: midB[j++]! });
-      }
-    }
-    while (i < n) lines.push({ op: '-', text: midA[i++]! });
-    while (j < m) lines.push({ op: '+', text: midB[j++]! });
   }
   for (let i = endA; i < a.length; i++) lines.push({ op: ' ', text: a[i]! });
   return { lines, approximate };
+}
+
+/** True when one side is empty: nothing to match. */
+function n0(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === 0 || b.length === 0;
+}
+
+/**
+ * Myers' O((N+M)·D) diff of two line arrays (D: lines removed + added), deletions before
+ * insertions where both fit. The furthest-reaching x of each diagonal is kept per round for the
+ * walk back: about D² numbers in all; undefined once that would pass `maxCells`.
+ */
+function myers(a: readonly string[], b: readonly string[], maxCells: number): DiffLine[] | undefined {
+  const n = a.length;
+  const m = b.length;
+  const max = n + m;
+  const off = max + 1;
+  const v = new Int32Array(2 * max + 3);
+  // trace[d]: v over diagonals -d-1..d+1 before round d (what the walk back reads).
+  const trace: Int32Array[] = [];
+  let cells = 0;
+  let found = -1;
+  for (let d = 0; d <= max && found < 0; d++) {
+    cells += 2 * d + 3;
+    if (cells > maxCells) return undefined;
+    trace.push(v.slice(off - d - 1, off + d + 2));
+    for (let k = -d; k <= d; k += 2) {
+      let x = k === -d || (k !== d && v[off + k - 1]! < v[off + k + 1]!) ? v[off + k + 1]! : v[off + k - 1]! + 1;
+      let y = x - k;
+      while (x < n && y < m && a[x] === b[y]) {
+        x++;
+        y++;
+      }
+      v[off + k] = x;
+      if (x >= n && y >= m) {
+        found = d;
+        break;
+      }
+    }
+  }
+  const out: DiffLine[] = [];
+  let x = n;
+  let y = m;
+  for (let d = found; d >= 0; d--) {
+    const t = trace[d]!;
+    const at = (k: number): number => t[k + d + 1]!;
+    const k = x - y;
+    const prevK = k === -d || (k !== d && at(k - 1) < at(k + 1)) ? k + 1 : k - 1;
+    const prevX = d === 0 ? 0 : at(prevK);
+    const prevY = d === 0 ? 0 : prevX - prevK;
+    while (x > prevX && y > prevY) {
+      out.push({ op: ' ', text: a[--x]! });
+      y--;
+    }
+    if (d > 0) {
+      if (x === prevX) out.push({ op: '+', text: b[--y]! });
+      else out.push({ op: '-', text: a[--x]! });
+    }
+  }
+  return out.reverse();
 }
 
 /**
