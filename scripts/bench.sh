@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 [ -d node_modules ] || npm ci --no-audit --no-fund || exit 1
 node esbuild.js >/dev/null || exit 1
 benches=("$@")
-[ ${#benches[@]} -eq 0 ] && benches=(ws ssh follow vscode)
+[ ${#benches[@]} -eq 0 ] && benches=(ws ssh follow sweep vscode)
 rc=0
 for b in "${benches[@]}"; do
   printf '\n== bench: %s\n' "$b"
@@ -23,6 +23,9 @@ for b in "${benches[@]}"; do
     follow)
       if bash test/cluster/up.sh; then npx tsx scripts/bench-follow.ts || rc=1; bash test/cluster/down.sh || true
       else echo "follow bench skipped: the test cluster cannot be started here (needs root on Debian 12)"; fi ;;
+    sweep)
+      if bash test/cluster/up.sh; then npx tsx scripts/bench-sweep.ts || rc=1; bash test/cluster/down.sh || true
+      else echo "sweep bench skipped: the test cluster cannot be started here (needs root on Debian 12)"; fi ;;
     vscode)
       if [ -f scripts/bench-vscode.sh ]; then bash scripts/bench-vscode.sh || rc=1; else echo "(no vscode bench yet)"; fi ;;
     *) echo "unknown bench: $b"; rc=2 ;;

@@ -1,7 +1,7 @@
 /** `muse runs`, `muse state`, `muse cancel`, `muse remove`: the run list and one run's life. */
 import type { Command } from 'commander';
 import { can, cannot } from '../core/backend';
-import { MuseError, errorMessage } from '../core/errors';
+import { MuseError, errorMessage, isMuseError } from '../core/errors';
 import { isFinal } from '../core/model';
 import type { Run } from '../core/model';
 import { applyStates, refreshRuns, runRef } from '../core/runs';
@@ -9,17 +9,26 @@ import type { CliContext } from './context';
 import { showFailure } from './logsCommand';
 import { runAndBackend, shortKey } from './resultCommands';
 import { adviceFor, usageAndWaitLines } from './usageLines';
+import { cancelSweepCommand, runsEntries, sweepForKey, sweepRows } from './sweepCli';
 
-/** One line per run, for humans. */
-export function formatRunTable(runs: Run[]): string {
-  const rows = runs.map((r) => [
+/** The cells of one run's row. */
+function runRow(r: Run): string[] {
+  return [
     shortKey(r),
     r.state,
     r.profile,
     r.software,
     r.createdAt.replace('T', ' ').slice(0, 19),
     (r.label ?? r.request.cmd.slice(0, 40)) + (r.rerunOf ? ` (rerun of ${r.rerunOf.slice(0, 8)})` : ''),
-  ]);
+  ];
+}
+
+/**
+ * One line per run, for humans; a sweep is one line with its counts (followed by one line per
+ * task with `tasks`).
+ */
+export function formatRunTable(runs: Run[], opts: { tasks?: boolean } = {}): string {
+  const rows = runsEntries(runs).flatMap((e) => (e.kind === 'run' ? [runRow(e.run)] : sweepRows(e.group, opts.tasks === true)));
   const head = ['KEY', 'STATE', 'PROFILE', 'SOFTWARE', 'CREATED (UTC)', 'LABEL / CMD'];
   const all = [head, ...rows];
   const widths = head.map((_, i) => Math.max(...all.map((r) => r[i].length)));
@@ -71,13 +80,16 @@ async function refreshActive(ctx: CliContext, runs: Run[]): Promise<void> {
 export function registerRunCommands(program: Command, ctxOf: (cmd: Command) => CliContext): void {
   program
     .command('runs')
-    .description('list the runs (newest first; the 20 newest unless --all), refreshing those not ended')
-    .option('--all', 'list every run')
+    .description('list the runs (newest first; the 20 newest unless --all; a sweep is one row), refreshing those not ended')
+    .option('--all', 'list every run, and the tasks of each sweep')
     .option('--no-refresh', 'do not ask the backends for fresh states')
     .action(async (o: { all?: boolean; refresh: boolean }, cmd: Command) => {
       const ctx = ctxOf(cmd);
       const store = await ctx.store();
-      let runs = o.all ? store.list() : store.list().slice(0, 20);
+      // The 20 newest rows, a sweep counting as one (with all its tasks).
+      const entries = runsEntries(store.list());
+      const shown = o.all ? entries : entries.slice(0, 20);
+      let runs = shown.flatMap((e) => (e.kind === 'run' ? [e.run] : e.group.tasks));
       if (o.refresh) {
         await refreshActive(ctx, runs);
         const ids = new Set(runs.map((r) => r.id));
@@ -85,9 +97,9 @@ export function registerRunCommands(program: Command, ctxOf: (cmd: Command) => C
       }
       ctx.json(runs);
       if (runs.length === 0) ctx.info('No runs yet. Submit one with: muse submit SOFTWARE --cmd "..."');
-      else ctx.out(formatRunTable(runs));
-      const hidden = store.list().length - runs.length;
-      if (hidden > 0) ctx.info(`(${hidden} older run(s) not shown: muse runs --all)`);
+      else ctx.out(formatRunTable(runs, { tasks: o.all }));
+      const hidden = entries.length - shown.length;
+      if (hidden > 0) ctx.info(`(${hidden} older row(s) not shown: muse runs --all)`);
     });
 
   program
@@ -114,12 +126,20 @@ export function registerRunCommands(program: Command, ctxOf: (cmd: Command) => C
 
   program
     .command('cancel')
-    .description('cancel a run that has not ended (where the backend can)')
-    .argument('<key>', 'run id, backend key, or a unique prefix')
+    .description('cancel a run that has not ended, or every task of a sweep (where the backend can)')
+    .argument('<key>', 'run id, backend key, sweep id, or a unique prefix')
     .action(async (key: string, _o: unknown, cmd: Command) => {
       const ctx = ctxOf(cmd);
       const store = await ctx.store();
-      const { run, backend } = await runAndBackend(ctx, key);
+      let found;
+      try {
+        found = await runAndBackend(ctx, key);
+      } catch (e) {
+        // Not one run: a sweep's id (or prefix), or the run lookup's own error.
+        if (!isMuseError(e, 'notFound') && !isMuseError(e, 'usage')) throw e;
+        return cancelSweepCommand(ctx, sweepForKey(store.list(), key, e));
+      }
+      const { run, backend } = found;
       if (isFinal(run.state)) throw new MuseError('usage', `The run ${run.key ?? run.id} has already ended (${run.state}).`);
       if (!can(backend, 'cancel')) throw cannot(backend.kind, 'cancel', { profile: run.profile });
       if (!run.key) throw new MuseError('usage', 'This run has no key (the submit got no answer): there is nothing to cancel.');

@@ -14,8 +14,10 @@ import { applyStates, isClearRefusal, runRef, submitErrorText, submitRun } from 
 import type { CliContext } from './context';
 import { endedNotOkText, fetchResults, shortKey } from './resultCommands';
 import { sleep } from './terminal';
+import { isSweep, sendSweep } from './sweepCli';
+import type { SweepOptions } from './sweepCli';
 
-export interface SubmitOptions {
+export interface SubmitOptions extends Partial<SweepOptions> {
   cmd?: string;
   file: string[];
   include?: string[];
@@ -223,6 +225,17 @@ Files sent with the run:
                   "exclude"). Globs are relative to the current folder: --include 'data/**/*.csv'.
 `;
 
+const SWEEP_HELP = `
+A sweep (one run per task; over SSH, one Slurm job array):
+  --param a=1,2,5        values of {a} in --cmd: a list, a range 0:1:0.25 (end included),
+                         or a JSON list '["x y", "z"]'; each value is passed as ONE argument.
+  --param-file f=GLOB    one task per file matching GLOB under the current folder, as {f}
+                         (the files are sent with the sweep).
+  --zip                  pair the i-th values of each parameter (default: every combination).
+  --throttle T           at most T tasks running at once.
+  muse submit sw --cmd "python /add.py {a} {b}" --param a=1,2 --param b=10,20,30
+`;
+
 export function registerSubmitCommand(program: Command, ctxOf: (cmd: Command) => CliContext): void {
   const collect = (v: string, prev: string[]): string[] => [...prev, v];
   program
@@ -240,13 +253,20 @@ export function registerSubmitCommand(program: Command, ctxOf: (cmd: Command) =>
     .option('--sbatch <option>', 'Slurm option (e.g. --sbatch mail-user=me@x.org); repeatable', collect, [])
     .option('--module <name>', 'environment module to load; repeatable', collect, [])
     .option('--label <text>', 'a label shown in "muse runs"')
+    .option('--param <name=values>', 'a sweep: the values of {name} in --cmd (1,2,5 or 0:1:0.25); repeatable', collect, [])
+    .option('--param-file <name=glob>', 'a sweep: one task per file matching the glob, as {name}; repeatable', collect, [])
+    .option('--zip', 'a sweep: pair the parameters\' values instead of every combination')
+    .option('--throttle <n>', 'a sweep: at most n tasks running at once')
     .option('--wait', 'wait for the run to end, then fetch its results')
     .option('-o, --output <path>', 'with --wait: where result files go (file or folder; default: the current folder)')
-    .addHelpText('after', FILES_HELP)
+    .addHelpText('after', FILES_HELP + SWEEP_HELP)
     .action(async (software: string | undefined, o: SubmitOptions, cmd: Command) => {
       const ctx = ctxOf(cmd);
       const profile = ctx.profile();
       const request = await buildRequest(ctx, profile, software, o);
-      await sendRun(ctx, profile, request, o);
+      const sweep = { param: o.param ?? [], paramFile: o.paramFile ?? [], zip: o.zip, throttle: o.throttle };
+      if (isSweep(sweep)) await sendSweep(ctx, profile, request, { ...sweep, label: o.label, wait: o.wait });
+      else if (o.zip || o.throttle !== undefined) throw new MuseError('usage', '--zip and --throttle apply to a sweep: give its values with --param NAME=VALUES.');
+      else await sendRun(ctx, profile, request, o);
     });
 }

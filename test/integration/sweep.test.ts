@@ -20,6 +20,8 @@ import { RunStore } from '../../src/core/store';
 import { submitSweep } from '../../src/core/sweep/submitSweep';
 import { groupSweeps, sweepCountsText } from '../../src/core/sweep/sweepGroups';
 import { startMuseServer, type MuseTestServer } from '../server/museServer';
+import { buildCli, runMuse } from '../support/museCli';
+import type { MuseResult } from '../support/museCli';
 import { repoRoot } from '../support/repoRoot';
 import { SINGULARITY_STAND_IN, swExampleImage } from '../support/singularity';
 import { until } from '../support/until';
@@ -116,6 +118,57 @@ describe('sweeps on the web API and the local runner', function () {
       let most = 0;
       for (const [, d] of events) most = Math.max(most, (running += d));
       assert.strictEqual(most, localSlots(2), `at most the throttle (or one per core) at once, and the limit is used (${most})`);
+    });
+  });
+
+  describe('muse CLI (built, local runner)', () => {
+    let env: NodeJS.ProcessEnv;
+    let cwd: string;
+    const muse = (args: string[]): Promise<MuseResult> => runMuse(args, { env, cwd });
+    const ok = (r: MuseResult, what: string): MuseResult => {
+      assert.strictEqual(r.code, 0, `${what}: exit ${r.code}\n${r.stdout}\n${r.stderr}`);
+      return r;
+    };
+    before(function () {
+      this.timeout(300_000);
+      buildCli();
+    });
+    beforeEach(async () => {
+      cwd = path.join(tmp, 'work');
+      fs.mkdirSync(cwd, { recursive: true });
+      env = { ...process.env, MUSE_DATA_DIR: path.join(tmp, 'data'), MUSE_CONFIG_DIR: path.join(tmp, 'config') };
+      delete env.MUSE_PROFILE;
+      ok(await muse(['profiles', 'add', 'loc', '--kind', 'local', '--default']), 'add profile');
+    });
+
+    it('submit --param prints the sweep id; runs shows one row with its counts (--all its tasks); cancel SWEEP stops it', async () => {
+      const a = ok(await muse(['submit', 'plain', '--cmd', 'printf "%s\\n" {v}', '--param', 'v=["x y", "$(id)"]']), 'submit sweep');
+      const id = a.stdout.trim();
+      assert.match(id, /^[0-9a-f-]{36}$/);
+      assert.match(a.stderr, /2 task\(s\); the first commands:\n {2}printf "%s\\n" 'x y'\n {2}printf "%s\\n" '\$\(id\)'/);
+      await until('the sweep row to say 2 ok', async () => {
+        const r = ok(await muse(['runs']), 'runs');
+        return r.stdout.split('\n').filter((l) => l.includes('sweep of 2')).length === 1 && /2 ok/.test(r.stdout);
+      }, { timeoutMs: 30_000, intervalMs: 300 });
+      const all = ok(await muse(['runs', '--all']), 'runs --all').stdout;
+      assert.match(all, /#0 v=x y/);
+      assert.match(all, /#1 v=\$\(id\)/);
+      const store = new RunStore(path.join(env.MUSE_DATA_DIR as string, 'runs.json'));
+      await store.load();
+      const texts = await Promise.all(groupSweeps(store.list())[0].tasks.map(async (t) => {
+        const r = ok(await muse(['results', t.id.slice(0, 8)]), 'results');
+        return r.stdout.trim();
+      }));
+      assert.deepStrictEqual(texts, ['x y', '$(id)'], 'each value reached the program as one argument, uninterpreted');
+
+      const b = ok(await muse(['submit', 'plain', '--cmd', 'sleep 60 # {i}', '--param', 'i=1:3', '--throttle', '1']), 'submit long sweep');
+      const long = b.stdout.trim();
+      const c = ok(await muse(['cancel', long.slice(0, 8)]), 'cancel sweep');
+      assert.match(c.stderr, /Cancel asked for 3 task\(s\) of sweep/);
+      await until('the sweep to be cancelled', async () => /3 cancelled/.test(ok(await muse(['runs']), 'runs').stdout), { timeoutMs: 30_000, intervalMs: 300 });
+      const bad = await muse(['submit', 'plain', '--cmd', 'echo {a} {b}', '--param', 'a=1,2']);
+      assert.strictEqual(bad.code, 2, bad.stderr);
+      assert.match(bad.stderr, /\{b\} has no values/);
     });
   });
 });

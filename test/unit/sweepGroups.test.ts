@@ -3,11 +3,11 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { Backend, SubmitResult } from '../../src/core/backend';
-import { isMuseError } from '../../src/core/errors';
+import { MuseError, isMuseError } from '../../src/core/errors';
 import type { Run, SubmitRequest } from '../../src/core/model';
 import type { Profile } from '../../src/core/profiles';
 import { RunStore } from '../../src/core/store';
-import { submitSweep } from '../../src/core/sweep/submitSweep';
+import { SWEEP_SUBMIT_CONCURRENCY, submitSweep } from '../../src/core/sweep/submitSweep';
 import { cancelSweep, failedTasks, groupSweeps, rerunFailedTasks, sweepCountsText } from '../../src/core/sweep/sweepGroups';
 import { makeRun } from '../support/storeWriter';
 
@@ -93,6 +93,37 @@ describe('sweep groups and submits', () => {
     await again.load();
     assert.strictEqual(again.list().filter((r) => r.key).length, 6);
     assert.strictEqual(groupSweeps(again.list())[0].counts.waiting, 6);
+  });
+
+  it('sends plain submits at most 4 at once (SWEEP_SUBMIT_CONCURRENCY)', async () => {
+    let now = 0;
+    let most = 0;
+    const backend = plainBackend(async () => {
+      most = Math.max(most, ++now);
+      await new Promise((r) => setTimeout(r, 20));
+      now--;
+    });
+    const values = Array.from({ length: 12 }, (_, i) => String(i));
+    const runs = await submitSweep({ backend, store, profile, request: { software: 'sw', cmd: 'echo {i}' }, spec: { template: 'echo {i}', params: [{ name: 'i', values }], combine: 'product' } });
+    assert.strictEqual(runs.length, 12);
+    assert.strictEqual(most, SWEEP_SUBMIT_CONCURRENCY);
+    assert.strictEqual(SWEEP_SUBMIT_CONCURRENCY, 4);
+  });
+
+  it('a refused task fails alone with its reason; the tasks never sent say why; none is lost', async () => {
+    let n = 0;
+    const backend = plainBackend(async () => {
+      if (++n === 2) throw new MuseError('server', 'Internal error', { status: 500 });
+    });
+    const values = Array.from({ length: 10 }, (_, i) => String(i));
+    await assert.rejects(submitSweep({ backend, store, profile, request: { software: 'sw', cmd: 'echo {i}' }, spec: { template: 'echo {i}', params: [{ name: 'i', values }], combine: 'product' } }));
+    const runs = store.list();
+    assert.strictEqual(runs.length, 10);
+    const withKey = runs.filter((r) => r.key);
+    assert.strictEqual(withKey.length, backend.sent.length);
+    assert.ok(withKey.every((r) => r.state === 'waiting'));
+    assert.strictEqual(runs.filter((r) => r.state === 'unknown').length, 1, 'the 500 may have made a run');
+    assert.ok(runs.filter((r) => r.state === 'failed').every((r) => /^Not sent/.test(r.lastError ?? '')));
   });
 
   it('addMany is one write and one change event for many runs', async () => {

@@ -57,7 +57,8 @@ interface Followed extends FollowHandle {
 
 /** Where the whole output file of a run is, for "the whole file is ..." lines. */
 export function wholeFileWhere(run: Run, stream: OutputStream): string {
-  const name = stream === 'stdout' ? '__WS__stdout.txt' : '__WS__stderr.txt';
+  // A sweep's task over SSH writes its own file of the shared run folder.
+  const name = run.backend === 'ssh' && run.sweep ? `__WS__${stream}_${run.sweep.index}.txt` : stream === 'stdout' ? '__WS__stdout.txt' : '__WS__stderr.txt';
   if (run.backend === 'ws') return `${name} in the run folder on the server (Open Run Folder / muse content)`;
   const where = run.location ? `${run.location.replace(/[\\/]+$/, '')}/${name}` : `${name} in the run folder`;
   return run.backend === 'ssh' ? `${where} on the cluster` : where;

@@ -6,7 +6,7 @@
 import { randomUUID } from 'crypto';
 import { can } from '../backend';
 import type { OpOptions, SubmitResult } from '../backend';
-import { MuseError, errorMessage } from '../errors';
+import { MuseError, errorMessage, isMuseError } from '../errors';
 import { fileHashesField } from '../fileHashes';
 import { normalizeRequest } from '../model';
 import type { RawFacts, Run, SubmitRequest, SweepTag } from '../model';
@@ -83,6 +83,8 @@ class PatchWriter {
   }
 
   private async loop(): Promise<void> {
+    // Keys reported in the same turn (an array's tasks, all at once) go in the same write.
+    await Promise.resolve();
     while (this.pending.length > 0) {
       const batch = this.pending;
       this.pending = [];
@@ -127,7 +129,8 @@ class PatchWriter {
  * spec does not fit it), records every task as `submitting` in one store write, then sends them
  * through `backend.submitSweep` where the backend has it (one Slurm array), else as plain
  * submits, `SWEEP_SUBMIT_CONCURRENCY` at a time, each key stored the moment it arrives.
- * A task whose submit failed becomes `failed` (clear refusal) or `unknown` (may exist). A cancel
+ * A task whose submit failed becomes `failed` (clear refusal) or `unknown` (may exist); a sweep
+ * refused as a whole for bad input before anything was sent leaves no record. A cancel
  * while submitting stops sending more: the tasks sent stay listed, those never sent are removed,
  * and a `cancelled` MuseError says how many were sent. Resolves with the tasks as stored.
  */
@@ -197,6 +200,12 @@ export async function submitSweep(args: SubmitSweepArgs, opts: OpOptions = {}): 
   if (failure === undefined) return runs.map((r) => writer.written.get(r.id) ?? r);
 
   const left = runs.filter((r) => !reported.has(r.sweep!.index));
+  if (reported.size === 0 && isMuseError(failure, 'usage') && [...errors.values()].every((e) => isMuseError(e, 'usage'))) {
+    // Refused before anything was sent (bad input, more tasks than the cluster's MaxArraySize):
+    // nothing exists anywhere, and a thousand failed records would only hide the message.
+    await store.remove(runs.map((r) => r.id)).catch(() => undefined);
+    throw failure;
+  }
   const cancelled = opts.signal?.aborted === true;
   // An array submit is one request: every task shares its outcome. N submits: each its own.
   const own = (r: Run): unknown => (can(backend, 'submitSweep') ? failure : errors.get(r.sweep!.index));

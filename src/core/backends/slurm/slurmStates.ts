@@ -58,6 +58,7 @@ export async function slurmStates(
   const expected = new Map<string, number[]>(); // job id -> array task ids asked for
   const names = new Map<string, string>(); // job id -> the name given at submit
   const taskOf = new Map<string, number>(); // run id -> its task, for a sweep's task (`123_4`)
+  const sweepTasks = new Map<string, number[]>(); // job id -> the sweep tasks asked about
   for (const r of runs) {
     const id = splitTaskJobId(r.raw?.jobId);
     if (!id) {
@@ -65,10 +66,15 @@ export async function slurmStates(
       continue;
     }
     const jobId = id.base;
-    ids.set(jobId, [...(ids.get(jobId) ?? []), r.id]);
+    const same = ids.get(jobId) ?? [];
+    same.push(r.id);
+    ids.set(jobId, same);
     if (id.task !== undefined) {
       taskOf.set(r.id, id.task);
-      expected.set(jobId, [...(expected.get(jobId) ?? []), id.task]);
+      const tasks = expected.get(jobId) ?? [];
+      tasks.push(id.task);
+      expected.set(jobId, tasks);
+      sweepTasks.set(jobId, tasks);
     } else {
       const tasks = arrayTasksOf(r);
       if (tasks) expected.set(jobId, tasks);
@@ -78,7 +84,7 @@ export async function slurmStates(
   }
   if (ids.size === 0) return out;
   try {
-    const found = await query((conn) => queryJobs(conn, host, [...ids.keys()], expected, names, signal));
+    const found = await query((conn) => queryJobs(conn, host, [...ids.keys()], expected, names, sweepTasks, signal));
     for (const [jobId, runIds] of ids) {
       const st: StateReport | Error =
         found.get(jobId) ??
@@ -130,6 +136,7 @@ async function queryJobs(
   jobIds: string[],
   expected: Map<string, number[]>,
   names: Map<string, string>,
+  taskRuns: Map<string, number[]>,
   signal?: AbortSignal,
 ): Promise<Map<string, StateReport>> {
   const rowsOf = new Map<string, { rows: SlurmRow[]; source: 'sacct' | 'squeue' }>();
@@ -195,16 +202,24 @@ async function queryJobs(
     report.raw.wait = waits.get(id);
     result.set(id, report);
     // A sweep's tasks: each its own state, from the rows that cover it (`123_4`, or `123_[4-9%2]`).
-    for (const task of new Set(expected.get(id) ?? [])) {
-      const t = taskState(id, task, rows, source, names.get(id), used, waits.get(id));
-      if (t) result.set(`${id}_${task}`, t);
+    const asked = new Set(taskRuns.get(id) ?? []);
+    if (asked.size > 0) {
+      const rowsOfTask = new Map<number, SlurmRow[]>();
+      for (const r of rows) {
+        if (r.task === undefined) continue;
+        for (const t of parseArraySpec(r.task) ?? []) if (asked.has(t)) rowsOfTask.set(t, [...(rowsOfTask.get(t) ?? []), r]);
+      }
+      for (const task of asked) {
+        const t = taskState(id, task, rowsOfTask.get(task) ?? [], source, names.get(id), used, waits.get(id));
+        if (t) result.set(`${id}_${task}`, t);
+      }
     }
   }
   return result;
 }
 
 /**
- * The state of task `task` of array job `id`, from the rows covering it; undefined when Slurm
+ * The state of task `task` of array job `id`, from the rows covering it (`rows`); undefined when Slurm
  * does not list it yet (the caller then reports the array's state: waiting while any task is).
  */
 function taskState(
@@ -216,7 +231,7 @@ function taskState(
   usage: RunUsage | undefined,
   wait: RunWait | undefined,
 ): StateReport | undefined {
-  const mine = rows.filter((r) => r.task !== undefined && (parseArraySpec(r.task) ?? []).includes(task));
+  const mine = rows;
   if (mine.length === 0) return undefined;
   // Prefer the task's own row over a pending range that still names it (accounting lag).
   const own = mine.filter((r) => r.task === String(task));
