@@ -7,6 +7,7 @@ import { isMuseError } from '../core/errors';
 import { registerAccountCommands } from './accountCommands';
 import { registerAgentCommands } from './agentCommands';
 import { CliContext } from './context';
+import { registerDiffCommand } from './diffCommand';
 import type { GlobalOptions } from './context';
 import { EXIT, EXIT_CODES_HELP, exitCodeFor } from './exitCodes';
 import { registerLogsCommand } from './logsCommand';
@@ -42,6 +43,7 @@ export function buildProgram(io: CliIo, ctxOf: (cmd: Command) => CliContext): Co
   registerRunCommands(program, ctxOf);
   registerRerunCommand(program, ctxOf);
   registerResultCommands(program, ctxOf);
+  registerDiffCommand(program, ctxOf);
   registerLogsCommand(program, ctxOf);
   registerAccountCommands(program, ctxOf);
   registerProfileCommands(program, ctxOf);

@@ -3,13 +3,16 @@ import type { Command } from 'commander';
 import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { replaceAtomically } from '../core/atomicFile';
+import { replaceAtomically, writeFileAtomic } from '../core/atomicFile';
 import type { Backend, OpOptions } from '../core/backend';
 import { can, cannot } from '../core/backend';
 import { MuseError } from '../core/errors';
 import { isFinal } from '../core/model';
 import type { ResultOutcome, Run } from '../core/model';
+import { readOutputs } from '../core/compare/runOutputs';
 import { refreshRuns, runRef } from '../core/runs';
+import { findSweep, groupSweeps } from '../core/sweep/sweepGroups';
+import { compileExtract, sweepTable, sweepTableCells, sweepTableCsv } from '../core/sweep/sweepTable';
 import type { CliContext } from './context';
 import { formatBytes } from './terminal';
 
@@ -127,11 +130,16 @@ export async function runAndBackend(ctx: CliContext, key: string): Promise<{ run
 export function registerResultCommands(program: Command, ctxOf: (cmd: Command) => CliContext): void {
   program
     .command('results')
-    .description('fetch the results of an ended run: stdout printed, files saved (-o PATH or the current folder)')
-    .argument('<key>', 'run id, backend key, or a unique prefix')
+    .description('fetch the results of an ended run: stdout printed, files saved (-o PATH or the current folder); with --table, a sweep\'s results as a table')
+    .argument('<key>', 'run id, backend key, or a unique prefix (with --table: a sweep id or prefix)')
     .option('-o, --output <path>', 'file (or folder) to save to')
-    .action(async (key: string, o: { output?: string }, cmd: Command) => {
+    .option('--table', "a sweep's results: one row per task (parameters, state, elapsed, peak memory, last stdout line)")
+    .option('--extract <regex>', 'with --table: the value column is the first group of the last match of REGEX in stdout (e.g. "loss=([0-9.]+)")')
+    .option('--csv', 'with --table: print (or save with -o) the table as CSV')
+    .action(async (key: string, o: { output?: string; table?: boolean; extract?: string; csv?: boolean }, cmd: Command) => {
       const ctx = ctxOf(cmd);
+      if (o.table) return sweepResultsTable(ctx, key, o);
+      if (o.extract !== undefined || o.csv) throw new MuseError('usage', '--extract and --csv go with --table (a sweep\'s results table).');
       const { run, backend } = await runAndBackend(ctx, key);
       const ok = await requireEndedOk(ctx, backend, run);
       await fetchResults(ctx, backend, ok, o.output);
@@ -189,4 +197,45 @@ export function registerResultCommands(program: Command, ctxOf: (cmd: Command) =
       ctx.out(dest);
       ctx.json({ downloadKey, path: dest, bytes: r.bytes });
     });
+}
+
+/** Aligned columns for a terminal; the last column is not padded. */
+function textTable(cells: string[][]): string {
+  const widths = cells[0]!.map((_, i) => Math.max(...cells.map((r) => [...(r[i] ?? '')].length)));
+  return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c + ' '.repeat(widths[i]! - [...c].length))).join('  ')).join('\n');
+}
+
+/** `muse results SWEEP --table [--extract REGEX] [--csv] [-o FILE]`: the outputs read in one batch per profile. */
+async function sweepResultsTable(ctx: CliContext, key: string, o: { output?: string; extract?: string; csv?: boolean }): Promise<void> {
+  const extract = o.extract !== undefined ? compileExtract(o.extract) : undefined;
+  const store = await ctx.store();
+  const sweep = findSweep(groupSweeps(store.list()), key);
+  let tasks = sweep.tasks;
+  // States first (one batched call per profile), so the table says what is true now.
+  const active = tasks.filter((t) => t.key && !isFinal(t.state));
+  if (active.length > 0) {
+    const byProfile = new Map<string, Run[]>();
+    for (const t of active) byProfile.set(t.profile, [...(byProfile.get(t.profile) ?? []), t]);
+    const fresh = new Map<string, Run>();
+    for (const group of byProfile.values()) {
+      for (const r of await refreshRuns(ctx.backend(ctx.profileForRun(group[0]!)), store, group, { signal: ctx.signal })) fresh.set(r.id, r);
+    }
+    tasks = tasks.map((t) => fresh.get(t.id) ?? t);
+  }
+  const outputs = await readOutputs(tasks, async (r) => ctx.backend(ctx.profileForRun(r)), { signal: ctx.signal });
+  const table = sweepTable(tasks, outputs, extract ? { extract } : {});
+  if (o.csv) {
+    const csv = sweepTableCsv(table);
+    if (o.output) {
+      const dest = targetPath(ctx, o.output, `sweep-${sweep.id.slice(0, 8)}.csv`);
+      await writeFileAtomic(dest, csv);
+      ctx.info(`Saved the table (${table.rows.length} tasks) to ${dest}`);
+      ctx.out(dest);
+    } else if (!ctx.globals.json) {
+      ctx.io.stdout.write(csv);
+    }
+  } else {
+    ctx.out(textTable(sweepTableCells(table)));
+  }
+  ctx.json({ sweep: sweep.id, table });
 }

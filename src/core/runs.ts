@@ -5,6 +5,7 @@
 import { randomUUID } from 'crypto';
 import type { Backend, OpOptions, RunRef } from './backend';
 import { MuseError, errorMessage, isMuseError } from './errors';
+import { fileHashesField } from './fileHashes';
 import { isFinal, normalizeRequest } from './model';
 import type { RawFacts, Run, StateReport, SubmitRequest } from './model';
 import type { Profile } from './profiles';
@@ -76,6 +77,7 @@ export async function submitRun(args: SubmitRunArgs, opts: OpOptions = {}): Prom
   if (args.label !== undefined) run.label = args.label;
   if (args.rerunOf !== undefined) run.rerunOf = args.rerunOf;
   if (args.notifyIn !== undefined) run.notifyIn = args.notifyIn;
+  Object.assign(run, await fileHashesField(request.files, opts.signal));
   await store.add(run);
   args.onRecorded?.(run);
 

@@ -7,6 +7,7 @@ import { randomUUID } from 'crypto';
 import { can } from '../backend';
 import type { OpOptions, SubmitResult } from '../backend';
 import { MuseError, errorMessage, isMuseError } from '../errors';
+import { fileHashesField } from '../fileHashes';
 import { normalizeRequest } from '../model';
 import type { RawFacts, Run, SubmitRequest, SweepTag } from '../model';
 import { isClearRefusal, submitErrorText } from '../runs';
@@ -140,6 +141,7 @@ export async function submitSweep(args: SubmitSweepArgs, opts: OpOptions = {}): 
   const throttle = args.throttle !== undefined && args.throttle > 0 ? Math.floor(args.throttle) : undefined;
   const sweepId = args.sweepId ?? randomUUID();
   const now = new Date().toISOString();
+  const hashes = await fileHashesField(request.files, opts.signal); // one pass: every task sends the same files
   const runs: Run[] = tasks.map((t) => {
     const tag: SweepTag = { id: sweepId, index: t.index, count: all.length, params: t.params, template: spec.template || request.cmd };
     if (args.label !== undefined) tag.label = args.label;
@@ -155,6 +157,7 @@ export async function submitSweep(args: SubmitSweepArgs, opts: OpOptions = {}): 
       createdAt: now,
       updatedAt: now,
       sweep: tag,
+      ...hashes,
     };
     if (args.label !== undefined) run.label = args.label;
     if (args.rerunOf !== undefined) run.rerunOf = args.rerunOf;
