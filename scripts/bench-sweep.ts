@@ -97,19 +97,28 @@ async function main(): Promise<void> {
     line(`grouping ${TASKS} tasks into one row (${sweepCountsText(group.counts)})`, `${groupMs.toFixed(1)} ms`, 'tree row expands < 100 ms');
 
     // `muse runs` as a user runs it: the built CLI, refreshing the tasks over SSH.
-    const cliEnv: NodeJS.ProcessEnv = { ...process.env, MUSE_DATA_DIR: dataDir, MUSE_CONFIG_DIR: path.join(tmp, 'config') };
+    // The bench's own agent (the per-user process holding the SSH connection), stopped at the end.
+    const cliEnv: NodeJS.ProcessEnv = { ...process.env, MUSE_DATA_DIR: dataDir, MUSE_CONFIG_DIR: path.join(tmp, 'config'), MUSE_AGENT_DIR: path.join(tmp, 'agent') };
     delete cliEnv.MUSE_PROFILE;
+    delete cliEnv.MUSE_NO_AGENT;
     const cli = path.join(ROOT, 'dist', 'cli.js');
     await run(process.execPath, [cli, 'profiles', 'add', 'bench', '--kind', 'ssh', '--host', env.host, '--port', String(env.port), '--user', env.user,
       '--identity-file', env.identityFile, '--known-hosts-file', env.knownHostsFile, '--ssh-config-file', path.join(tmp, 'ssh_config'),
       '--remote-root', profile.remoteRoot!, '--no-container', '--default'], { env: cliEnv });
+    t = performance.now();
+    await run(process.execPath, [cli, 'runs'], { env: cliEnv, maxBuffer: 16 * 1024 * 1024 });
+    line(`muse runs, first call of the session (starts the agent, one SSH login)`, `${(performance.now() - t).toFixed(0)} ms`, 'once per agent session');
     const times: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      t = performance.now();
-      await run(process.execPath, [cli, 'runs'], { env: cliEnv, maxBuffer: 16 * 1024 * 1024 });
-      times.push(performance.now() - t);
+    try {
+      for (let i = 0; i < 3; i++) {
+        t = performance.now();
+        await run(process.execPath, [cli, 'runs'], { env: cliEnv, maxBuffer: 16 * 1024 * 1024 });
+        times.push(performance.now() - t);
+      }
+    } finally {
+      await run(process.execPath, [cli, 'agent', 'stop'], { env: cliEnv }).catch(() => undefined);
     }
-    line(`muse runs (${TASKS} tasks, refreshed over SSH), median of 3`, `${times.sort((a, b) => a - b)[1].toFixed(0)} ms`, '< 1000 ms');
+    line(`muse runs (${TASKS} tasks, refreshed over SSH through the agent), median of 3`, `${times.sort((a, b) => a - b)[1].toFixed(0)} ms`, '< 1000 ms');
     const local: number[] = [];
     for (let i = 0; i < 3; i++) {
       t = performance.now();
