@@ -34,6 +34,17 @@ export interface AgentClientOptions {
   /** How long to wait for a started agent's socket (default 10 s). */
   startTimeoutMs?: number;
   log?: (line: string) => void;
+  /**
+   * Whether a call whose options do not say `background: true` is background work all the same
+   * (a window: anything the user did not ask for right now; see src/extension/userGesture.ts).
+   * Absent: only the options decide (the CLI's calls are all the user's).
+   */
+  isBackground?: () => boolean;
+  /**
+   * Told when the link to a running agent closes (stopped, killed, idle exit): its logins are
+   * gone with it, so a window polls again soon to learn whether the cluster needs a sign-in.
+   */
+  onLost?: () => void;
 }
 
 /**
@@ -201,6 +212,8 @@ export class AgentClient {
     const optsIndex = FORWARDED_METHODS[method];
     const opts = (args[optsIndex] ?? {}) as OpOptions;
     if (opts.signal?.aborted) throw cancelledError();
+    // Decided now, in the caller's context (a window's gesture scope), not once connected.
+    const background = opts.background === true || this.opts.isBackground?.() === true;
     const link = await this.connect();
     const wireArgs = args.map((a, i) => {
       if (i !== optsIndex || a === undefined) return encodeValue(a);
@@ -208,7 +221,7 @@ export class AgentClient {
       return encodeValue(rest);
     });
     return link.request(
-      { t: 'call', profile, method, args: wireArgs, background: opts.background || undefined },
+      { t: 'call', profile, method, args: wireArgs, background: background || undefined },
       { onProgress: opts.onProgress, prompts },
       opts.signal,
     );
@@ -383,7 +396,7 @@ export class AgentClient {
         socket.removeAllListeners('close');
         if (first.t === 'hello' && first.version === PROTOCOL_VERSION) {
           settled = true;
-          resolve(new AgentLink(socket, first.pid, decoder, () => undefined));
+          resolve(new AgentLink(socket, first.pid, decoder, () => this.opts.onLost?.()));
           return;
         }
         const agentVersion = first.t === 'hello' || first.t === 'mismatch' ? first.version : NaN;
