@@ -67,7 +67,8 @@ export class Backends implements vscode.Disposable {
       if (viaAgent) {
         this.agent ??= new AgentClient({
           client: { kind: 'window', pid: process.pid },
-          startEnv: { MUSE_AGENT_KEEP_MS: String(this.settings.agentIdleMinutes * 60_000) },
+          // Read at each start: a changed setting applies to the next agent (muse agent stop applies it now).
+          startEnv: () => ({ MUSE_AGENT_KEEP_MS: String(this.settings.agentIdleMinutes * 60_000) }),
           log: (line) => this.log.info(line),
           // The window's one rule: what the user did not ask for right now never prompts.
           isBackground: () => !isUserInitiated(),

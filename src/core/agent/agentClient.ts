@@ -29,8 +29,8 @@ export interface AgentClientOptions {
   autoStart?: boolean;
   /** The node binary to start the agent with (default `process.execPath`, with ELECTRON_RUN_AS_NODE=1). */
   execPath?: string;
-  /** More environment for a started agent (`MUSE_AGENT_KEEP_MS` from the settings). */
-  startEnv?: Record<string, string>;
+  /** More environment for a started agent (`MUSE_AGENT_KEEP_MS` from the settings), read at each start. */
+  startEnv?: Record<string, string> | (() => Record<string, string>);
   /** How long to wait for a started agent's socket (default 10 s). */
   startTimeoutMs?: number;
   log?: (line: string) => void;
@@ -352,7 +352,7 @@ export class AgentClient {
       cwd: agentDir(this.env),
       stdio: 'ignore',
       windowsHide: true,
-      env: { ...this.env, ...this.opts.startEnv, ELECTRON_RUN_AS_NODE: '1' },
+      env: { ...this.env, ...(typeof this.opts.startEnv === 'function' ? this.opts.startEnv() : this.opts.startEnv), ELECTRON_RUN_AS_NODE: '1' },
     });
     child.on('error', (e) => this.opts.log?.(`the Muse agent could not start: ${errorMessage(e)}`));
     child.unref();
@@ -379,7 +379,7 @@ export class AgentClient {
       socket.once('close', () => fail(Object.assign(new Error('the agent closed the connection during the handshake'), { code: 'ECONNRESET' })));
       socket.once('connect', () => {
         const info = this.opts.client ?? { kind: 'cli', pid: process.pid };
-        socket.write(frame({ t: 'hello', version: PROTOCOL_VERSION, client: info }));
+        socket.write(frame({ t: 'hello', version: PROTOCOL_VERSION, client: info, sshAuthSock: this.env.SSH_AUTH_SOCK || undefined }));
       });
       const onData = (chunk: Buffer): void => {
         let msgs: unknown[];
