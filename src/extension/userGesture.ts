@@ -15,7 +15,7 @@
 import { AsyncLocalStorage } from 'async_hooks';
 
 interface Gesture {
-  /** What the user did (for logs). */
+  /** What the user did (the command id), for whoever debugs a scope. */
   readonly what: string;
   /** Set once the handler settled: later work in the same async chain is background. */
   ended: boolean;
@@ -40,11 +40,6 @@ export async function asUserGesture<T>(what: string, fn: () => T | Promise<T>): 
 export function isUserInitiated(): boolean {
   const g = gestures.getStore();
   return g !== undefined && !g.ended;
-}
-
-/** The gesture the current work belongs to, for logs; undefined for background work. */
-export function currentGesture(): string | undefined {
-  return isUserInitiated() ? gestures.getStore()!.what : undefined;
 }
 
 /**
