@@ -20,6 +20,7 @@ import { SshConnectionPool } from '../core/backends/slurm/sshConnectionPool';
 import { MuseError, errorMessage, isMuseError } from '../core/errors';
 import type { SshProfile } from '../core/profiles';
 import type { SshPrompts } from '../core/sshPrompts';
+import { adoptAuthSock } from './sshAuthSock';
 import { FORWARDED_METHODS, LineDecoder, isForwarded, PROTOCOL_VERSION, decodeValue, encodeValue, errorToWire, frame, versionMismatchText } from '../core/agent/agentProtocol';
 import type { AgentMessage, AgentStatus, ClientInfo, ClientMessage, HeldConnection, PromptKind } from '../core/agent/agentProtocol';
 
@@ -34,6 +35,8 @@ export interface AgentServerOptions {
   onClosed?: () => void;
   /** Makes the backend of a profile (tests); default: the Slurm backend over the agent's pool. */
   makeBackend?: (profile: SshProfile, prompts: SshPrompts, pool: SshConnectionPool, keepMs: number) => Backend;
+  /** The environment logins read (`SSH_AUTH_SOCK`, see sshAuthSock.ts); default process.env. */
+  env?: NodeJS.ProcessEnv;
 }
 
 interface CallScope {
@@ -48,6 +51,8 @@ interface CallScope {
 interface ClientConn {
   socket: net.Socket;
   info?: ClientInfo;
+  /** The client's SSH_AUTH_SOCK, from its hello. */
+  sshAuthSock?: string;
   connectedAt: number;
   calls: Map<number, { ctrl: AbortController; scope: CallScope }>;
   prompts: Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>;
@@ -73,8 +78,10 @@ export class AgentServer {
   private readonly idleMs: number;
   private readonly keepMs: number;
   private readonly prompts: SshPrompts;
+  private readonly env: NodeJS.ProcessEnv;
 
   constructor(private readonly opts: AgentServerOptions) {
+    this.env = opts.env ?? process.env;
     this.idleMs = opts.idleMs ?? 5 * 60_000;
     this.keepMs = opts.keepMs ?? 240 * 60_000;
     const ask = (kind: PromptKind, args: unknown[]): Promise<unknown> => this.ask(kind, args);
@@ -220,6 +227,7 @@ export class AgentServer {
         return;
       }
       client.info = { kind: msg.client?.kind ?? 'test', pid: Number(msg.client?.pid) || 0 };
+      client.sshAuthSock = typeof msg.sshAuthSock === 'string' ? msg.sshAuthSock : undefined;
       this.send(client, { t: 'hello', version: PROTOCOL_VERSION, pid: process.pid });
       return;
     }
@@ -256,7 +264,7 @@ export class AgentServer {
       const make =
         this.opts.makeBackend ??
         ((p: SshProfile, prompts: SshPrompts, pool: SshConnectionPool, keepMs: number) =>
-          new (require('../core/backends/slurm/slurmBackend') as typeof import('../core/backends/slurm/slurmBackend')).SlurmBackend(p, prompts, pool, { connection: { idleMs: keepMs } }));
+          new (require('../core/backends/slurm/slurmBackend') as typeof import('../core/backends/slurm/slurmBackend')).SlurmBackend(p, prompts, pool, { connection: { idleMs: keepMs, env: this.env } }));
       hit = { profile, backend: make(profile, this.prompts, this.pool, this.keepMs) };
       this.backends.set(sig, hit);
       this.log(`backend for profile "${profile.name}" (${profile.host})`);
@@ -271,6 +279,8 @@ export class AgentServer {
     try {
       if (!isForwarded(msg.method)) throw new MuseError('unsupported', `The Muse agent does not run "${msg.method}".`);
       if (msg.profile?.kind !== 'ssh') throw new MuseError('unsupported', 'The Muse agent runs SSH profiles only.');
+      // Before a login this call may start: the caller's ssh-agent, not a gone session's.
+      if (await adoptAuthSock(this.env, client.sshAuthSock)) this.log(`logins use the ssh-agent of client pid ${client.info?.pid} (${client.sshAuthSock})`);
       const backend = this.backendFor(msg.profile);
       const fn = (backend as unknown as Record<string, unknown>)[msg.method];
       if (typeof fn !== 'function') throw new MuseError('unsupported', `Profile "${msg.profile.name}" cannot "${msg.method}".`);

@@ -9,6 +9,7 @@ import type { Log } from './log';
 import type { Secrets } from './secrets';
 import type { Settings } from './settings';
 import { loadCore } from './coreBundle';
+import { isUserInitiated } from './userGesture';
 
 /**
  * One backend per profile, made on first use (the backend code is loaded lazily: activation
@@ -25,6 +26,7 @@ export class Backends implements vscode.Disposable {
   /**
    * @param onAgentUnavailable told when the agent cannot be used and the window logs in by
    *   itself (a version mismatch is worth showing once)
+   * @param onAgentLost told when the agent this window used went away (with its logins)
    */
   constructor(
     private readonly settings: Settings,
@@ -32,6 +34,7 @@ export class Backends implements vscode.Disposable {
     private readonly sshPrompts: SshPrompts,
     private readonly log: Log,
     private readonly onAgentUnavailable?: (why: AgentUnavailableError, profile: string) => void,
+    private readonly onAgentLost?: () => void,
   ) {
     this.sub = settings.onDidChange(() => {
       for (const [name, entry] of this.cache) {
@@ -64,8 +67,15 @@ export class Backends implements vscode.Disposable {
       if (viaAgent) {
         this.agent ??= new AgentClient({
           client: { kind: 'window', pid: process.pid },
-          startEnv: { MUSE_AGENT_KEEP_MS: String(this.settings.agentIdleMinutes * 60_000) },
+          // Read at each start: a changed setting applies to the next agent (muse agent stop applies it now).
+          startEnv: () => ({ MUSE_AGENT_KEEP_MS: String(this.settings.agentIdleMinutes * 60_000) }),
           log: (line) => this.log.info(line),
+          // The window's one rule: what the user did not ask for right now never prompts.
+          isBackground: () => !isUserInitiated(),
+          onLost: () => {
+            this.log.info('the Muse agent went away (its logins with it)');
+            this.onAgentLost?.();
+          },
         });
       }
       return createBackend(p, {

@@ -4,9 +4,8 @@ import * as vscode from 'vscode';
 import { errorMessage, isMuseError } from '../core/errors';
 import type { Run } from '../core/model';
 import { runStorePath } from '../core/paths';
-import { Poller } from '../core/poller';
+import { Poller, systemClock } from '../core/poller';
 import { PollLease, announcesHere, windowId } from '../core/pollLease';
-import { refreshRuns } from '../core/runs';
 import { RunStore } from '../core/store';
 import { Auth } from './auth';
 import { Backends } from './backends';
@@ -20,6 +19,7 @@ import { ResultsFolders } from './resultsFolders';
 import { RunDocuments } from './runDocuments';
 import { RunNotifier } from './runNotifier';
 import { PollLeaseKeeper } from './pollLeaseKeeper';
+import { pollProfileRuns } from './pollRefresh';
 import { RunsView } from './runsView';
 import { Secrets } from './secrets';
 import type { Services } from './services';
@@ -28,6 +28,7 @@ import { setAnswerer } from './prompts';
 import type { Answerer } from './prompts';
 import { vscodeSshPrompts } from './sshPrompts';
 import { RunsStatusBar } from './statusBar';
+import { isUserInitiated, outsideGesture } from './userGesture';
 import { ZipFileSystem } from './zipFileSystem';
 
 /**
@@ -94,12 +95,21 @@ export function activate(context: vscode.ExtensionContext): MuseExtensionExports
 
   // Backends (loaded lazily, on first use)
   let agentMismatchShown = false;
-  const backends = new Backends(settings, secrets, vscodeSshPrompts(), log('backend'), (why) => {
-    // Another protocol version: say once what to do (reload); the window logs in by itself meanwhile.
-    if (why.code !== 'usage' || agentMismatchShown) return;
-    agentMismatchShown = true;
-    void vscode.window.showWarningMessage(why.message);
-  });
+  const backends = new Backends(
+    settings,
+    secrets,
+    vscodeSshPrompts(),
+    log('backend'),
+    (why) => {
+      // Another protocol version: say once what to do (reload); the window logs in by itself meanwhile.
+      if (why.code !== 'usage' || agentMismatchShown) return;
+      agentMismatchShown = true;
+      void vscode.window.showWarningMessage(why.message);
+    },
+    // The agent's logins went with it: poll at the base interval again (not after a long backoff),
+    // so a cluster that now needs a sign-in says so in the tree within a few poll intervals.
+    () => poller.setBaseInterval(settings.pollIntervalMs),
+  );
   subs.push(backends);
 
   // Run store, shared with the CLI and other windows
@@ -112,18 +122,19 @@ export function activate(context: vscode.ExtensionContext): MuseExtensionExports
 
   // Poller: one batched refresh per profile per cycle
   const pollLog = log('poller');
-  // While a user's Refresh runs, its polls may ask to renew a refused token (once, see Renewal).
-  let userRefreshes = 0;
   /** Profiles whose last poll failed (a success clears "needs a sign-in" in the tree). */
   const pollFailed = new Set<string>();
   const poller = new Poller({
     runs: () => store.list(),
     baseIntervalMs: settings.pollIntervalMs,
+    // Timed polls are background even when a command still in flight armed the timer (userGesture.ts).
+    clock: { ...systemClock, setTimeout: (fn, ms) => systemClock.setTimeout(() => outsideGesture(fn), ms) },
     refresh: async (profileName, runs, signal) => {
       const backend = await backends.get(profileName);
       // Background polls renew a token silently at most once; they never open a dialog, nor ask an
-      // SSH question (through the agent they fail with needsSignIn instead): a user's Refresh may.
-      return auth.renewal(profileName, userRefreshes > 0).run(() => refreshRuns(backend, store, runs, { signal, background: userRefreshes === 0 }));
+      // SSH question (through the agent they fail with needsSignIn instead). A user's Refresh or
+      // Sign In polls inside their gesture, and may.
+      return auth.renewal(profileName, isUserInitiated()).run(() => pollProfileRuns(backend, store, runs, signal));
     },
     onError: (profile, e, n) => {
       pollLog.warn(`profile "${profile}": ${errorMessage(e)} (${n} in a row)`);
@@ -197,14 +208,8 @@ export function activate(context: vscode.ExtensionContext): MuseExtensionExports
   });
 
   // Commands
-  const refreshNow = async (): Promise<void> => {
-    userRefreshes++;
-    try {
-      await poller.refreshNow();
-    } finally {
-      userRefreshes--;
-    }
-  };
+  // Called from commands: their gesture makes these polls the user's (they may ask).
+  const refreshNow = (): Promise<void> => poller.refreshNow();
   const services: Services = { context, channel, log, settings, auth, backends, store, poller, runsView, documents, zipFs, results, windowId: me, refreshNow, ready };
   subs.push(...registerCommands(services, updateContext), ...registerProfileCommands(services));
   // Menus: Run only where the active profile can run the file, Sign In/Out only with a ws profile.

@@ -13,6 +13,7 @@ import type { ResultsFolders } from './resultsFolders';
 import { runScriptName } from './runTreeModel';
 import { RUN_SCHEME, fromRunUri, toRunUri } from './uris';
 import type { RunDocKind } from './uris';
+import { asUserGesture } from './userGesture';
 
 /** Documents larger than this show their beginning and point to the file on disk. */
 export const MAX_DOCUMENT_BYTES = 8 * 1024 * 1024;
@@ -90,10 +91,12 @@ export class RunDocuments implements vscode.TextDocumentContentProvider, vscode.
     if (!run) throw new MuseError('notFound', 'This run is no longer in the Runs list.');
     const ctl = new AbortController();
     const sub = token.onCancellationRequested(() => ctl.abort());
-    const renewal = this.auth.renewal(run.profile, this.userOpens.has(uri.toString()));
+    const forUser = this.userOpens.has(uri.toString());
+    const renewal = this.auth.renewal(run.profile, forUser);
+    const read = (): Promise<string> => (ref.kind === 'report' ? this.report(run, renewal, ctl.signal) : this.output(run, ref.kind, renewal, ctl.signal));
     try {
-      if (ref.kind === 'report') return await this.report(run, renewal, ctl.signal);
-      return await this.output(run, ref.kind, renewal, ctl.signal);
+      // Only a document the user is opening may ask (userGesture.ts); VS Code's re-reads are background.
+      return await (forUser ? asUserGesture(`open ${ref.kind}`, read) : read());
     } finally {
       sub.dispose();
     }

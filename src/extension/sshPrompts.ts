@@ -1,9 +1,17 @@
+import { MuseError } from '../core/errors';
 import type { SshPrompts } from '../core/sshPrompts';
 import { ask } from './prompts';
+import { isUserInitiated } from './userGesture';
 
-/** The SSH layer's questions as VS Code input boxes and modal dialogs. */
+/**
+ * The SSH layer's questions as VS Code input boxes and modal dialogs. A login for background
+ * work (the window's own, without the agent) starts no code or password question: it fails with
+ * the same `needsSignIn` error the agent gives, and the Runs tree offers Sign In.
+ */
 export function vscodeSshPrompts(): SshPrompts {
   return {
+    cannotAsk: () =>
+      isUserInitiated() ? undefined : new MuseError('auth', 'The cluster needs a sign-in (a code or a password) that background work may not ask for: Sign In, or run an operation, to give it.', { needsSignIn: true }),
     passphrase: async (keyPath) =>
       ask({ kind: 'input', id: 'ssh.passphrase', title: 'Muse: SSH key passphrase', prompt: `Passphrase of ${keyPath}`, password: true }),
     password: async (user, host) =>

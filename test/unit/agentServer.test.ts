@@ -18,6 +18,7 @@ import { frame } from '../../src/core/agent/agentProtocol';
 import type { Backend, OpOptions, RunRef } from '../../src/core/backend';
 import { SlurmBackend } from '../../src/core/backends/slurm/slurmBackend';
 import { isMuseError } from '../../src/core/errors';
+import { asUserGesture, isUserInitiated } from '../../src/extension/userGesture';
 import type { SshProfile } from '../../src/core/profiles';
 import type { SshPrompts } from '../../src/core/sshPrompts';
 import { startFakeSshServer } from '../support/fakeSshServer';
@@ -123,6 +124,35 @@ describe('agent server (in this process, in-process ssh2 server)', function () {
       status.connections.map((x) => [x.target, x.connected, x.logins, x.commands]),
       [[`u@127.0.0.1:${fake.port}`, true, 1, 4]],
     );
+  });
+
+  it("sends a window's calls outside a user's gesture as background (never asked), asks inside one, and tells the window when the agent goes away", async () => {
+    await startServer();
+    let lost = 0;
+    const c = new AgentClient({ env: { MUSE_AGENT_DIR: dir }, autoStart: false, client: { kind: 'window', pid: process.pid }, isBackground: () => !isUserInitiated(), onLost: () => lost++ });
+    clients.push(c);
+    const prompts = countingPrompts();
+    const w = new AgentBackend(profile(), c, prompts);
+    const signIn = (e: unknown): boolean => isMuseError(e, 'auth') && e.details.needsSignIn === true;
+    // Work nobody marked (a timer's, a document re-read): background by default.
+    await assert.rejects(w.cancel(run), signIn);
+    // A timer armed by a command that has ended since is background too.
+    let later: Promise<void> | undefined;
+    await asUserGesture('muse.followOutput', () => {
+      later = new Promise((r) => setTimeout(r, 20)).then(() => w.cancel(run));
+    });
+    await assert.rejects(later!, signIn);
+    assert.deepStrictEqual(prompts.asked, []);
+    assert.strictEqual(logins, 0);
+    // The user's Sign In: asked once, here.
+    await asUserGesture('muse.signIn', () => w.cancel(run));
+    assert.deepStrictEqual(prompts.asked, ['password u']);
+    await w.cancel(run); // background again, on the login the user gave: no question
+    assert.deepStrictEqual(prompts.asked, ['password u']);
+    // The agent stops (muse agent stop): the window hears of it (its poller then polls soon).
+    await server!.close('stop asked');
+    server = undefined;
+    await until('the window to hear that the agent went away', () => lost === 1);
   });
 
   it('relays progress, writes where the client said, and stops the work when the client cancels', async () => {

@@ -1,15 +1,21 @@
 // An SSH profile on the test cluster's two-factor sshd (a TOTP code after the key), through the
 // per-user agent of this run (MUSE_AGENT_DIR, set by run.sh): the code is asked once, in this
-// window, for the submit and the polls after it.
+// window, for the submit and the polls after it; once the agent is stopped (its login gone), the
+// background polls ask nothing, the profile's node says it needs a sign-in, and Sign In asks here.
 // Only the answer to the code question is stubbed (a TOTP computed from the test secret).
 // Without the cluster this suite is skipped loudly; under CI=true that is a failure.
 import * as assert from 'assert';
+import { execFile } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { promisify } from 'util';
 import * as vscode from 'vscode';
 import type { Run } from '../../src/core/model';
 import type { MuseExtensionApi } from '../../src/extension/extension';
 import type { RunsNode } from '../../src/extension/runsView';
 import { loadClusterEnv } from '../cluster/clusterEnv';
 import type { ClusterEnv } from '../cluster/clusterEnv';
+import { repoRoot } from '../support/repoRoot';
 import { totp } from '../support/totp';
 import { PromptRecorder, museApi, resetMuseSettings, runScript, setMuseSettings, until } from './support';
 
@@ -24,6 +30,14 @@ describe('Muse Runner on a cluster with two-factor login (through the agent)', f
   let run: Run | undefined;
 
   const profileContext = (): string => String(api.runsView.getTreeItem({ type: 'profile', name: PROFILE } as RunsNode).contextValue);
+  /** Codes the 2FA sshd asked so far (its PAM stack logs one line per code question). */
+  const codesAsked = (): number => fs.readFileSync(env.twoFactor!.codesLog, 'utf8').split('\n').filter(Boolean).length;
+  /** `muse agent stop` as a user types it, on this run's agent (MUSE_AGENT_DIR, inherited from run.sh). */
+  const stopAgent = async (): Promise<string> => {
+    const cli = path.join(repoRoot(), 'dist', 'cli.js');
+    const { stdout } = await promisify(execFile)(process.execPath, [cli, 'agent', 'stop'], { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, timeout: 30_000 });
+    return stdout;
+  };
 
   before(async function () {
     try {
@@ -67,6 +81,37 @@ describe('Muse Runner on a cluster with two-factor login (through the agent)', f
       return r?.raw.slurmState === 'RUNNING' && updates.length >= 3 ? true : undefined;
     }, 90_000);
     assert.strictEqual(prompts.count(CODE), 1, `questions: ${JSON.stringify(prompts.asked.map((q) => q.id))}`);
+    assert.doesNotMatch(profileContext(), /needsSignIn/);
+  });
+
+  it('after the agent stops, polls ask nothing and mark the profile; Sign In asks once and polling goes on', async () => {
+    assert.ok(run, 'the first test submitted no run');
+    const codesBefore = codesAsked();
+    const askedBefore = prompts.count(CODE);
+    // The agent, and its login with it, goes away; the run stays active on the cluster.
+    assert.match(await stopAgent(), /stopped|pid/i);
+    await until('the profile node to need a sign-in', () => (/needsSignIn/.test(profileContext()) ? true : undefined), 30_000);
+    const item = api.runsView.getTreeItem({ type: 'profile', name: PROFILE } as RunsNode);
+    assert.match(String(item.description), /needs a sign-in/);
+    assert.strictEqual(prompts.count(CODE), askedBefore, `background polls asked: ${JSON.stringify(prompts.asked.map((q) => q.id))}`);
+    assert.strictEqual(codesAsked(), codesBefore, 'a background poll started a code question on the server');
+    assert.strictEqual(api.store.get(run!.id)?.state, 'waiting', 'the run is still active (it is polled)');
+
+    // The node's Sign In action: one code, asked here; the mark clears.
+    const signedIn = await vscode.commands.executeCommand('muse.signIn', { type: 'profile', name: PROFILE });
+    assert.strictEqual(signedIn, true, `Sign In: ${api.lastCommandError()}`);
+    assert.strictEqual(prompts.count(CODE), askedBefore + 1);
+    assert.strictEqual(codesAsked(), codesBefore + 1);
+    await until('the mark to clear', () => (/needsSignIn/.test(profileContext()) ? undefined : true), 10_000);
+
+    // Polling goes on in the background on the new login: the job cancelled on the cluster behind
+    // the extension's back (over the key-only sshd) is seen, with no further question.
+    const jobId = api.store.get(run!.id)?.raw.jobId;
+    assert.ok(jobId, 'the run has a Slurm job id');
+    await promisify(execFile)('ssh', ['-i', env.identityFile, '-o', `UserKnownHostsFile=${env.knownHostsFile}`, '-o', 'BatchMode=yes', '-p', String(env.port), `${env.user}@${env.host}`, 'scancel', String(jobId)], { timeout: 30_000 });
+    await until('the poll to see the run cancelled', () => (api.store.get(run!.id)?.state === 'cancelled' ? true : undefined), 60_000);
+    assert.strictEqual(prompts.count(CODE), askedBefore + 1, `questions: ${JSON.stringify(prompts.asked.map((q) => q.id))}`);
+    assert.strictEqual(codesAsked(), codesBefore + 1);
     assert.doesNotMatch(profileContext(), /needsSignIn/);
   });
 });

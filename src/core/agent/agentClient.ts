@@ -29,11 +29,22 @@ export interface AgentClientOptions {
   autoStart?: boolean;
   /** The node binary to start the agent with (default `process.execPath`, with ELECTRON_RUN_AS_NODE=1). */
   execPath?: string;
-  /** More environment for a started agent (`MUSE_AGENT_KEEP_MS` from the settings). */
-  startEnv?: Record<string, string>;
+  /** More environment for a started agent (`MUSE_AGENT_KEEP_MS` from the settings), read at each start. */
+  startEnv?: Record<string, string> | (() => Record<string, string>);
   /** How long to wait for a started agent's socket (default 10 s). */
   startTimeoutMs?: number;
   log?: (line: string) => void;
+  /**
+   * Whether a call whose options do not say `background: true` is background work all the same
+   * (a window: anything the user did not ask for right now; see src/extension/userGesture.ts).
+   * Absent: only the options decide (the CLI's calls are all the user's).
+   */
+  isBackground?: () => boolean;
+  /**
+   * Told when the link to a running agent closes (stopped, killed, idle exit): its logins are
+   * gone with it, so a window polls again soon to learn whether the cluster needs a sign-in.
+   */
+  onLost?: () => void;
 }
 
 /**
@@ -201,6 +212,8 @@ export class AgentClient {
     const optsIndex = FORWARDED_METHODS[method];
     const opts = (args[optsIndex] ?? {}) as OpOptions;
     if (opts.signal?.aborted) throw cancelledError();
+    // Decided now, in the caller's context (a window's gesture scope), not once connected.
+    const background = opts.background === true || this.opts.isBackground?.() === true;
     const link = await this.connect();
     const wireArgs = args.map((a, i) => {
       if (i !== optsIndex || a === undefined) return encodeValue(a);
@@ -208,7 +221,7 @@ export class AgentClient {
       return encodeValue(rest);
     });
     return link.request(
-      { t: 'call', profile, method, args: wireArgs, background: opts.background || undefined },
+      { t: 'call', profile, method, args: wireArgs, background: background || undefined },
       { onProgress: opts.onProgress, prompts },
       opts.signal,
     );
@@ -339,7 +352,7 @@ export class AgentClient {
       cwd: agentDir(this.env),
       stdio: 'ignore',
       windowsHide: true,
-      env: { ...this.env, ...this.opts.startEnv, ELECTRON_RUN_AS_NODE: '1' },
+      env: { ...this.env, ...(typeof this.opts.startEnv === 'function' ? this.opts.startEnv() : this.opts.startEnv), ELECTRON_RUN_AS_NODE: '1' },
     });
     child.on('error', (e) => this.opts.log?.(`the Muse agent could not start: ${errorMessage(e)}`));
     child.unref();
@@ -366,7 +379,7 @@ export class AgentClient {
       socket.once('close', () => fail(Object.assign(new Error('the agent closed the connection during the handshake'), { code: 'ECONNRESET' })));
       socket.once('connect', () => {
         const info = this.opts.client ?? { kind: 'cli', pid: process.pid };
-        socket.write(frame({ t: 'hello', version: PROTOCOL_VERSION, client: info }));
+        socket.write(frame({ t: 'hello', version: PROTOCOL_VERSION, client: info, sshAuthSock: this.env.SSH_AUTH_SOCK || undefined }));
       });
       const onData = (chunk: Buffer): void => {
         let msgs: unknown[];
@@ -383,7 +396,7 @@ export class AgentClient {
         socket.removeAllListeners('close');
         if (first.t === 'hello' && first.version === PROTOCOL_VERSION) {
           settled = true;
-          resolve(new AgentLink(socket, first.pid, decoder, () => undefined));
+          resolve(new AgentLink(socket, first.pid, decoder, () => this.opts.onLost?.()));
           return;
         }
         const agentVersion = first.t === 'hello' || first.t === 'mismatch' ? first.version : NaN;

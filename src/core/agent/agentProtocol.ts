@@ -76,7 +76,13 @@ export interface AgentStatus {
 
 /** Client -> agent. */
 export type ClientMessage =
-  | { t: 'hello'; version: number; client: ClientInfo }
+  | {
+      t: 'hello';
+      version: number;
+      client: ClientInfo;
+      /** The client's `SSH_AUTH_SOCK` (optional, older clients send none): the agent's logins use the current one. */
+      sshAuthSock?: string;
+    }
   | {
       t: 'call';
       id: number;

@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { errorMessage, isMuseError } from '../../core/errors';
 import type { Services } from '../services';
+import { asUserGesture } from '../userGesture';
 
 let lastError: string | undefined;
 
@@ -11,14 +12,15 @@ export function lastCommandError(): string | undefined {
 
 /**
  * Registers a command whose errors become one clear message (and a log line), not an
- * unhandled rejection. A cancelled operation is not an error.
+ * unhandled rejection. A cancelled operation is not an error. The command runs as the user's
+ * gesture (userGesture.ts): what it awaits may ask the user (an SSH code, a passphrase).
  */
 export function command(s: Services, id: string, fn: (...args: any[]) => unknown): vscode.Disposable {
   const log = s.log('commands');
   return vscode.commands.registerCommand(id, async (...args: unknown[]) => {
     try {
       await s.ready;
-      return await fn(...args);
+      return await asUserGesture(id, () => fn(...args));
     } catch (e) {
       if (isMuseError(e, 'cancelled')) {
         log.info(`${id}: cancelled`);
