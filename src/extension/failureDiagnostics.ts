@@ -12,6 +12,8 @@ import { failureLine } from '../core/failure/explainFailure';
 import type { FailureCause } from '../core/failure/explainFailure';
 import { failureOfRun } from '../core/failure/failureOfRun';
 import { findRunFileRefs } from '../core/failure/runFilePaths';
+import type { RunFileRef } from '../core/failure/runFilePaths';
+import { GrowingRefs } from '../core/follow/growingRefs';
 import type { Run } from '../core/model';
 import type { RunStore } from '../core/store';
 import type { Backends } from './backends';
@@ -45,13 +47,19 @@ export class RunFailures implements vscode.DocumentLinkProvider, vscode.Disposab
   /** Which run set the diagnostic of each local file (a later run of the file clears it). */
   private readonly diagnosedBy = new Map<string, string>();
   private readonly subs: vscode.Disposable[] = [];
+  /** The links found so far in each open followed document. */
+  private readonly followedRefs = new Map<string, GrowingRefs>();
 
   constructor(
     private readonly store: RunStore,
     private readonly backends: Backends,
     private readonly log: Log,
   ) {
-    this.subs.push(this.diagnostics, vscode.languages.registerDocumentLinkProvider([{ scheme: FOLLOW_SCHEME }, { scheme: RUN_SCHEME }], this));
+    this.subs.push(
+      this.diagnostics,
+      vscode.languages.registerDocumentLinkProvider([{ scheme: FOLLOW_SCHEME }, { scheme: RUN_SCHEME }], this),
+      vscode.workspace.onDidCloseTextDocument((d) => this.followedRefs.delete(d.uri.toString())),
+    );
   }
 
   /** The cause of a run's failure, read once (undefined for a run that did not fail). */
@@ -113,8 +121,8 @@ export class RunFailures implements vscode.DocumentLinkProvider, vscode.Disposab
     const runId = fromFollowUri(doc.uri)?.runId ?? fromRunUri(doc.uri)?.runId;
     const run = runId ? this.store.get(runId) : undefined;
     if (!run || run.request.files.length === 0) return [];
-    const text = doc.getText();
-    const refs = findRunFileRefs(text, run.request.files, run.backend === 'ws' ? undefined : run.location);
+    const runDir = run.backend === 'ws' ? undefined : run.location;
+    const refs = doc.uri.scheme === FOLLOW_SCHEME ? this.growingRefs(doc, run) : findRunFileRefs(doc.getText(), run.request.files, runDir);
     const files = new Map<string, vscode.Uri | undefined>();
     const links: vscode.DocumentLink[] = [];
     for (const r of refs) {
@@ -127,6 +135,23 @@ export class RunFailures implements vscode.DocumentLinkProvider, vscode.Disposab
       links.push(link);
     }
     return links;
+  }
+
+  /** A followed document only grows at its end: only its new lines are scanned (growingRefs.ts). */
+  private growingRefs(doc: vscode.TextDocument, run: Run): RunFileRef[] {
+    const key = doc.uri.toString();
+    let g = this.followedRefs.get(key);
+    if (!g) this.followedRefs.set(key, (g = new GrowingRefs(run.request.files)));
+    const last = doc.lineCount - 1;
+    return g.refs(
+      {
+        firstLine: doc.lineAt(0).text,
+        lastLineStart: doc.offsetAt(new vscode.Position(last, 0)),
+        length: doc.offsetAt(doc.lineAt(last).range.end),
+        read: (from, to) => doc.getText(new vscode.Range(doc.positionAt(from), doc.positionAt(to))),
+      },
+      run.backend === 'ws' ? undefined : run.location,
+    );
   }
 
   /** The diagnostics shown now (tests). */

@@ -55,6 +55,8 @@ interface FollowedDoc {
   tail: string;
   handle?: FollowHandle;
   lastError?: string;
+  /** Changed while in no visible editor: given to VS Code once it shows. */
+  stale?: boolean;
 }
 
 export interface FollowSettings {
@@ -102,7 +104,13 @@ export class FollowDocuments implements vscode.TextDocumentContentProvider, vsco
       vscode.window.onDidChangeWindowState((s) => {
         if (s.focused) this.follower.poke();
       }),
-      vscode.window.onDidChangeVisibleTextEditors(() => this.follower.poke()),
+      vscode.window.onDidChangeVisibleTextEditors((eds) => {
+        for (const ed of eds) {
+          const d = this.docs.get(ed.document.uri.toString());
+          if (d?.stale) this.changed(d);
+        }
+        this.follower.poke();
+      }),
       vscode.window.onDidChangeTextEditorSelection((e) => {
         const d = e.textEditor.document;
         if (d.uri.scheme !== FOLLOW_SCHEME) return;
@@ -192,14 +200,29 @@ export class FollowDocuments implements vscode.TextDocumentContentProvider, vsco
       d.handle = undefined;
       for (const l of this.endedListeners) l(this.store.get(d.run.id) ?? d.run, d.stream);
     }
-    if (e.text || e.ended) this.emitter.fire(d.uri);
+    if (e.text || e.ended) this.changed(d);
+  }
+
+  /**
+   * Tells VS Code a document changed. It then asks for the whole text again (a content provider
+   * cannot append), so a document in no visible editor (a background tab) is not re-provided at
+   * every cycle: it is once it shows.
+   */
+  private changed(d: FollowedDoc): void {
+    const key = d.uri.toString();
+    if (!vscode.window.visibleTextEditors.some((ed) => ed.document.uri.toString() === key)) {
+      d.stale = true;
+      return;
+    }
+    d.stale = false;
+    this.emitter.fire(d.uri);
   }
 
   private finish(d: FollowedDoc, tail: string): void {
     d.handle?.dispose();
     d.handle = undefined;
     d.tail = `${d.kept.text === '' || d.kept.text.endsWith('\n') ? '' : '\n'}${tail}`;
-    this.emitter.fire(d.uri);
+    this.changed(d);
   }
 
   /** The store changed: a followed run removed from the list says so; a new state is passed on. */
