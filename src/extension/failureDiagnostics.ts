@@ -17,7 +17,6 @@ import { GrowingRefs } from '../core/follow/growingRefs';
 import type { Run } from '../core/model';
 import type { RunStore } from '../core/store';
 import type { Backends } from './backends';
-import { FOLLOW_SCHEME, fromFollowUri } from './followDocuments';
 import type { Log } from './log';
 import { RUN_SCHEME, fromRunUri } from './uris';
 
@@ -54,10 +53,15 @@ export class RunFailures implements vscode.DocumentLinkProvider, vscode.Disposab
     private readonly store: RunStore,
     private readonly backends: Backends,
     private readonly log: Log,
+    /** The followed documents: their folder (links there too) and the run each shows. */
+    private readonly followed?: { folder: string; runIdOf(uri: vscode.Uri): string | undefined },
   ) {
     this.subs.push(
       this.diagnostics,
-      vscode.languages.registerDocumentLinkProvider([{ scheme: FOLLOW_SCHEME }, { scheme: RUN_SCHEME }], this),
+      vscode.languages.registerDocumentLinkProvider(
+        [{ scheme: RUN_SCHEME }, ...(followed ? [{ scheme: 'file', pattern: new vscode.RelativePattern(vscode.Uri.file(followed.folder), '**/*.log') }] : [])],
+        this,
+      ),
       vscode.workspace.onDidCloseTextDocument((d) => this.followedRefs.delete(d.uri.toString())),
     );
   }
@@ -118,11 +122,12 @@ export class RunFailures implements vscode.DocumentLinkProvider, vscode.Disposab
 
   /** Links from paths naming sent files (relative, or in the remote run folder) to the local files. */
   async provideDocumentLinks(doc: vscode.TextDocument): Promise<vscode.DocumentLink[]> {
-    const runId = fromFollowUri(doc.uri)?.runId ?? fromRunUri(doc.uri)?.runId;
+    const followedRun = this.followed?.runIdOf(doc.uri);
+    const runId = followedRun ?? fromRunUri(doc.uri)?.runId;
     const run = runId ? this.store.get(runId) : undefined;
     if (!run || run.request.files.length === 0) return [];
     const runDir = run.backend === 'ws' ? undefined : run.location;
-    const refs = doc.uri.scheme === FOLLOW_SCHEME ? this.growingRefs(doc, run) : findRunFileRefs(doc.getText(), run.request.files, runDir);
+    const refs = followedRun ? this.growingRefs(doc, run) : findRunFileRefs(doc.getText(), run.request.files, runDir);
     const files = new Map<string, vscode.Uri | undefined>();
     const links: vscode.DocumentLink[] = [];
     for (const r of refs) {
