@@ -13,7 +13,7 @@ import type { FailureCause } from '../core/failure/explainFailure';
 import { failureOfRun } from '../core/failure/failureOfRun';
 import { findRunFileRefs } from '../core/failure/runFilePaths';
 import type { RunFileRef } from '../core/failure/runFilePaths';
-import { GrowingRefs } from '../core/follow/growingRefs';
+import { GrowingRefs, droppedOf } from '../core/follow/growingRefs';
 import type { Run } from '../core/model';
 import type { RunStore } from '../core/store';
 import type { Backends } from './backends';
@@ -148,9 +148,24 @@ export class RunFailures implements vscode.DocumentLinkProvider, vscode.Disposab
     let g = this.followedRefs.get(key);
     if (!g) this.followedRefs.set(key, (g = new GrowingRefs(run.request.files)));
     const last = doc.lineCount - 1;
+    // The output starts after the head lines (the web API's note) and the "not shown" line.
+    let bodyStart = 0;
+    let dropped = 0;
+    for (let i = 0; i < Math.min(2, last); i++) {
+      const line = doc.lineAt(i).text;
+      const n = droppedOf(line);
+      if (n !== undefined) {
+        dropped = n;
+        bodyStart = doc.offsetAt(new vscode.Position(i + 1, 0));
+        break;
+      }
+      if (!line.startsWith('[The web API')) break;
+      bodyStart = doc.offsetAt(new vscode.Position(i + 1, 0));
+    }
     return g.refs(
       {
-        firstLine: doc.lineAt(0).text,
+        bodyStart,
+        dropped,
         lastLineStart: doc.offsetAt(new vscode.Position(last, 0)),
         length: doc.offsetAt(doc.lineAt(last).range.end),
         read: (from, to) => doc.getText(new vscode.Range(doc.positionAt(from), doc.positionAt(to))),

@@ -2,14 +2,16 @@
 // the document's size, and the links found are those of a scan of the whole text.
 import * as assert from 'assert';
 import { findRunFileRefs } from '../../src/core/failure/runFilePaths';
-import { GrowingRefs } from '../../src/core/follow/growingRefs';
+import { GrowingRefs, droppedOf } from '../../src/core/follow/growingRefs';
 import type { GrowingText } from '../../src/core/follow/growingRefs';
 import { OutputText } from '../../src/core/follow/outputText';
 
 /** A document held as a string, as the link provider sees it. */
 function doc(text: string): GrowingText {
   const nl = text.lastIndexOf('\n');
-  return { firstLine: text.slice(0, text.indexOf('\n') >>> 0), lastLineStart: nl + 1, length: text.length, read: (a, b) => text.slice(a, b) };
+  const first = text.slice(0, text.indexOf('\n') + 1);
+  const dropped = droppedOf(first);
+  return { bodyStart: dropped === undefined ? 0 : first.length, dropped: dropped ?? 0, lastLineStart: nl + 1, length: text.length, read: (a, b) => text.slice(a, b) };
 }
 
 describe('core: links of a followed document that grows', () => {
@@ -38,9 +40,15 @@ describe('core: links of a followed document that grows', () => {
     g.refs(doc(text), '/r/KEY');
     text += '12 and lib/other.py:3\n' + block + 'then add.py:7';
     assert.deepStrictEqual(g.refs(doc(text), '/r/KEY'), findRunFileRefs(text, sent, '/r/KEY'));
-    // The kept part was trimmed: the first line (naming what was dropped) changed.
-    const trimmed = `[100 earlier characters not shown]\n${text.slice(60)}`;
+    // The kept part was trimmed (its first 60 characters dropped, a line says so): the links found
+    // are moved, not searched again.
+    const trimmed = `[60 earlier characters not shown: the whole file is there]\n${text.slice(60)}`;
+    const before = g.readChars;
     assert.deepStrictEqual(g.refs(doc(trimmed), '/r/KEY'), findRunFileRefs(trimmed, sent, '/r/KEY'));
+    assert.ok(g.readChars - before < 100, `${g.readChars - before} characters read again after the trim`);
+    // Replaced by another text (shorter than what was scanned): searched again.
+    const other = 'add.py:1\nadd.py:2\n';
+    assert.deepStrictEqual(g.refs(doc(other), '/r/KEY'), findRunFileRefs(other, sent, '/r/KEY'));
   });
 
   it('finds paths next to long words, as before (matches start only where a path can start)', () => {
