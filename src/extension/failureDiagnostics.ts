@@ -12,10 +12,11 @@ import { failureLine } from '../core/failure/explainFailure';
 import type { FailureCause } from '../core/failure/explainFailure';
 import { failureOfRun } from '../core/failure/failureOfRun';
 import { findRunFileRefs } from '../core/failure/runFilePaths';
+import type { RunFileRef } from '../core/failure/runFilePaths';
+import { GrowingRefs, droppedOf } from '../core/follow/growingRefs';
 import type { Run } from '../core/model';
 import type { RunStore } from '../core/store';
 import type { Backends } from './backends';
-import { FOLLOW_SCHEME, fromFollowUri } from './followDocuments';
 import type { Log } from './log';
 import { RUN_SCHEME, fromRunUri } from './uris';
 
@@ -45,13 +46,24 @@ export class RunFailures implements vscode.DocumentLinkProvider, vscode.Disposab
   /** Which run set the diagnostic of each local file (a later run of the file clears it). */
   private readonly diagnosedBy = new Map<string, string>();
   private readonly subs: vscode.Disposable[] = [];
+  /** The links found so far in each open followed document. */
+  private readonly followedRefs = new Map<string, GrowingRefs>();
 
   constructor(
     private readonly store: RunStore,
     private readonly backends: Backends,
     private readonly log: Log,
+    /** The followed documents: their folder (links there too) and the run each shows. */
+    private readonly followed?: { folder: string; runIdOf(uri: vscode.Uri): string | undefined },
   ) {
-    this.subs.push(this.diagnostics, vscode.languages.registerDocumentLinkProvider([{ scheme: FOLLOW_SCHEME }, { scheme: RUN_SCHEME }], this));
+    this.subs.push(
+      this.diagnostics,
+      vscode.languages.registerDocumentLinkProvider(
+        [{ scheme: RUN_SCHEME }, ...(followed ? [{ scheme: 'file', pattern: new vscode.RelativePattern(vscode.Uri.file(followed.folder), '**/*.log') }] : [])],
+        this,
+      ),
+      vscode.workspace.onDidCloseTextDocument((d) => this.followedRefs.delete(d.uri.toString())),
+    );
   }
 
   /** The cause of a run's failure, read once (undefined for a run that did not fail). */
@@ -110,11 +122,12 @@ export class RunFailures implements vscode.DocumentLinkProvider, vscode.Disposab
 
   /** Links from paths naming sent files (relative, or in the remote run folder) to the local files. */
   async provideDocumentLinks(doc: vscode.TextDocument): Promise<vscode.DocumentLink[]> {
-    const runId = fromFollowUri(doc.uri)?.runId ?? fromRunUri(doc.uri)?.runId;
+    const followedRun = this.followed?.runIdOf(doc.uri);
+    const runId = followedRun ?? fromRunUri(doc.uri)?.runId;
     const run = runId ? this.store.get(runId) : undefined;
     if (!run || run.request.files.length === 0) return [];
-    const text = doc.getText();
-    const refs = findRunFileRefs(text, run.request.files, run.backend === 'ws' ? undefined : run.location);
+    const runDir = run.backend === 'ws' ? undefined : run.location;
+    const refs = followedRun ? this.growingRefs(doc, run) : findRunFileRefs(doc.getText(), run.request.files, runDir);
     const files = new Map<string, vscode.Uri | undefined>();
     const links: vscode.DocumentLink[] = [];
     for (const r of refs) {
@@ -127,6 +140,38 @@ export class RunFailures implements vscode.DocumentLinkProvider, vscode.Disposab
       links.push(link);
     }
     return links;
+  }
+
+  /** A followed document only grows at its end: only its new lines are scanned (growingRefs.ts). */
+  private growingRefs(doc: vscode.TextDocument, run: Run): RunFileRef[] {
+    const key = doc.uri.toString();
+    let g = this.followedRefs.get(key);
+    if (!g) this.followedRefs.set(key, (g = new GrowingRefs(run.request.files)));
+    const last = doc.lineCount - 1;
+    // The output starts after the head lines (the web API's note) and the "not shown" line.
+    let bodyStart = 0;
+    let dropped = 0;
+    for (let i = 0; i < Math.min(2, last); i++) {
+      const line = doc.lineAt(i).text;
+      const n = droppedOf(line);
+      if (n !== undefined) {
+        dropped = n;
+        bodyStart = doc.offsetAt(new vscode.Position(i + 1, 0));
+        break;
+      }
+      if (!line.startsWith('[The web API')) break;
+      bodyStart = doc.offsetAt(new vscode.Position(i + 1, 0));
+    }
+    return g.refs(
+      {
+        bodyStart,
+        dropped,
+        lastLineStart: doc.offsetAt(new vscode.Position(last, 0)),
+        length: doc.offsetAt(doc.lineAt(last).range.end),
+        read: (from, to) => doc.getText(new vscode.Range(doc.positionAt(from), doc.positionAt(to))),
+      },
+      run.backend === 'ws' ? undefined : run.location,
+    );
   }
 
   /** The diagnostics shown now (tests). */

@@ -2,16 +2,23 @@
  * Follow Output: a running run's stdout (or stderr) as a read-only document that grows as the
  * job writes. The core's follower reads every followed document's stream with ONE timer
  * (about 1 s while one is visible and the window focused, slower while hidden, nothing once
- * all are closed); the text only grows at its end, and VS Code turns the new content into an
- * append (it diffs a provider's new text against the document), so the view stays where the
- * user scrolled, and follows the end while the cursor is on the last line, like the Output panel.
+ * all are closed). Each document is a file in the extension's storage (`follow/`), opened
+ * read-only, to which only the new text is appended (asynchronously): VS Code reloads it from
+ * disk outside the extension host and hands this host only the appended lines. (A content
+ * provider would have this host build, split and send the WHOLE text again at every update: up
+ * to 8 MB per document per second, measured as seconds-long stalls with 10 documents.) The view
+ * stays where the user scrolled, and follows the end while the cursor is on the last line, like
+ * the Output panel. The files are removed when their tab closes, at deactivation, and at the
+ * next activation (tabs left from an earlier session are closed).
  */
+import * as fs from 'fs';
+import * as path from 'path';
 import * as vscode from 'vscode';
 import type { Backend, OutputStream } from '../core/backend';
 import { errorMessage } from '../core/errors';
 import { Follower, wholeFileWhere } from '../core/follow/follower';
 import type { FollowEvent, FollowHandle } from '../core/follow/follower';
-import { KeptText } from '../core/follow/keptText';
+import { FollowedFile } from '../core/follow/followedFile';
 import type { Run } from '../core/model';
 import type { RunStore } from '../core/store';
 import type { Backends } from './backends';
@@ -19,24 +26,11 @@ import type { Log } from './log';
 import { runScriptName } from './runTreeModel';
 import { safeSegment } from './uris';
 
-export const FOLLOW_SCHEME = 'muse-follow';
-
-/** The `muse-follow:` URI of a run's followed stream (the path ends in a real file name: title, language). */
-export function followUri(run: Run, stream: OutputStream): vscode.Uri {
+/** The file of a run's followed stream, under `folder` (the file name ends the tab title: `stdout.log`). */
+export function followPath(folder: string, run: Run, stream: OutputStream): string {
   const short = (run.key ?? run.id).replace(/[^A-Za-z0-9]/g, '').slice(0, 8) || 'run';
   const script = runScriptName(run);
-  const folder = safeSegment(`${run.software}-${script ? `${script}-` : ''}${short}`);
-  return vscode.Uri.from({ scheme: FOLLOW_SCHEME, path: `/${safeSegment(run.profile)}/${folder}/${stream}.log`, query: new URLSearchParams({ run: run.id, stream }).toString() });
-}
-
-/** Reads back a `muse-follow:` URI. */
-export function fromFollowUri(uri: vscode.Uri): { runId: string; stream: OutputStream } | undefined {
-  if (uri.scheme !== FOLLOW_SCHEME) return undefined;
-  const q = new URLSearchParams(uri.query);
-  const runId = q.get('run');
-  const stream = q.get('stream');
-  if (!runId || (stream !== 'stdout' && stream !== 'stderr')) return undefined;
-  return { runId, stream };
+  return path.join(folder, safeSegment(run.profile), safeSegment(`${run.software}-${script ? `${script}-` : ''}${short}`), `${stream}.log`);
 }
 
 /** What the timer waits: about 1 s visible and focused, 5 s visible unfocused, 15 s hidden. */
@@ -48,11 +42,8 @@ interface FollowedDoc {
   uri: vscode.Uri;
   run: Run;
   stream: OutputStream;
-  kept: KeptText;
-  /** Lines shown above the output (the web API's rate), fixed once the document is open. */
-  head: string;
-  /** Appended after the output: how it ended, or why it stopped. */
-  tail: string;
+  /** The document's file: only new text appended (core/follow/followedFile.ts). */
+  out: FollowedFile;
   handle?: FollowHandle;
   lastError?: string;
 }
@@ -64,9 +55,7 @@ export interface FollowSettings {
   webApiSeconds(): number;
 }
 
-export class FollowDocuments implements vscode.TextDocumentContentProvider, vscode.Disposable {
-  private readonly emitter = new vscode.EventEmitter<vscode.Uri>();
-  readonly onDidChange = this.emitter.event;
+export class FollowDocuments implements vscode.Disposable {
   private readonly docs = new Map<string, FollowedDoc>();
   private readonly backendOf = new Map<string, Backend>();
   private readonly follower: Follower;
@@ -74,12 +63,18 @@ export class FollowDocuments implements vscode.TextDocumentContentProvider, vsco
   /** Documents whose editors had the cursor on the last line: they follow the end. */
   private readonly atEnd = new Map<string, boolean>();
   private readonly endedListeners = new Set<(run: Run, stream: OutputStream) => void>();
+  /** Files left by an earlier session removed (their tabs closed) before the first open. */
+  private readonly cleared: Promise<void>;
 
+  /**
+   * @param folder where the followed files live (the extension's storage `follow/`): emptied now
+   */
   constructor(
     private readonly store: RunStore,
     private readonly backends: Backends,
     private readonly settings: FollowSettings,
     private readonly log: Log,
+    readonly folder: string,
   ) {
     this.follower = new Follower({
       backendOf: (run) => {
@@ -91,13 +86,10 @@ export class FollowDocuments implements vscode.TextDocumentContentProvider, vsco
       folderEveryMs: () => settings.webApiSeconds() * 1000,
     });
     this.follower.start(() => this.delay());
+    this.cleared = this.clearEarlier();
     this.subs.push(
-      vscode.workspace.onDidCloseTextDocument((d) => this.closed(d.uri)),
-      // Text read before VS Code registered the document (a change fired in between is lost):
-      // asked again once it is open.
-      vscode.workspace.onDidOpenTextDocument((doc) => {
-        const d = this.docs.get(doc.uri.toString());
-        if (d && doc.getText() !== this.content(d)) this.emitter.fire(doc.uri);
+      vscode.window.tabGroups.onDidChangeTabs((e) => {
+        for (const t of e.closed) if (t.input instanceof vscode.TabInputText) this.tabClosed(t.input.uri);
       }),
       vscode.window.onDidChangeWindowState((s) => {
         if (s.focused) this.follower.poke();
@@ -105,7 +97,7 @@ export class FollowDocuments implements vscode.TextDocumentContentProvider, vsco
       vscode.window.onDidChangeVisibleTextEditors(() => this.follower.poke()),
       vscode.window.onDidChangeTextEditorSelection((e) => {
         const d = e.textEditor.document;
-        if (d.uri.scheme !== FOLLOW_SCHEME) return;
+        if (!this.docs.has(d.uri.toString())) return;
         this.atEnd.set(d.uri.toString(), e.selections.every((s) => s.active.line >= d.lineCount - 1));
       }),
       vscode.workspace.onDidChangeTextDocument((e) => this.revealEnd(e.document)),
@@ -123,61 +115,42 @@ export class FollowDocuments implements vscode.TextDocumentContentProvider, vsco
     return this.follower.size;
   }
 
+  /** The run a followed document shows (the link provider), or undefined. */
+  runIdOf(uri: vscode.Uri): string | undefined {
+    return this.docs.get(uri.toString())?.run.id;
+  }
+
   /** Opens (or shows) the followed document of a run's stream. */
   async open(run: Run, stream: OutputStream): Promise<vscode.TextEditor> {
     this.backendOf.set(run.profile, await this.backends.get(run.profile));
-    const doc = await vscode.workspace.openTextDocument(followUri(run, stream));
+    await this.cleared;
+    const file = followPath(this.folder, run, stream);
+    const uri = vscode.Uri.file(file);
+    let d = this.docs.get(uri.toString());
+    if (!d) {
+      const head = run.backend === 'ws' ? `[The web API has no live output: this document is refreshed every ${this.settings.webApiSeconds()} s while the run goes on.]\n` : '';
+      const out = new FollowedFile(file, head, this.settings.keepBytes(), wholeFileWhere(run, stream), (e) => this.log.warn(`writing the followed output ${file}: ${errorMessage(e)}`));
+      d = { uri, run, stream, out };
+      this.docs.set(uri.toString(), d);
+      await out.settled();
+      this.start(d);
+    }
+    const doc = await vscode.workspace.openTextDocument(uri);
     const editor = await vscode.window.showTextDocument(doc, { preview: false });
-    this.atEnd.set(doc.uri.toString(), true);
-    const d = this.docs.get(doc.uri.toString());
-    if (d && doc.getText() !== this.content(d)) this.emitter.fire(doc.uri);
+    // Read-only in this window (files.readonlyInclude covers the folder too, where it applies).
+    await vscode.commands.executeCommand('workbench.action.files.setActiveEditorReadonlyInSession').then(undefined, () => undefined);
+    this.atEnd.set(uri.toString(), true);
     this.follower.poke();
     return editor;
   }
 
-  provideTextDocumentContent(uri: vscode.Uri): string {
-    const ref = fromFollowUri(uri);
-    if (!ref) return '';
-    const key = uri.toString();
-    let d = this.docs.get(key);
-    if (!d) {
-      const run = this.store.get(ref.runId);
-      if (!run) return 'This run is no longer in the Runs list.\n';
-      d = {
-        uri,
-        run,
-        stream: ref.stream,
-        kept: new KeptText(this.settings.keepBytes(), wholeFileWhere(run, ref.stream)),
-        head: run.backend === 'ws' ? `[The web API has no live output: this document is refreshed every ${this.settings.webApiSeconds()} s while the run goes on.]\n` : '',
-        tail: '',
-      };
-      this.docs.set(key, d);
-      this.start(d);
-    }
-    return this.content(d);
-  }
-
-  private content(d: FollowedDoc): string {
-    return d.head + d.kept.text + d.tail;
-  }
-
   private start(d: FollowedDoc): void {
-    if (!this.backendOf.has(d.run.profile)) {
-      // A tab restored on reload: load its backend first.
-      this.backends.get(d.run.profile).then(
-        (b) => {
-          this.backendOf.set(d.run.profile, b);
-          this.start(d);
-        },
-        (e: unknown) => this.finish(d, `[Cannot follow this output: ${errorMessage(e)}]\n`),
-      );
-      return;
-    }
     d.handle = this.follower.add(d.run, d.stream, (e) => this.update(d, e));
     this.follower.poke();
   }
 
   private update(d: FollowedDoc, e: FollowEvent): void {
+    if (!this.docs.has(d.uri.toString())) return;
     if (e.error) {
       const msg = errorMessage(e.error);
       if (msg !== d.lastError) this.log.warn(`following ${d.stream} of ${d.run.key ?? d.run.id}: ${msg} (reading again from the same offset)`);
@@ -185,21 +158,18 @@ export class FollowDocuments implements vscode.TextDocumentContentProvider, vsco
       return;
     }
     d.lastError = undefined;
-    if (e.text) d.kept.append(e.text);
+    d.out.append(e.text);
     if (e.ended) {
-      const state = e.state?.state ?? 'ended';
-      d.tail = `${d.kept.text === '' || d.kept.text.endsWith('\n') ? '' : '\n'}[The run ended: ${state}.]\n`;
+      d.out.end(`[The run ended: ${e.state?.state ?? 'ended'}.]\n`);
       d.handle = undefined;
       for (const l of this.endedListeners) l(this.store.get(d.run.id) ?? d.run, d.stream);
     }
-    if (e.text || e.ended) this.emitter.fire(d.uri);
   }
 
   private finish(d: FollowedDoc, tail: string): void {
     d.handle?.dispose();
     d.handle = undefined;
-    d.tail = `${d.kept.text === '' || d.kept.text.endsWith('\n') ? '' : '\n'}${tail}`;
-    this.emitter.fire(d.uri);
+    d.out.end(tail);
   }
 
   /** The store changed: a followed run removed from the list says so; a new state is passed on. */
@@ -216,24 +186,38 @@ export class FollowDocuments implements vscode.TextDocumentContentProvider, vsco
     }
   }
 
-  private closed(uri: vscode.Uri): void {
-    const d = this.docs.get(uri.toString());
+  /** A tab closed: once no tab shows a followed document, it is no longer followed and its file goes. */
+  private tabClosed(uri: vscode.Uri): void {
+    const key = uri.toString();
+    const d = this.docs.get(key);
     if (!d) return;
+    const shown = vscode.window.tabGroups.all.some((g) => g.tabs.some((t) => t.input instanceof vscode.TabInputText && t.input.uri.toString() === key));
+    if (shown) return;
     d.handle?.dispose();
-    this.docs.delete(uri.toString());
-    this.atEnd.delete(uri.toString());
+    this.docs.delete(key);
+    this.atEnd.delete(key);
+    void d.out.remove();
+  }
+
+  /** Removes the files of an earlier session, and closes the tabs still showing them. */
+  private async clearEarlier(): Promise<void> {
+    const inFolder = (u: vscode.Uri): boolean => u.scheme === 'file' && u.fsPath.startsWith(this.folder + path.sep);
+    const stale = vscode.window.tabGroups.all.flatMap((g) => g.tabs.filter((t) => t.input instanceof vscode.TabInputText && inFolder(t.input.uri)));
+    if (stale.length) await Promise.resolve(vscode.window.tabGroups.close(stale)).catch(() => undefined);
+    await fs.promises.rm(this.folder, { recursive: true, force: true }).catch((e: unknown) => this.log.warn(`removing ${this.folder}: ${errorMessage(e)}`));
   }
 
   /** The wait before the next read, or undefined (nothing followed: no timer at all). */
   private delay(): number | undefined {
     if (this.follower.size === 0) return undefined;
-    const visible = vscode.window.visibleTextEditors.some((e) => e.document.uri.scheme === FOLLOW_SCHEME && this.docs.get(e.document.uri.toString())?.handle);
+    const visible = vscode.window.visibleTextEditors.some((e) => this.docs.get(e.document.uri.toString())?.handle);
     return followDelayMs(visible, vscode.window.state.focused);
   }
 
   /** Keeps the cursor (and the view) at the end of editors that were at the end. */
   private revealEnd(doc: vscode.TextDocument): void {
-    if (doc.uri.scheme !== FOLLOW_SCHEME || this.atEnd.get(doc.uri.toString()) === false) return;
+    const key = doc.uri.toString();
+    if (!this.docs.has(key) || this.atEnd.get(key) === false) return;
     const end = doc.lineAt(doc.lineCount - 1).range.end;
     for (const ed of vscode.window.visibleTextEditors) {
       if (ed.document !== doc) continue;
@@ -242,9 +226,12 @@ export class FollowDocuments implements vscode.TextDocumentContentProvider, vsco
     }
   }
 
+  /** Stops following; the files go (asynchronously: the next activation removes what is left). */
   dispose(): void {
     this.follower.dispose();
     for (const s of this.subs) s.dispose();
-    this.emitter.dispose();
+    const pending = [...this.docs.values()].map((d) => d.out.settled());
+    this.docs.clear();
+    void Promise.all(pending).then(() => fs.promises.rm(this.folder, { recursive: true, force: true })).catch(() => undefined);
   }
 }

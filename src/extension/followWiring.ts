@@ -8,14 +8,16 @@ import { isFinal } from '../core/model';
 import type { Run } from '../core/model';
 import { registerFollowCommands } from './commands/followCommands';
 import { RunFailures } from './failureDiagnostics';
-import { FOLLOW_SCHEME, FollowDocuments } from './followDocuments';
+import { FollowDocuments } from './followDocuments';
 import { RunNotifier } from './runNotifier';
 import type { Services } from './services';
 
 /** Registers Follow Output and the failure diagnostics; returns their disposables. */
 export function wireFollow(s: Services): vscode.Disposable[] {
-  const follow = new FollowDocuments(s.store, s.backends, { keepBytes: () => s.settings.followMaxBytes, webApiSeconds: () => s.settings.followWebApiSeconds }, s.log('follow'));
-  const failures = new RunFailures(s.store, s.backends, s.log('failure'));
+  // The followed documents are files in the extension's storage (followDocuments.ts).
+  const folder = vscode.Uri.joinPath(s.context.globalStorageUri, 'follow').fsPath;
+  const follow = new FollowDocuments(s.store, s.backends, { keepBytes: () => s.settings.followMaxBytes, webApiSeconds: () => s.settings.followWebApiSeconds }, s.log('follow'), folder);
+  const failures = new RunFailures(s.store, s.backends, s.log('failure'), follow);
   RunNotifier.explain = (run) => failures.notificationLine(run);
   const seen = new Map<string, Run['state']>();
   const onRuns = (runs: readonly Run[]): void => {
@@ -31,7 +33,6 @@ export function wireFollow(s: Services): vscode.Disposable[] {
   void s.ready.then(() => onRuns(s.store.list()));
   const off = s.store.onDidChange(onRuns);
   return [
-    vscode.workspace.registerTextDocumentContentProvider(FOLLOW_SCHEME, follow),
     follow,
     failures,
     follow.onEnded((run) => void failures.explain(run)),

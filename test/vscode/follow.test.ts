@@ -33,13 +33,19 @@ describe('Follow Output in a real VS Code', function () {
     const run = await runScript(api, script, 'python', 'python3 count.py');
     const editor = (await vscode.commands.executeCommand('muse.followOutput', { type: 'run', id: run.id })) as vscode.TextEditor | undefined;
     assert.ok(editor, `no editor: ${api.lastCommandError()}`);
-    assert.strictEqual(editor.document.uri.scheme, 'muse-follow');
+    // A file in the extension's storage (follow/) that only grows at its end, read-only.
+    assert.strictEqual(editor.document.uri.scheme, 'file');
+    assert.match(editor.document.uri.path, /\/follow\/.*\/stdout\.log$/);
     const early = await until('a first line while the run goes on', () => (/line 1\n/.test(editor.document.getText()) ? editor.document.getText() : undefined), 30_000);
     assert.doesNotMatch(early, /line 12/, 'the document grew before the run ended');
     const text = await until('the end of the run in the document', () => (/\[The run ended/.test(editor.document.getText()) ? editor.document.getText() : undefined), 60_000);
     assert.deepStrictEqual(text.split('\n').filter((l) => l.startsWith('line ')), Array.from({ length: 12 }, (_, i) => `line ${i + 1}`));
     const last = editor.document.lineCount - 1;
     assert.ok(editor.selection.active.line >= last - 1, 'the cursor followed the end');
+    // Closed, it is no longer followed and its file is removed.
+    const file = editor.document.uri.fsPath;
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+    await until('the followed file removed once its tab closed', () => (fs.existsSync(file) ? undefined : true), 10_000);
   });
 
   it('puts the traceback location in the Problems panel and links the path in the output', async () => {

@@ -31,7 +31,10 @@ export function runFileName(p: string, sent: readonly string[], runDir?: string)
 
 // `File "x.py", line 12` (Python), and `path:12` / `path:12:3` (compilers, shells, most tools).
 const PY_FRAME = /File "([^"\n]+)", line (\d+)/g;
-const PATH_LINE = /((?:[A-Za-z]:)?[\w./\\-]*[\w-]\.[A-Za-z0-9]+)(?::(\d+))?/g;
+// A match starts only where a path can start (not inside a run of path characters): the same
+// matches, but linear in the text (without it, every long word is retried from each of its
+// characters: seconds on a few MB of output, in the extension host's link provider).
+const PATH_LINE = /(?<![\w./\\-])((?:[A-Za-z]:)?[\w./\\-]*[\w-]\.[A-Za-z0-9]+)(?::(\d+))?/g;
 
 /** The references to sent files in `text`, in text order (at most `max`). */
 export function findRunFileRefs(text: string, sent: readonly string[], runDir?: string, max = 2000): RunFileRef[] {

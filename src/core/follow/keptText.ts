@@ -42,6 +42,11 @@ export class KeptText {
     return this.dropped > 0 ? `[${this.dropped} earlier characters not shown: the whole file is ${this.whereWhole}]\n` : '';
   }
 
+  /** True when the kept text ends inside a line (something follows on a line of its own). */
+  endsInLine(): boolean {
+    return this.body !== '' && !this.body.endsWith('\n');
+  }
+
   /** All the kept text, with its header. */
   get text(): string {
     return this.header + this.body;

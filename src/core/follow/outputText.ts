@@ -58,6 +58,12 @@ export class OutputText {
   private take(decoded: string, final: boolean): string {
     const s = this.held + decoded;
     this.held = '';
+    if (s === '') return '';
+    // Most output has no carriage return: one pass over the whole chunk, not one per line.
+    if (!s.includes('\r')) {
+      this.midLine = !s.endsWith('\n');
+      return showControls(s);
+    }
     let out = '';
     let start = 0;
     for (;;) {

@@ -1,0 +1,47 @@
+// A followed document's file: each update appends only its new text, however big the document
+// already is; the whole file is written again only when the kept part is trimmed.
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { FollowedFile } from '../../src/core/follow/followedFile';
+
+describe('core: a followed document kept as a file', () => {
+  let dir: string;
+  beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'muse-followedfile-'))));
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('appends only the new text at each update, whatever the document size', async () => {
+    const errors: unknown[] = [];
+    const f = new FollowedFile(path.join(dir, 'p', 'run', 'stdout.log'), '[head]\n', 4_000_000, 'the run folder', (e) => errors.push(e));
+    const block = `${'x'.repeat(99)}\n`.repeat(1000);
+    const perUpdate: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const before = f.writtenChars;
+      f.append(block);
+      perUpdate.push(f.writtenChars - before);
+    }
+    await f.settled();
+    // 3 MB kept, under the limit: 30 appends of the 100 KB each brought, no whole write.
+    assert.deepStrictEqual(perUpdate, Array(30).fill(block.length));
+    assert.strictEqual(f.rewrites, 0);
+    assert.strictEqual(fs.readFileSync(f.file, 'utf8'), '[head]\n' + block.repeat(30));
+    assert.deepStrictEqual(errors, []);
+  });
+
+  it('past the limit keeps the last part under a line naming the whole file, rewriting rarely, then ends once', async () => {
+    const f = new FollowedFile(path.join(dir, 'stdout.log'), '', 1000, '/r/KEY/__WS__stdout.txt', () => undefined);
+    for (let i = 0; i < 100; i++) f.append(`line ${String(i).padStart(4, '0')}\n`); // 10 chars a line
+    f.append('no newline');
+    f.end('[The run ended: completed.]\n');
+    f.append('after the end\n');
+    await f.settled();
+    const text = fs.readFileSync(f.file, 'utf8');
+    assert.ok(f.rewrites >= 1 && f.rewrites <= 3, `${f.rewrites} whole writes for 1,000 characters over a 1,000 limit`);
+    assert.match(text, /^\[\d+ earlier characters not shown: the whole file is \/r\/KEY\/__WS__stdout.txt\]\n/);
+    assert.match(text, /line 0099\nno newline\n\[The run ended: completed\.\]\n$/);
+    assert.doesNotMatch(text, /after the end/);
+    await f.remove();
+    assert.strictEqual(fs.existsSync(f.file), false);
+  });
+});
