@@ -160,11 +160,14 @@ export function activate(context: vscode.ExtensionContext): MuseExtensionExports
 
   // Views and documents
   const results = new ResultsFolders(settings, context.globalStorageUri);
-  const zipFs = new ZipFileSystem((runId) => {
+  const zipFs = new ZipFileSystem(async (runId) => {
     const run = store.get(runId);
     if (!run) return undefined;
     // The content zip, or results that are the run folder zipped (returned_type run.zip).
-    return [results.contentZip(run), results.resultsFile(run)].find((f) => f.endsWith('.zip') && fs.existsSync(f));
+    for (const f of [results.contentZip(run), results.resultsFile(run)]) {
+      if (f.endsWith('.zip') && (await fs.promises.stat(f).catch(() => undefined))) return f;
+    }
+    return undefined;
   });
   subs.push(zipFs, vscode.workspace.registerFileSystemProvider(ZipFileSystem.scheme, zipFs, { isReadonly: true, isCaseSensitive: true }));
   const documents = new RunDocuments(store, backends, results, auth);

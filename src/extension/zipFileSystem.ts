@@ -21,12 +21,12 @@ export class ZipFileSystem implements vscode.FileSystemProvider, vscode.Disposab
   private readonly indexes = new Map<string, Promise<ZipIndex>>();
 
   /** @param locate the zip file of a run id, once downloaded (undefined otherwise). */
-  constructor(private readonly locate: (runId: string) => string | undefined) {}
+  constructor(private readonly locate: (runId: string) => Promise<string | undefined>) {}
 
   private async index(uri: vscode.Uri): Promise<{ idx: ZipIndex; inner: string }> {
     const ref = fromZipUri(uri);
     if (!ref) throw vscode.FileSystemError.FileNotFound(uri);
-    const zipPath = this.locate(ref.runId);
+    const zipPath = await this.locate(ref.runId);
     if (!zipPath) throw vscode.FileSystemError.Unavailable(`The content of this run is not downloaded: use "Muse: Open Run Content" first.`);
     const st = await fs.promises.stat(zipPath).catch(() => undefined);
     if (!st) throw vscode.FileSystemError.FileNotFound(uri);

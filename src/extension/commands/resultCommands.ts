@@ -38,7 +38,7 @@ async function downloadContentTo(s: Services, run: Run, dest: string): Promise<v
 /** Downloads the run-folder zip into the run's results folder (once), and returns its path. */
 async function ensureContentZip(s: Services, run: Run): Promise<string> {
   const dest = s.results.contentZip(run);
-  if (fs.existsSync(dest)) return dest;
+  if (await fs.promises.stat(dest).catch(() => undefined)) return dest;
   await s.results.ensureDir(run);
   await downloadContentTo(s, run, dest);
   s.zipFs.invalidate(run.id);
