@@ -29,7 +29,11 @@ export interface Workbench {
   readonly serverUrl: string;
   /** Absolute path of the opened workspace folder (or `.code-workspace` file). */
   readonly folder: string;
-  /** Closes the browser (code-server keeps running for the next test). */
+  /**
+   * Closes the browser (code-server keeps running for the next test). Abrupt, like a dropped
+   * connection: the window's extension host lives on for the reconnection grace time; use
+   * `closeWindow` for a window the user closes.
+   */
   close(): Promise<void>;
 }
 
