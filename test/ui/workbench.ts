@@ -29,7 +29,11 @@ export interface Workbench {
   readonly serverUrl: string;
   /** Absolute path of the opened workspace folder (or `.code-workspace` file). */
   readonly folder: string;
-  /** Closes the browser (code-server keeps running for the next test). */
+  /**
+   * Closes the browser (code-server keeps running for the next test). Abrupt, like a dropped
+   * connection: the window's extension host lives on for the reconnection grace time; use
+   * `closeWindow` for a window the user closes.
+   */
   close(): Promise<void>;
 }
 
@@ -113,6 +117,19 @@ export async function openWorkbench(opts: { folder?: string; timeoutMs?: number 
     throw new Error(`the workbench did not open ${folder} at ${serverUrl}: ${(err as Error).message}`);
   }
   return wb;
+}
+
+/**
+ * Closes the window as a user closes a browser tab: the page's unload handlers run, so the
+ * workbench shuts down and tells code-server it is leaving (a tab that merely loses its
+ * connection keeps its extension host alive for the server's reconnection grace time, 3 hours in
+ * VS Code 1.100). Then closes the browser. Resolves once the page is closed.
+ */
+export async function closeWindow(wb: Workbench, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
+  const closed = wb.page.waitForEvent('close', { timeout: timeoutMs });
+  await wb.page.close({ runBeforeUnload: true });
+  await closed;
+  await wb.context.close();
 }
 
 /** Polls `probe` until it returns a value that is not undefined/false, or fails after the deadline. */
