@@ -57,6 +57,8 @@ interface ProfileState {
   /** Explicit due time (new run, manual refresh), wins over lastPollAt + interval when earlier. */
   dueAt?: number;
   inFlight?: AbortController;
+  /** Settles when the poll in flight ends (whatever its outcome). */
+  settled?: Promise<void>;
   errors: number;
   /** Polls in a row that changed nothing. */
   quiet: number;
@@ -183,8 +185,10 @@ export class Poller {
   }
 
   /**
-   * Polls every profile with active runs now (a user's "Refresh"), resetting the backoff.
-   * Resolves when those polls are done; a profile already being polled is not polled twice.
+   * Polls every profile with active runs now (a user's "Refresh", "Sign In"), resetting the
+   * backoff. Resolves when those polls are done. A profile being polled already is polled again
+   * once that poll ends, never twice at once: the poll in flight may be a background one that
+   * could not ask for a sign-in, and this one is the user's.
    */
   async refreshNow(): Promise<void> {
     if (this.disposed) return;
@@ -199,6 +203,14 @@ export class Poller {
       st.intervalMs = this.opts.baseIntervalMs;
       st.quiet = 0;
       if (!st.inFlight) polls.push(this.pollProfile(name, runs));
+      else {
+        polls.push(
+          (st.settled ?? Promise.resolve()).then(() => {
+            const still = activeByProfile(this.opts.runs()).get(name);
+            return still && !this.disposed ? this.pollProfile(name, still) : undefined;
+          }),
+        );
+      }
     }
     await Promise.all(polls);
   }
@@ -270,6 +282,8 @@ export class Poller {
     if (!st || st.inFlight) return;
     const ctl = new AbortController();
     st.inFlight = ctl;
+    let settle = (): void => undefined;
+    st.settled = new Promise<void>((resolve) => (settle = resolve));
     st.dueAt = undefined;
     const before = signature(runs);
     let changed = false;
@@ -292,6 +306,7 @@ export class Poller {
     } finally {
       if (st.inFlight === ctl) st.inFlight = undefined;
       st.lastPollAt = this.opts.clock.now();
+      settle();
     }
     if (this.disposed) return;
     this.opts.onPolled?.(name, changed, st.intervalMs);

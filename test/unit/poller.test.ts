@@ -205,10 +205,15 @@ describe('poller', () => {
     await w.clock.advance(0);
     const held = w.calls.find((c) => c.profile === 'a') ? 'a' : 'b';
     await w.clock.advance(120_000);
-    await p.refreshNow();
+    // A user's Refresh while the slow poll is in flight: not a second call at once, but one
+    // after it (the poll in flight may be a background one that could not ask for a sign-in).
+    const refreshed = p.refreshNow();
+    await w.clock.advance(0);
     assert.strictEqual(w.calls.filter((c) => c.profile === held).length, 1, 'the slow profile is asked once');
     assert.ok(w.calls.filter((c) => c.profile !== held).length > 3, 'the other profile goes on');
     w.release();
+    await refreshed;
+    assert.strictEqual(w.calls.filter((c) => c.profile === held).length, 2, "the user's Refresh polls the slow profile again once its call ended");
     await w.clock.advance(0);
     await w.clock.advance(60_000);
     assert.ok(w.calls.filter((c) => c.profile === held).length >= 2, 'polling resumes once the slow call ends');
