@@ -4,14 +4,11 @@
  * remote resource; only our own nonce'd style and script). No vscode import.
  */
 import type { RunSummaryModel, UsageBar } from './runSummaryModel';
+import { htmlEscape, webviewPage } from './webviewPage';
 
 /** What a button of the page asks the extension to do (posted as `{ command }`). */
 export type SummaryAction = 'rerunWithChanges' | 'openResults' | 'openOutput';
 
-/** Escapes text for HTML element content and attribute values. */
-export function htmlEscape(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-}
 
 function table(rows: ReadonlyArray<readonly [string, string]>, cls: string): string {
   const body = rows.map(([k, v]) => `<tr><th scope="row">${htmlEscape(k)}</th><td>${htmlEscape(v)}</td></tr>`).join('');
@@ -82,7 +79,6 @@ for (const b of document.querySelectorAll('button[data-command]')) {
  * source (`webview.cspSource`), allowed for nothing but what the page already holds.
  */
 export function runSummaryHtml(m: RunSummaryModel, nonce: string, cspSource: string): string {
-  const csp = [`default-src 'none'`, `style-src ${cspSource} 'nonce-${nonce}'`, `script-src 'nonce-${nonce}'`, `img-src ${cspSource}`].join('; ');
   const buttons = [
     `<button data-command="rerunWithChanges" title="Submit this request again, changed">Rerun with Changes...</button>`,
     m.canOpenResults ? `<button class="secondary" data-command="openResults">Open Results</button>` : '',
@@ -101,25 +97,21 @@ export function runSummaryHtml(m: RunSummaryModel, nonce: string, cspSource: str
 
   const timeline = m.timeline.length ? table(m.timeline.map((t) => [t.label, t.text] as const), 'timeline') : '<p class="note">No times known yet.</p>';
 
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<title>${htmlEscape(m.title)}</title>
-<style nonce="${nonce}">${STYLE}${fillRules(m.bars)}</style>
-</head>
-<body data-run="${htmlEscape(m.runId)}">
-<h1>${htmlEscape(m.title)}</h1>
+  return webviewPage({
+    nonce,
+    cspSource,
+    images: true,
+    title: m.title,
+    style: `${STYLE}${fillRules(m.bars)}`,
+    script: SCRIPT,
+    bodyData: { run: m.runId },
+    body: `<h1>${htmlEscape(m.title)}</h1>
 <div class="state ${m.state}">${htmlEscape(m.stateText)}</div>
 <div class="buttons">${buttons}</div>
 <section id="asked"><h2>What was asked</h2>${table(m.asked, 'asked')}</section>
 <section id="timeline"><h2>Timeline</h2>${timeline}</section>
 <section id="usage"><h2>Usage</h2>${usage.join('')}</section>
 <section id="exit"><h2>Exit</h2>${table(m.exit, 'exit')}</section>
-<section id="advice"><h2>Advice</h2>${advice}</section>
-<script nonce="${nonce}">${SCRIPT}</script>
-</body>
-</html>`;
+<section id="advice"><h2>Advice</h2>${advice}</section>`,
+  });
 }

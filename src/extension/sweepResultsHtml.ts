@@ -8,7 +8,7 @@ import { formatBytes } from '../core/format';
 import { ABSENT } from '../core/sweep/sweepTable';
 import type { SweepTable } from '../core/sweep/sweepTable';
 import { formatDuration } from '../core/usage/usageText';
-import { htmlEscape } from './runSummaryHtml';
+import { htmlEscape, webviewPage } from './webviewPage';
 
 /** What the page shows beside the table. */
 export interface SweepPageInfo {
@@ -92,7 +92,6 @@ function cell(text: string, cls = ''): string {
 
 /** The whole page; `nonce` fresh for each page, `cspSource` the webview's own source. */
 export function sweepResultsHtml(t: SweepTable, info: SweepPageInfo, nonce: string, cspSource: string): string {
-  const csp = [`default-src 'none'`, `style-src ${cspSource} 'nonce-${nonce}'`, `script-src 'nonce-${nonce}'`].join('; ');
   const head = ['task', ...t.params, 'state', 'elapsed', 'peak memory', t.valueTitle].map((h) => `<th scope="col">${htmlEscape(h)}</th>`).join('');
   const rows = t.rows
     .map((r) => {
@@ -100,17 +99,14 @@ export function sweepResultsHtml(t: SweepTable, info: SweepPageInfo, nonce: stri
       return `<tr data-run="${htmlEscape(r.runId)}">${cell(String(r.index))}${r.params.map((p) => cell(p)).join('')}${cell(r.state, `state-${r.state}`)}${cell(r.elapsedSeconds !== undefined ? formatDuration(r.elapsedSeconds) : ABSENT)}${cell(r.peakMemoryBytes !== undefined ? formatBytes(r.peakMemoryBytes) : ABSENT)}${value}</tr>`;
     })
     .join('');
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<title>${htmlEscape(info.title)}</title>
-<style nonce="${nonce}">${STYLE}</style>
-</head>
-<body data-sweep="${htmlEscape(info.sweepId)}">
-<h1>${htmlEscape(info.title)}</h1>
+  return webviewPage({
+    nonce,
+    cspSource,
+    title: info.title,
+    style: STYLE,
+    script: SCRIPT,
+    bodyData: { sweep: info.sweepId },
+    body: `<h1>${htmlEscape(info.title)}</h1>
 <div class="bar">
 <label for="extract">Value from stdout (regular expression, first group):</label>
 <input id="extract" type="text" spellcheck="false" placeholder="last line when empty, e.g. loss=([0-9.]+)" value="${htmlEscape(info.extract)}"${info.extractError ? ' class="invalid" aria-invalid="true"' : ''}>
@@ -120,8 +116,6 @@ export function sweepResultsHtml(t: SweepTable, info: SweepPageInfo, nonce: stri
 </div>
 ${info.extractError ? `<div class="error" role="alert">${htmlEscape(info.extractError)}</div>` : ''}
 ${info.status ? `<div class="status">${htmlEscape(info.status)}</div>` : ''}
-<table id="results"><thead><tr>${head}</tr></thead><tbody>${rows}</tbody></table>
-<script nonce="${nonce}">${SCRIPT}</script>
-</body>
-</html>`;
+<table id="results"><thead><tr>${head}</tr></thead><tbody>${rows}</tbody></table>`,
+  });
 }

@@ -9,7 +9,8 @@ import { groupUsageRows, parseUsageRows } from '../../src/core/usage/sacctUsage'
 import { usageByJob } from '../../src/core/usage/usageFigures';
 import type { UsageFigures } from '../../src/core/usage/usageFigures';
 import { KEEP_REQUEST, advicePicks, applyPicked, joinOptions, splitSbatchOptions, splitWords } from '../../src/extension/rerunChanges';
-import { htmlEscape, runSummaryHtml } from '../../src/extension/runSummaryHtml';
+import { runSummaryHtml } from '../../src/extension/runSummaryHtml';
+import { htmlEscape } from '../../src/extension/webviewPage';
 import { runAdvice, runSummaryModel, usageBars } from '../../src/extension/runSummaryModel';
 import { mdEscape, runDescription, runTooltipMarkdown } from '../../src/extension/runTreeModel';
 import { repoRoot } from '../support/repoRoot';
