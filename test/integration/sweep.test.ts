@@ -123,6 +123,27 @@ describe('sweeps on the web API and the local runner', function () {
       const answers = await backend.states(keyed.map(runRef));
       for (const r of keyed) assert.ok(!(answers.get(r.id) instanceof Error), `the server knows ${r.key}`);
     });
+    it('an input file that disappeared before the submit: a clear error naming it, no task sent or left waiting', async () => {
+      const files = ['a.txt', 'b.txt'].map((n) => {
+        const p = path.join(tmp, n);
+        fs.writeFileSync(p, `${n}\n`);
+        return { path: p, name: n };
+      });
+      fs.rmSync(files[1].path);
+      const before = store.list().length;
+      await assert.rejects(
+        submitSweep({
+          backend,
+          store,
+          profile: { name: 'muse', kind: 'ws', url: server.url } as unknown as Profile,
+          request: { software: 'sw_example', cmd: 'cat {f}', files },
+          spec: { template: 'cat {f}', params: [{ name: 'f', values: ['a.txt', 'b.txt'] }], combine: 'product' },
+        }),
+        (e: unknown) => isMuseError(e) && e.message.includes('b.txt'),
+      );
+      const left = store.list().slice(before);
+      assert.ok(left.every((r) => !r.key && r.state !== 'waiting'), JSON.stringify(left.map((r) => [r.state, r.lastError])));
+    });
   });
 
   describe('local runner', () => {
