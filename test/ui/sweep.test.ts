@@ -45,6 +45,34 @@ async function waitForQuestion(wb: Workbench, title: RegExp): Promise<void> {
 }
 
 /** The rows under the level-2 row labelled `label` (its tasks, when it is expanded). */
+/**
+ * Expands the sweep row whose label and description start so, as a user would (its twistie), and
+ * waits for `count` task rows under it; returns them. Clicks again only while the tree shows it collapsed: a
+ * refresh that lands with the click must not leave the test waiting on a collapsed row.
+ */
+async function expandSweep(wb: Workbench, label: string, description: RegExp, count: number): Promise<TreeItem[]> {
+  return waitFor(`the sweep row "${label}" expanded to ${count} tasks`, async () => {
+    const items = await treeItems(wb, 'Runs');
+    const at = items.findIndex((i) => i.level === 2 && i.label === label && description.test(i.description));
+    if (at < 0) return undefined;
+    if (items[at].expanded === false) {
+      const rows = wb.page.locator('.sidebar .monaco-list-row[aria-level="2"]', { hasText: label });
+      const n = await rows.count();
+      for (let k = 0; k < n; k++) {
+        const r = rows.nth(k);
+        if ((await r.getAttribute('aria-expanded')) === 'false' && description.test((await r.innerText()).replace(/\s+/g, ' '))) {
+          await r.locator('.monaco-tl-twistie').click().catch(() => undefined);
+          break;
+        }
+      }
+      return undefined;
+    }
+    const end = items.findIndex((i, k) => k > at && i.level <= 2);
+    const tasks = items.slice(at + 1, end < 0 ? undefined : end);
+    return tasks.length === count ? tasks : undefined;
+  }, 30_000);
+}
+
 function childrenOf(items: TreeItem[], label: string): TreeItem[] {
   const at = items.findIndex((i) => i.level === 2 && i.label === label);
   if (at < 0) return [];
@@ -142,10 +170,9 @@ describe('Run as Sweep in the workbench', function () {
     await screenshot(wb, 'sweep-6-row');
 
     // Expand: the tasks in index order, labelled by their values, each a run row that is done.
-    await wb.page.locator('.sidebar .monaco-list-row[aria-level="2"]', { hasText: 'direct · add.py' }).first().click();
-    const expanded = await waitForTreeItems(wb, 'Runs', (items) => items.filter((i) => i.level === 3).length === 6);
-    assert.deepStrictEqual(expanded.filter((i) => i.level === 3).map((i) => i.label), TASKS);
-    assert.ok(expanded.filter((i) => i.level === 3).every((i) => i.icon === 'pass' && i.description.startsWith('done')), JSON.stringify(expanded));
+    const tasks = await expandSweep(wb, 'direct · add.py', /6 tasks/, 6);
+    assert.deepStrictEqual(tasks.map((i) => i.label), TASKS);
+    assert.ok(tasks.every((i) => i.icon === 'pass' && i.description.startsWith('done')), JSON.stringify(tasks));
     await runCommand(wb, 'Notifications: Clear All Notifications');
     await waitFor('no notification on screen', async () => (await notifications(wb!)).length === 0);
     await screenshot(wb, 'sweep-7-tasks');
@@ -184,8 +211,7 @@ describe('Run as Sweep in the workbench', function () {
     const row = (items: TreeItem[]): TreeItem | undefined => items.find((i) => i.level === 2 && i.label === 'direct · sum.py');
     await waitForTreeItems(wb, 'Runs', (items) => row(items)?.description === '2 tasks · 1 ok · 1 failed', SWEEP_DEADLINE_MS);
     await waitForNotification(wb, /^Sweep sum\.py: 1 ok · 1 failed$/, SWEEP_DEADLINE_MS);
-    await wb.page.locator('.sidebar .monaco-list-row[aria-level="2"]', { hasText: 'direct · sum.py' }).first().click();
-    const before = childrenOf(await waitForTreeItems(wb, 'Runs', (items) => childrenOf(items, 'direct · sum.py').length === 2), 'direct · sum.py');
+    const before = await expandSweep(wb, 'direct · sum.py', /2 tasks/, 2);
     assert.deepStrictEqual(before.map((i) => [i.label, i.icon]), [['a=1', 'pass'], ['a=oops', 'error']]);
     assert.strictEqual(row(await waitForTreeItems(wb, 'Runs', (items) => !!row(items)))?.icon, 'error');
     await screenshot(wb, 'sweep-9-failed-task');
