@@ -2,7 +2,7 @@
  * A followed output kept as a file that an editor shows (the extension's Follow Output): a head
  * (the web API's refresh rate), the kept text (keptText.ts) and a tail (how the run ended), with
  * only the new text appended at each update. The whole file is written again only when the
- * kept part was trimmed (about once per quarter of the limit), so the work per update follows
+ * kept part was trimmed (about once per half of the limit), so the work per update follows
  * the new bytes, not the document's size. Writes are asynchronous and in order.
  */
 import * as fs from 'fs';

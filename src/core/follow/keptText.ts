@@ -24,7 +24,7 @@ export class KeptText {
   append(text: string): boolean {
     this.body += text;
     if (this.body.length <= this.limit) return false;
-    let cut = this.body.length - Math.floor(this.limit * 0.75);
+    let cut = this.body.length - Math.floor(this.limit * 0.5);
     const nl = this.body.indexOf('\n', cut);
     if (nl >= 0 && nl - cut < 4096) cut = nl + 1;
     this.dropped += cut;
