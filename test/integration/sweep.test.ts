@@ -90,7 +90,8 @@ describe('sweeps on the web API and the local runner', function () {
     after(async () => {
       await backend?.dispose();
       await server?.close();
-      fs.rmSync(dir, { recursive: true, force: true });
+      // Tasks sent by the cancel test may still be writing their run folders for a moment.
+      fs.rmSync(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 250 });
     });
 
     it('a 2x3 sweep of add.py is six grouped runs with the right six results', async () => {
