@@ -13,6 +13,7 @@ import {
   answerQuickInput,
   clickDialogButton,
   clickTreeItemAction,
+  editorActionLabels,
   notifications,
   openFile,
   openWorkbench,
@@ -116,6 +117,8 @@ describe('Run as Sweep in the workbench', function () {
     // take seconds after the window opens.)
     await showViewContainer(wb, 'Muse');
     await openFile(wb, 'add.py');
+    // The extension host knows add.py is the active file once its Run button shows.
+    await waitFor('the Run button on add.py', async () => (await editorActionLabels(wb!)).includes('Run Active File on Muse'));
     await runCommand(wb, 'Muse: Run as Sweep...');
 
     // The command, prefilled as Run on Muse prefills it; the user adds two placeholders.
