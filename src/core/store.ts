@@ -70,6 +70,12 @@ export class RunStore {
 
   private runs: Run[] = [];
   private snapshot = '';
+  /**
+   * The file's identity (inode, size, mtime) when this process last read or wrote it: the watch
+   * event of our own write (or a stat poll with nothing new) reads and parses nothing. With
+   * thousands of runs a read is tens of milliseconds of the extension host's time.
+   */
+  private seen?: string;
   private readonly listeners = new Set<(runs: Run[]) => void>();
   /** Mutations of this process run one after the other (the lock is per process anyway). */
   private queue: Promise<unknown> = Promise.resolve();
@@ -84,7 +90,9 @@ export class RunStore {
 
   /** Reads the file (a missing file is an empty store; a corrupt one is set aside, with a warning). */
   async load(): Promise<void> {
+    const id = await this.identity();
     const doc = await this.readDoc({ setAsideCorrupt: false });
+    if (!doc.corrupt) this.seen = id;
     if (doc.corrupt) {
       // Set it aside under the lock: another writer may be replacing it right now.
       await this.mutate(() => undefined);
@@ -225,8 +233,22 @@ export class RunStore {
 
   /** Re-reads the file; true when the runs changed (listeners are told). */
   async reload(): Promise<boolean> {
+    // Taken before the read: a change landing in between is read now, and its event reads again.
+    const id = await this.identity();
+    if (id !== undefined && id === this.seen) return false;
     const doc = await this.readDoc({ setAsideCorrupt: false });
+    if (!doc.corrupt) this.seen = id;
     return this.setRuns(doc, true);
+  }
+
+  /** Inode, size and modification time of the file, or undefined when it cannot be read. */
+  private async identity(): Promise<string | undefined> {
+    try {
+      const s = await fs.promises.stat(this.file, { bigint: true });
+      return `${s.ino}:${s.size}:${s.mtimeNs}`;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Follows changes made by other processes (fs.watch on the folder, plus a slow stat poll). */
@@ -372,6 +394,8 @@ export class RunStore {
       const out = fn(doc.runs);
       if (compromised) throw new MuseError('io', `Lost the lock on ${this.file} (${compromised.message}); nothing was written, try again.`);
       await this.writeAtomic(JSON.stringify({ version: STORE_VERSION, runs: doc.runs }, null, 1) + '\n');
+      // Under the lock: no one else wrote since.
+      this.seen = await this.identity();
       this.setRuns(doc, true);
       return out;
     } finally {

@@ -137,4 +137,32 @@ describe('RunStore', () => {
       w.dispose();
     }
   });
+  it('reads nothing back after its own write: only a change by someone else is read and parsed', async () => {
+    const a = new RunStore(file);
+    const b = new RunStore(file);
+    await a.load();
+    await b.load();
+    let reads = 0;
+    const readFile = fs.promises.readFile;
+    (fs.promises as { readFile: unknown }).readFile = (async (p: fs.PathLike, ...rest: unknown[]) => {
+      if (String(p) === file) reads++;
+      return (readFile as (...a: unknown[]) => unknown)(p, ...rest);
+    }) as typeof readFile;
+    try {
+      await a.add(makeRun('r1'));
+      const afterWrite = reads; // the write reads the file once, under the lock
+      assert.strictEqual(await a.reload(), false);
+      assert.strictEqual(await a.reload(), false);
+      assert.strictEqual(reads, afterWrite, 'the watch events of its own write read the file again');
+      await b.add(makeRun('r2'));
+      const beforeOther = reads;
+      assert.strictEqual(await a.reload(), true, 'the other writer\'s run is seen');
+      assert.strictEqual(reads, beforeOther + 1);
+      assert.deepStrictEqual(a.list().map((r) => r.id).sort(), ['r1', 'r2']);
+      assert.strictEqual(await a.reload(), false);
+      assert.strictEqual(reads, beforeOther + 1, 'read once per change');
+    } finally {
+      (fs.promises as { readFile: unknown }).readFile = readFile;
+    }
+  });
 });
