@@ -110,7 +110,7 @@ export async function followLag(
   api: MuseExtensionApi,
   dir: string,
   o = { runs: 10, seconds: 20, bytesPerSecond: 1_000_000 },
-): Promise<{ lag: LagFigures; runs: number; seconds: number; bytesPerSecond: number; shownChars: number }> {
+): Promise<{ lag: LagFigures; runs: number; seconds: number; bytesPerSecond: number; shownChars: number; visibleChars: number; focused: boolean; open: { lag: LagFigures; ms: number } }> {
   const vscode = require('vscode') as typeof import('vscode');
   const { runRef, submitRun } = require('../src/core/runs') as typeof import('../src/core/runs');
   const profile = { name: 'local', kind: 'local' } as const;
@@ -123,7 +123,8 @@ export async function followLag(
       'import sys, time',
       `block = ("x" * 99 + "\\n") * (${o.bytesPerSecond} // 1000)`,
       't0 = time.time()',
-      `for i in range(${o.seconds * 10}):`,
+      // The runs outlive the sampling (their ends are not part of it).
+      `for i in range(${(o.seconds + 15) * 10}):`,
       '    sys.stdout.write(block)',
       '    sys.stdout.flush()',
       '    d = t0 + (i + 1) / 10 - time.time()',
@@ -137,14 +138,18 @@ export async function followLag(
     ),
   );
   const editors: import('vscode').TextEditor[] = [];
-  const { lag } = await lagDuring(async () => {
+  // Opening: each document catches up on what its run wrote so far (up to the kept size).
+  const opening = await lagDuring(async () => {
     for (const r of runs) editors.push((await vscode.commands.executeCommand('muse.followOutput', r.id)) as import('vscode').TextEditor);
-    // The runs write for `seconds`: the lag is sampled while the documents grow.
-    await new Promise((resolve) => setTimeout(resolve, o.seconds * 1000));
-  }, 'follow');
+  }, 'follow-open');
+  // The runs write on: the lag is sampled for `seconds` while the documents grow.
+  const { lag } = await lagDuring(() => new Promise((resolve) => setTimeout(resolve, o.seconds * 1000)), 'follow');
   // Counted after the sampling: joining 10 documents of up to 8 MB is the bench's work, not the extension's.
   const shownChars = editors.reduce((n, e) => n + (e?.document.getText().length ?? 0), 0);
+  const visible = new Set(vscode.window.visibleTextEditors.map((e) => e.document));
+  const visibleChars = editors.reduce((n, e) => n + (e && visible.has(e.document) ? e.document.getText().length : 0), 0);
+  const focused = vscode.window.state.focused;
   await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   for (const r of runs) await backend.cancel?.(runRef(r)).catch(() => undefined);
-  return { lag, runs: o.runs, seconds: o.seconds, bytesPerSecond: o.bytesPerSecond, shownChars };
+  return { lag, runs: o.runs, seconds: o.seconds, bytesPerSecond: o.bytesPerSecond, shownChars, visibleChars, focused, open: { lag: opening.lag, ms: opening.ms } };
 }

@@ -1,8 +1,11 @@
 /**
  * Follow Output: a running run's stdout (or stderr) as a read-only document that grows as the
- * job writes. The core's follower reads every followed document's stream with ONE timer
- * (about 1 s while one is visible and the window focused, slower while hidden, nothing once
- * all are closed). Each document is a file in the extension's storage (`follow/`), opened
+ * job writes. The core's follower reads every followed document's stream with ONE timer, each
+ * at its own pace: about 1 s while the document is visible and the window focused, 5 s visible
+ * in an unfocused window, 15 s in a background tab, nothing once all are closed. A background
+ * document's text is kept but not written until it is shown (or its run ends): VS Code mirrors
+ * every open document in this extension host, so text nobody sees would cost this host as much
+ * as text on screen. Each document is a file in the extension's storage (`follow/`), opened
  * read-only, to which only the new text is appended (asynchronously): VS Code reloads it from
  * disk outside the extension host and hands this host only the appended lines. (A content
  * provider would have this host build, split and send the WHOLE text again at every update: up
@@ -19,6 +22,7 @@ import { errorMessage } from '../core/errors';
 import { Follower, wholeFileWhere } from '../core/follow/follower';
 import type { FollowEvent, FollowHandle } from '../core/follow/follower';
 import { FollowedFile } from '../core/follow/followedFile';
+import { isFinal } from '../core/model';
 import type { Run } from '../core/model';
 import type { RunStore } from '../core/store';
 import type { Backends } from './backends';
@@ -33,7 +37,7 @@ export function followPath(folder: string, run: Run, stream: OutputStream): stri
   return path.join(folder, safeSegment(run.profile), safeSegment(`${run.software}-${script ? `${script}-` : ''}${short}`), `${stream}.log`);
 }
 
-/** What the timer waits: about 1 s visible and focused, 5 s visible unfocused, 15 s hidden. */
+/** A document's wait between two reads: about 1 s visible and focused, 5 s visible unfocused, 15 s hidden. */
 export function followDelayMs(visible: boolean, focused: boolean): number {
   return visible ? (focused ? 1000 : 5000) : 15000;
 }
@@ -57,6 +61,8 @@ export interface FollowSettings {
 
 export class FollowDocuments implements vscode.Disposable {
   private readonly docs = new Map<string, FollowedDoc>();
+  /** The document of each followed stream (the follower asks each one's pace). */
+  private readonly byHandle = new Map<FollowHandle, FollowedDoc>();
   private readonly backendOf = new Map<string, Backend>();
   private readonly follower: Follower;
   private readonly subs: vscode.Disposable[] = [];
@@ -85,7 +91,7 @@ export class FollowDocuments implements vscode.Disposable {
       maxBytes: settings.keepBytes(),
       folderEveryMs: () => settings.webApiSeconds() * 1000,
     });
-    this.follower.start(() => this.delay());
+    this.follower.start((h) => this.delay(h));
     this.cleared = this.clearEarlier();
     this.subs.push(
       vscode.window.tabGroups.onDidChangeTabs((e) => {
@@ -94,7 +100,7 @@ export class FollowDocuments implements vscode.Disposable {
       vscode.window.onDidChangeWindowState((s) => {
         if (s.focused) this.follower.poke();
       }),
-      vscode.window.onDidChangeVisibleTextEditors(() => this.follower.poke()),
+      vscode.window.onDidChangeVisibleTextEditors(() => this.shown()),
       vscode.window.onDidChangeTextEditorSelection((e) => {
         const d = e.textEditor.document;
         if (!this.docs.has(d.uri.toString())) return;
@@ -146,6 +152,26 @@ export class FollowDocuments implements vscode.Disposable {
 
   private start(d: FollowedDoc): void {
     d.handle = this.follower.add(d.run, d.stream, (e) => this.update(d, e));
+    this.byHandle.set(d.handle, d);
+    this.follower.poke();
+  }
+
+  private stop(d: FollowedDoc): void {
+    if (!d.handle) return;
+    d.handle.dispose();
+    this.byHandle.delete(d.handle);
+    d.handle = undefined;
+  }
+
+  /** The followed documents on screen now. */
+  private visibleKeys(): Set<string> {
+    return new Set(vscode.window.visibleTextEditors.map((e) => e.document.uri.toString()));
+  }
+
+  /** Documents just shown get the text held while they were hidden, then their pace is 1 s again. */
+  private shown(): void {
+    const visible = this.visibleKeys();
+    for (const [key, d] of this.docs) if (visible.has(key)) d.out.flush();
     this.follower.poke();
   }
 
@@ -158,23 +184,26 @@ export class FollowDocuments implements vscode.Disposable {
       return;
     }
     d.lastError = undefined;
-    d.out.append(e.text);
+    // Nobody sees a background tab: its text is kept, and written once it is shown.
+    const hold = !this.visibleKeys().has(d.uri.toString());
+    d.out.append(e.text, hold);
     if (e.ended) {
-      d.out.end(`[The run ended: ${e.state?.state ?? 'ended'}.]\n`);
+      d.out.end(`[The run ended: ${e.state?.state ?? 'ended'}.]\n`, hold);
+      if (d.handle) this.byHandle.delete(d.handle);
       d.handle = undefined;
       for (const l of this.endedListeners) l(this.store.get(d.run.id) ?? d.run, d.stream);
     }
   }
 
   private finish(d: FollowedDoc, tail: string): void {
-    d.handle?.dispose();
-    d.handle = undefined;
+    this.stop(d);
     d.out.end(tail);
   }
 
   /** The store changed: a followed run removed from the list says so; a new state is passed on. */
   runsChanged(runs: readonly Run[]): void {
     const byId = new Map(runs.map((r) => [r.id, r]));
+    const ended: FollowHandle[] = [];
     for (const d of this.docs.values()) {
       const now = byId.get(d.run.id);
       if (!now) {
@@ -183,7 +212,10 @@ export class FollowDocuments implements vscode.Disposable {
       }
       d.run = now;
       this.follower.updateRun(now);
+      // Its end is read now, hidden or not: the last bytes, the failure explained.
+      if (d.handle && isFinal(now.state)) ended.push(d.handle);
     }
+    this.follower.readSoon(ended);
   }
 
   /** A tab closed: once no tab shows a followed document, it is no longer followed and its file goes. */
@@ -193,7 +225,7 @@ export class FollowDocuments implements vscode.Disposable {
     if (!d) return;
     const shown = vscode.window.tabGroups.all.some((g) => g.tabs.some((t) => t.input instanceof vscode.TabInputText && t.input.uri.toString() === key));
     if (shown) return;
-    d.handle?.dispose();
+    this.stop(d);
     this.docs.delete(key);
     this.atEnd.delete(key);
     void d.out.remove();
@@ -207,10 +239,11 @@ export class FollowDocuments implements vscode.Disposable {
     await fs.promises.rm(this.folder, { recursive: true, force: true }).catch((e: unknown) => this.log.warn(`removing ${this.folder}: ${errorMessage(e)}`));
   }
 
-  /** The wait before the next read, or undefined (nothing followed: no timer at all). */
-  private delay(): number | undefined {
-    if (this.follower.size === 0) return undefined;
-    const visible = vscode.window.visibleTextEditors.some((e) => this.docs.get(e.document.uri.toString())?.handle);
+  /** A followed stream's wait between two reads. */
+  private delay(h: FollowHandle): number | undefined {
+    const d = this.byHandle.get(h);
+    if (!d) return undefined;
+    const visible = vscode.window.visibleTextEditors.some((e) => e.document.uri.toString() === d.uri.toString());
     return followDelayMs(visible, vscode.window.state.focused);
   }
 
@@ -232,6 +265,7 @@ export class FollowDocuments implements vscode.Disposable {
     for (const s of this.subs) s.dispose();
     const pending = [...this.docs.values()].map((d) => d.out.settled());
     this.docs.clear();
+    this.byHandle.clear();
     void Promise.all(pending).then(() => fs.promises.rm(this.folder, { recursive: true, force: true })).catch(() => undefined);
   }
 }

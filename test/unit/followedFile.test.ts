@@ -44,4 +44,41 @@ describe('core: a followed document kept as a file', () => {
     await f.remove();
     assert.strictEqual(fs.existsSync(f.file), false);
   });
+  it('holds text nobody sees: nothing written until flush, then one append (or one whole write after a trim)', async () => {
+    const f = new FollowedFile(path.join(dir, 'stdout.log'), '', 1000, 'the run folder', () => undefined);
+    f.append('shown 1\n');
+    await f.settled();
+    f.append('held 1\n', true);
+    f.append('held 2\n', true);
+    await f.settled();
+    assert.strictEqual(fs.readFileSync(f.file, 'utf8'), 'shown 1\n', 'held text is not written');
+    assert.strictEqual(f.holding, true);
+    const before = f.writtenChars;
+    f.flush();
+    await f.settled();
+    assert.strictEqual(f.writtenChars - before, 'held 1\nheld 2\n'.length, 'the flush appends the held text only');
+    assert.strictEqual(fs.readFileSync(f.file, 'utf8'), 'shown 1\nheld 1\nheld 2\n');
+    // A shown update after held text writes both, in order, as one append.
+    f.append('held 3\n', true);
+    f.append('shown 2\n');
+    await f.settled();
+    assert.strictEqual(fs.readFileSync(f.file, 'utf8'), 'shown 1\nheld 1\nheld 2\nheld 3\nshown 2\n');
+    // Held past the limit: one whole write at the flush, the last part kept.
+    const rewrites = f.rewrites;
+    for (let i = 0; i < 300; i++) f.append(`line ${String(i).padStart(4, '0')}\n`, true);
+    await f.settled();
+    assert.strictEqual(f.rewrites, rewrites, 'nothing written while held, trims included');
+    f.flush();
+    await f.settled();
+    assert.strictEqual(f.rewrites, rewrites + 1);
+    const text = fs.readFileSync(f.file, 'utf8');
+    assert.match(text, /^\[\d+ earlier characters not shown: the whole file is the run folder\]\n/);
+    assert.match(text, /line 0299\n$/);
+    assert.ok(text.length <= 1100, `${text.length} characters kept over a 1,000 limit`);
+    // The end writes what is held before the last line.
+    f.append('held at the end\n', true);
+    f.end('[The run ended: completed.]\n');
+    await f.settled();
+    assert.match(fs.readFileSync(f.file, 'utf8'), /line 0299\nheld at the end\n\[The run ended: completed\.\]\n$/);
+  });
 });

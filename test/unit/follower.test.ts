@@ -4,6 +4,7 @@ import { MuseError } from '../../src/core/errors';
 import { Follower } from '../../src/core/follow/follower';
 import type { FollowEvent } from '../../src/core/follow/follower';
 import type { Run } from '../../src/core/model';
+import { until } from '../support/until';
 
 /** A backend whose output files live in memory; counts its follow batches; can drop a batch. */
 class MemoryBackend {
@@ -71,6 +72,47 @@ describe('core: the follower', () => {
     b.files.set('a/stdout', Buffer.from('new\n'));
     await f.cycle();
     assert.match(text, /^old old old\n\[f was truncated or rewritten: shown again from its start\]\nnew\n$/);
+    f.dispose();
+  });
+  it('reads each stream at its own pace: a slow one stays unread while a fast one is read, until asked', async () => {
+    const b = new MemoryBackend();
+    const f = new Follower({ backendOf: () => b as unknown as Backend });
+    const reads = new Map<string, number>();
+    const texts = new Map<string, string>();
+    const handles = ['fast', 'slow'].map((id) =>
+      f.add(run(id), 'stdout', (e) => {
+        reads.set(id, (reads.get(id) ?? 0) + 1);
+        texts.set(id, (texts.get(id) ?? '') + e.text);
+      }),
+    );
+    b.append('fast', 'f\n');
+    b.append('slow', 's1\n');
+    f.start((h) => (h.run.id === 'fast' ? 20 : 3_600_000));
+    await until('the fast stream read 5 times', () => (reads.get('fast') ?? 0) >= 5);
+    assert.strictEqual(reads.get('slow'), 1, 'the slow stream is read once (its first read), not at the fast pace');
+    assert.ok(b.batches.slice(1).every((n) => n === 1), `later batches hold the fast stream only: ${b.batches.join(',')}`);
+    b.append('slow', 's2\n');
+    f.readSoon([handles[1]!]);
+    await until('the slow stream read when asked', () => texts.get('slow') === 's1\ns2\n');
+    f.dispose();
+  });
+
+  it('makes a big read into text a slice at a time, the event loop turning between slices', async () => {
+    const b = new MemoryBackend();
+    const f = new Follower({ backendOf: () => b as unknown as Backend });
+    let text = '';
+    f.add(run('a'), 'stdout', (e) => (text += e.text));
+    const line = `${'y'.repeat(99)}\n`;
+    b.append('a', line.repeat(50_000)); // 5 MB
+    let turns = 0;
+    const timer = setInterval(() => turns++, 0);
+    try {
+      await f.cycle();
+    } finally {
+      clearInterval(timer);
+    }
+    assert.strictEqual(text.length, 5_000_000);
+    assert.ok(turns >= 3, `the event loop turned ${turns} times while 5 MB were made into text`);
     f.dispose();
   });
 });

@@ -3,7 +3,9 @@
  * (the web API's refresh rate), the kept text (keptText.ts) and a tail (how the run ended), with
  * only the new text appended at each update. The whole file is written again only when the
  * kept part was trimmed (about once per half of the limit), so the work per update follows
- * the new bytes, not the document's size. Writes are asynchronous and in order.
+ * the new bytes, not the document's size. Writes are asynchronous and in order. Text can also
+ * be held (kept, not written: a document nobody sees) and written at the next `flush`, as one
+ * append, or one whole-file write when the kept part was trimmed meanwhile.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -13,6 +15,12 @@ export class FollowedFile {
   private readonly kept: KeptText;
   private tail = '';
   private io: Promise<void>;
+  /** Characters kept but not written yet (the end of the kept text). */
+  private heldChars = 0;
+  /** The kept part was trimmed while text was held: the next write is the whole file. */
+  private heldTrim = false;
+  /** The last line is set but not written yet. */
+  private tailHeld = false;
   /** Characters written so far, and whole-file writes (tests, benches). */
   writtenChars = 0;
   rewrites = 0;
@@ -36,22 +44,46 @@ export class FollowedFile {
     this.io = this.io.catch(onError);
   }
 
-  /** Appends output text; the file gets only this text, unless the kept part had to be trimmed. */
-  append(text: string): void {
+  /**
+   * Appends output text; the file gets only this text (and any held before it), unless the kept
+   * part had to be trimmed. With `hold`, the text is kept but not written until `flush`.
+   */
+  append(text: string, hold = false): void {
     if (!text || this.tail) return;
-    if (this.kept.append(text)) {
-      this.rewrites++;
-      this.write(this.head + this.kept.text, false);
-    } else {
-      this.write(text, true);
-    }
+    if (this.kept.append(text)) this.heldTrim = true;
+    this.heldChars += text.length;
+    if (!hold) this.flush();
   }
 
-  /** Ends the document with a last line (how the run ended, why it stopped); later text is ignored. */
-  end(line: string): void {
+  /** True while held text (or the last line) waits for `flush`. */
+  get holding(): boolean {
+    return this.heldChars > 0 || this.heldTrim || this.tailHeld;
+  }
+
+  /** Writes the held text, if any: one append, or the whole file when the kept part was trimmed. */
+  flush(): void {
+    if (!this.holding) return;
+    const tail = this.tailHeld ? this.tail : '';
+    if (this.heldTrim) {
+      this.rewrites++;
+      this.write(this.head + this.kept.text + this.tail, false);
+    } else {
+      this.write((this.heldChars > 0 ? this.kept.last(this.heldChars) : '') + tail, true);
+    }
+    this.heldChars = 0;
+    this.heldTrim = false;
+    this.tailHeld = false;
+  }
+
+  /**
+   * Ends the document with a last line (how the run ended, why it stopped); later text is
+   * ignored. With `hold`, written at the next `flush` with the held text.
+   */
+  end(line: string, hold = false): void {
     if (this.tail) return;
     this.tail = `${this.kept.endsInLine() ? '\n' : ''}${line}`;
-    this.write(this.tail, true);
+    this.tailHeld = true;
+    if (!hold) this.flush();
   }
 
   /** True once `end` was called. */

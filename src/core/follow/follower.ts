@@ -4,6 +4,9 @@
  * streams it follows there (one `follow` batch per profile), turns the bytes into text to append
  * (outputText.ts), and stops following a stream once its run's end has been read. A failed cycle
  * changes no offset: the next one (after a reconnect) resumes where the last good read ended.
+ * Each stream has its own pace (`start`): a stream is read when its time has come, and streams
+ * nearly due join a cycle that runs anyway, so that streams of one pace stay in one batch. New
+ * bytes are made into text a slice at a time, the event loop free between slices.
  */
 import type { Backend, FollowAnswer, FollowOffsets, FollowRead, OutputStream } from '../backend';
 import { can } from '../backend';
@@ -48,6 +51,8 @@ export interface FollowerOptions {
 
 interface Followed extends FollowHandle {
   unwatch?: () => void;
+  /** When it was last read (0: never, or asked to be read now). */
+  readAt: number;
   offsets: FollowOffsets;
   texts: Map<string, OutputText>;
   lastTask?: string;
@@ -64,11 +69,19 @@ export function wholeFileWhere(run: Run, stream: OutputStream): string {
   return run.backend === 'ssh' ? `${where} on the cluster` : where;
 }
 
+/** Bytes made into text in one go: the event loop turns between two slices (about 5 ms each). */
+const SLICE_BYTES = 1 << 20;
+
+/** A cycle that runs anyway takes streams due within this part of their wait (at most 500 ms). */
+const slackOf = (ms: number): number => Math.min(500, ms / 2);
+
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 export class Follower {
   private readonly followed = new Set<Followed>();
   private running?: Promise<void>;
   private timer?: NodeJS.Timeout;
-  private delay?: () => number | undefined;
+  private delay?: (h: FollowHandle) => number | undefined;
   private disposed = false;
   /** Cycles run and `follow` batches sent (benches and tests count them). */
   cycles = 0;
@@ -81,6 +94,7 @@ export class Follower {
     const f: Followed = {
       run,
       stream,
+      readAt: 0,
       offsets: {},
       texts: new Map(),
       listener,
@@ -113,19 +127,30 @@ export class Follower {
   }
 
   /**
-   * Runs cycles on a `setTimeout` chain: `delay()` gives the wait before the next one (read each
-   * time: visible, hidden, focused), undefined to pause until `poke`. Nothing runs while no
-   * stream is followed.
+   * Runs cycles on a `setTimeout` chain: `delay(stream)` gives each stream's wait between two
+   * reads (asked again at each cycle: visible, hidden, focused), undefined to leave it unread
+   * until `poke`. Nothing runs while no stream is due; no timer while none is followed.
    */
-  start(delay: () => number | undefined): void {
+  start(delay: (h: FollowHandle) => number | undefined): void {
     this.delay = delay;
     this.schedule();
   }
 
-  /** Runs a cycle soon (a new stream, the window focused again). */
+  /** Runs a cycle soon for the streams whose time has come (a new stream, a pace that changed). */
   poke(): void {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => void this.tick(), 0);
+  }
+
+  /** Reads these streams at the next cycle, whatever their pace (their run ended, they are shown again). */
+  readSoon(handles: Iterable<FollowHandle>): void {
+    let any = false;
+    for (const h of handles) {
+      if (!this.followed.has(h as Followed)) continue;
+      (h as Followed).readAt = 0;
+      any = true;
+    }
+    if (any) this.poke();
   }
 
   private wakeTimer?: NodeJS.Timeout;
@@ -141,26 +166,52 @@ export class Follower {
   private schedule(): void {
     clearTimeout(this.timer);
     if (this.disposed || !this.delay) return;
-    const ms = this.delay();
-    if (ms === undefined) return;
-    this.timer = setTimeout(() => void this.tick(), ms);
+    const now = Date.now();
+    let next: number | undefined;
+    for (const f of this.followed) {
+      const ms = this.delay(f);
+      if (ms === undefined) continue;
+      const at = Math.max(0, f.readAt + ms - now);
+      if (next === undefined || at < next) next = at;
+    }
+    if (next === undefined) return;
+    this.timer = setTimeout(() => void this.tick(), next);
+  }
+
+  /** The streams whose time has come, and those due within their slack (they join this batch). */
+  private due(): Followed[] {
+    if (!this.delay) return [...this.followed];
+    const now = Date.now();
+    return [...this.followed].filter((f) => {
+      const ms = this.delay!(f);
+      return ms !== undefined && now >= f.readAt + ms - slackOf(ms);
+    });
   }
 
   private async tick(): Promise<void> {
-    if (this.followed.size > 0) await this.cycle().catch(() => undefined);
+    if (this.running) await this.running.catch(() => undefined);
+    const due = this.due();
+    if (due.length > 0) await this.read(due).catch(() => undefined);
     this.schedule();
   }
 
-  /** One cycle: one `follow` batch per backend for all the streams it follows. */
+  /** One cycle of every followed stream: one `follow` batch per backend. */
   cycle(signal?: AbortSignal): Promise<void> {
-    this.running ??= this.runCycle(signal).finally(() => (this.running = undefined));
+    return this.read([...this.followed], signal);
+  }
+
+  private read(streams: Followed[], signal?: AbortSignal): Promise<void> {
+    this.running ??= this.runCycle(streams, signal).finally(() => (this.running = undefined));
     return this.running;
   }
 
-  private async runCycle(signal?: AbortSignal): Promise<void> {
+  private async runCycle(streams: Followed[], signal?: AbortSignal): Promise<void> {
     this.cycles++;
     const groups = new Map<Backend, Followed[]>();
-    for (const f of this.followed) {
+    const now = Date.now();
+    for (const f of streams) {
+      if (f.done) continue;
+      f.readAt = now;
       let b: Backend;
       try {
         b = this.opts.backendOf(f.run);
@@ -187,12 +238,15 @@ export class Follower {
           for (const f of fs) if (!f.done) f.listener({ text: '', missing: false, ended: false, error: err });
           return;
         }
-        fs.forEach((f, i) => this.deliver(f, answers[i]!));
+        for (let i = 0; i < fs.length; i++) {
+          if (i > 0) await turn();
+          await this.deliver(fs[i]!, answers[i]!);
+        }
       }),
     );
   }
 
-  private deliver(f: Followed, a: FollowAnswer): void {
+  private async deliver(f: Followed, a: FollowAnswer): Promise<void> {
     if (f.done) return;
     if (a.error) {
       f.listener({ text: '', missing: a.missing, ended: false, state: a.state, note: a.note, error: a.error });
@@ -215,7 +269,12 @@ export class Follower {
           data = fromCharacterStart(data);
         }
       }
-      text += t.push(data);
+      // A big read (a catch-up, a hidden stream's turn) is decoded a slice at a time.
+      for (let at = 0; at < data.length; at += SLICE_BYTES) {
+        if (at > 0) await turn();
+        if (f.done) return;
+        text += t.push(at === 0 && data.length <= SLICE_BYTES ? data : data.subarray(at, at + SLICE_BYTES));
+      }
     }
     Object.assign(f.offsets, a.offsets);
     if (a.ended) {

@@ -22,9 +22,19 @@ export class KeptText {
 
   /** Appends text; true when the beginning was trimmed (the whole text changed, not only its end). */
   append(text: string): boolean {
+    const keep = Math.floor(this.limit * 0.5);
+    if (this.body.length + text.length > this.limit && text.length >= keep) {
+      // What is kept comes from the new text alone (a big catch-up): the old text is not copied.
+      let cut = text.length - keep;
+      const nl = text.indexOf('\n', cut);
+      if (nl >= 0 && nl - cut < 4096) cut = nl + 1;
+      this.dropped += this.body.length + cut;
+      this.body = text.slice(cut);
+      return true;
+    }
     this.body += text;
     if (this.body.length <= this.limit) return false;
-    let cut = this.body.length - Math.floor(this.limit * 0.5);
+    let cut = this.body.length - keep;
     const nl = this.body.indexOf('\n', cut);
     if (nl >= 0 && nl - cut < 4096) cut = nl + 1;
     this.dropped += cut;
@@ -45,6 +55,11 @@ export class KeptText {
   /** True when the kept text ends inside a line (something follows on a line of its own). */
   endsInLine(): boolean {
     return this.body !== '' && !this.body.endsWith('\n');
+  }
+
+  /** The last `n` characters of the kept text (at most all of it, without the header). */
+  last(n: number): string {
+    return n >= this.body.length ? this.body : this.body.slice(this.body.length - n);
   }
 
   /** All the kept text, with its header. */
