@@ -48,6 +48,25 @@ describe('Follow Output in a real VS Code', function () {
     await until('the followed file removed once its tab closed', () => (fs.existsSync(file) ? undefined : true), 10_000);
   });
 
+  it('keeps a background tab following: shown again, it has every line once and the end of the run', async () => {
+    const script = write('count_bg.py', 'import time\nfor i in range(1, 11):\n    print(f"bg {i}", flush=True)\n    time.sleep(0.4)\n');
+    const run = await runScript(api, script, 'python', 'python3 count_bg.py');
+    const editor = (await vscode.commands.executeCommand('muse.followOutput', { type: 'run', id: run.id })) as vscode.TextEditor | undefined;
+    assert.ok(editor, `no editor: ${api.lastCommandError()}`);
+    const followed = editor.document;
+    await until('a first line while the run goes on', () => (/bg 1\n/.test(followed.getText()) ? true : undefined), 30_000);
+    // Another file in the same group: the output's tab is now in the background while the job writes.
+    const other = write('notes_bg.txt', 'another file\n');
+    await vscode.window.showTextDocument(other, { preview: false, viewColumn: editor.viewColumn });
+    assert.ok(!vscode.window.visibleTextEditors.some((e) => e.document.uri.toString() === followed.uri.toString()), 'the output tab is hidden');
+    const ended = await runEnded(api, run.id);
+    assert.strictEqual(ended.state, 'ok');
+    const shown = await vscode.window.showTextDocument(followed, { viewColumn: editor.viewColumn });
+    const text = await until('the end of the run once the tab is shown', () => (/\[The run ended/.test(shown.document.getText()) ? shown.document.getText() : undefined), 30_000);
+    assert.deepStrictEqual(text.split('\n').filter((l) => l.startsWith('bg ')), Array.from({ length: 10 }, (_, i) => `bg ${i + 1}`));
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  });
+
   it('puts the traceback location in the Problems panel and links the path in the output', async () => {
     const script = write('boom.py', 'def div(a, b):\n    return a / b\n\nprint("start", flush=True)\nprint(div(1, 0))\n');
     const run = await runScript(api, script, 'python', 'python3 boom.py');
