@@ -1,13 +1,12 @@
 /** `muse submit`: send a run, print its key at once, and with --wait follow it to its results. */
 import type { Command } from 'commander';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import { can } from '../core/backend';
 import type { Backend } from '../core/backend';
 import { MuseError, errorMessage, isMuseError } from '../core/errors';
 import { RETURNED_TYPES, isFinal } from '../core/model';
 import type { ReturnedType, Run, SubmitRequest } from '../core/model';
+import { readRunTail } from '../core/outputTail';
 import type { Profile } from '../core/profiles';
 import { selectFiles } from '../core/fileSelection';
 import { applyStates, isClearRefusal, runRef, submitErrorText, submitRun } from '../core/runs';
@@ -138,18 +137,18 @@ export async function waitForEnd(ctx: CliContext, backend: Backend, run: Run): P
   }
 }
 
+/** Bytes read from the end of a failed run's stderr for the hint: far more than its last lines need. */
+const STDERR_HINT_BYTES = 64 * 1024;
+
 /** The last lines of a failed run's stderr, as a hint before the error line (best effort). */
 async function showStderrTail(ctx: CliContext, backend: Backend, run: Run): Promise<void> {
-  if (ctx.globals.quiet || !can(backend, 'output')) return;
-  const tmp = path.join(os.tmpdir(), `muse-stderr-${process.pid}-${run.id}.txt`);
+  if (ctx.globals.quiet) return;
   try {
-    await backend.output(runRef(run), 'stderr', tmp, { signal: ctx.signal });
-    const lines = fs.readFileSync(tmp, 'utf8').trimEnd().split('\n').slice(-10);
+    const tail = await readRunTail(backend, run, 'stderr', STDERR_HINT_BYTES, { signal: ctx.signal, wholeOutput: true });
+    const lines = (tail ?? '').trimEnd().split('\n').slice(-10);
     if (lines.join('').trim()) ctx.info(`stderr of the run (last lines):\n  ${lines.join('\n  ')}`);
   } catch {
     // Only a hint: the error line and "muse content" remain.
-  } finally {
-    fs.rmSync(tmp, { force: true });
   }
 }
 

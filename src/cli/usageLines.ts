@@ -3,9 +3,8 @@
  * block with its advice (the oom check reads the end of a failed run's stderr), and the wait line.
  */
 import type { Backend } from '../core/backend';
-import { can } from '../core/backend';
 import type { Run } from '../core/model';
-import { runRef } from '../core/runs';
+import { readRunTail } from '../core/outputTail';
 import { adviseRun, figuresOfUsage } from '../core/usage/runUsage';
 import type { UsageAdvice } from '../core/usage/usageAdvice';
 import { usageBlock, usageLine } from '../core/usage/usageText';
@@ -22,8 +21,8 @@ const OOM_TAIL_BYTES = 8192;
 export async function adviceFor(backend: Backend, run: Run, signal?: AbortSignal): Promise<UsageAdvice[]> {
   if (!run.raw.usage) return [];
   let outputTail: string | undefined;
-  if (run.state === 'failed' && run.key && can(backend, 'tail')) {
-    outputTail = await backend.tail(runRef(run), 'stderr', OOM_TAIL_BYTES, { signal }).catch(() => undefined);
+  if (run.state === 'failed' && run.key) {
+    outputTail = await readRunTail(backend, run, 'stderr', OOM_TAIL_BYTES, { signal }).catch(() => undefined);
   }
   return adviseRun(run.raw, { outputTail, sbatchOptions: run.request.sbatchList });
 }

@@ -15,6 +15,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { writeFileAtomic } from './atomicFile';
 import { errorMessage } from './errors';
+import { processAlive } from './processAlive';
 
 /** What the lease file says. */
 export interface LeaseRecord {
@@ -34,12 +35,7 @@ export function windowAlive(id: string): boolean {
   const [host, pidText] = id.split(':');
   const pid = Number(pidText);
   if (host !== os.hostname() || !Number.isInteger(pid) || pid <= 0) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return processAlive(pid);
 }
 
 export interface PollLeaseOptions {

@@ -13,6 +13,7 @@ import * as path from 'path';
 import { writeFileAtomic } from './atomicFile';
 import { MuseError, errorMessage, isMuseError } from './errors';
 import type { Run } from './model';
+import { processAlive } from './processAlive';
 
 const STORE_VERSION = 1;
 
@@ -43,15 +44,6 @@ function isRunRecord(r: unknown): r is Run {
 
 function timestampForName(d = new Date()): string {
   return d.toISOString().replace(/[:.]/g, '-');
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**
@@ -417,7 +409,7 @@ export class RunStore {
     for (const n of names) {
       if (!n.startsWith(prefix)) continue;
       const pid = Number(n.slice(prefix.length).split('-')[0]);
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && !pidAlive(pid)) {
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && !processAlive(pid)) {
         await fs.promises.unlink(path.join(dir, n)).catch(() => undefined);
       }
     }

@@ -5,10 +5,9 @@
  */
 import { randomBytes } from 'crypto';
 import * as vscode from 'vscode';
-import { can } from '../core/backend';
 import { errorMessage } from '../core/errors';
 import type { Run } from '../core/model';
-import { runRef } from '../core/runs';
+import { readRunTail } from '../core/outputTail';
 import type { RunStore } from '../core/store';
 import type { Backends } from './backends';
 import type { Log } from './log';
@@ -55,7 +54,7 @@ export async function readStderrTail(backends: Backends, run: Run, log: Log): Pr
   if (!run.key) return undefined;
   try {
     const backend = await backends.get(run.profile);
-    return can(backend, 'tail') ? await backend.tail(runRef(run), 'stderr', TAIL_BYTES) : undefined;
+    return await readRunTail(backend, run, 'stderr', TAIL_BYTES);
   } catch (e) {
     log.debug(`no stderr tail for ${run.id}: ${errorMessage(e)}`);
     return undefined;

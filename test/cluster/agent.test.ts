@@ -14,6 +14,7 @@ import { AgentClient } from '../../src/core/agent/agentClient';
 import type { AgentStatus } from '../../src/core/agent/agentProtocol';
 import { isMuseError } from '../../src/core/errors';
 import type { Run } from '../../src/core/model';
+import { processAlive } from '../../src/core/processAlive';
 import type { SshProfile } from '../../src/core/profiles';
 import { runRef, submitRun } from '../../src/core/runs';
 import type { SshPrompts } from '../../src/core/sshPrompts';
@@ -26,15 +27,6 @@ import { clusterEnvPath, loadClusterEnv, runSsh } from './clusterEnv';
 import type { ClusterEnv } from './clusterEnv';
 
 const refuse: SshPrompts = { passphrase: async () => undefined, password: async () => undefined, keyboardInteractive: async () => undefined, unknownHostKey: async () => false };
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('the Muse agent on the test cluster (one login for every client)', function () {
   this.timeout(180_000);
@@ -100,7 +92,7 @@ describe('the Muse agent on the test cluster (one login for every client)', func
   after(async function () {
     if (!env) return;
     await runMuse(['agent', 'stop'], { env, cwd: tmp }).catch(() => undefined);
-    for (const pid of agentPids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    for (const pid of agentPids) if (processAlive(pid)) process.kill(pid, 'SIGKILL');
     const ids = await jobsInRemoteDir().catch(() => [] as string[]);
     await runSsh(cluster, `${ids.length ? `scancel ${ids.join(' ')}; ` : ''}rm -rf '${remoteDir}'`).catch(() => undefined);
     fs.rmSync(tmp, { recursive: true, force: true });
@@ -157,7 +149,7 @@ describe('the Muse agent on the test cluster (one login for every client)', func
     const asked = backend.states(stored.map(runRef));
     process.kill(before.pid, 'SIGKILL');
     await assert.rejects(asked, (e: unknown) => isMuseError(e, 'network') && !e.details.notSent);
-    await until('the killed agent is gone', () => !alive(before.pid));
+    await until('the killed agent is gone', () => !processAlive(before.pid));
     const answers = await backend.states(stored.map(runRef));
     assert.strictEqual(answers.size, stored.length);
     for (const v of answers.values()) assert.ok(!(v instanceof Error), String(v));

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { processAlive } from '../../src/core/processAlive';
 import type { SshProfile } from '../../src/core/profiles';
 import { repoRoot } from '../support/repoRoot';
 
@@ -71,13 +72,9 @@ export function loadClusterEnv(): ClusterEnv {
   if (!Number.isInteger(env.port) || !Number.isInteger(env.sshdPid) || typeof env.images !== 'object' || env.images === null) {
     throw new Error(`${file} lacks "port", "sshdPid" or "images": run bash test/cluster/up.sh again.`);
   }
-  try {
-    process.kill(env.sshdPid, 0);
-  } catch (e) {
-    // EPERM means the process exists (we are not root): only ESRCH says it is gone.
-    if ((e as NodeJS.ErrnoException).code === 'ESRCH') {
-      throw new Error(`The test cluster is down (its sshd, PID ${env.sshdPid}, is gone). Start it again with: bash test/cluster/up.sh`);
-    }
+  // An sshd run by root exists for a user who may not signal it: processAlive counts EPERM as alive.
+  if (!processAlive(env.sshdPid)) {
+    throw new Error(`The test cluster is down (its sshd, PID ${env.sshdPid}, is gone). Start it again with: bash test/cluster/up.sh`);
   }
   return env;
 }

@@ -12,17 +12,9 @@ import * as os from 'os';
 import * as path from 'path';
 import { AgentClient } from '../../src/core/agent/agentClient';
 import { isMuseError } from '../../src/core/errors';
+import { processAlive } from '../../src/core/processAlive';
 import { spawnSupportScript } from '../support/childScript';
 import { until } from '../support/until';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('agent process (started on demand)', function () {
   this.timeout(60_000);
@@ -34,7 +26,7 @@ describe('agent process (started on demand)', function () {
     dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'muse-agentp-')), 'muse');
   });
   afterEach(() => {
-    for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    for (const pid of pids) if (processAlive(pid)) process.kill(pid, 'SIGKILL');
     pids.clear();
     rmSync(path.dirname(dir), { recursive: true, force: true });
   });
@@ -49,7 +41,7 @@ describe('agent process (started on demand)', function () {
     pids.add(pa);
     pids.add(Number(b.stdout.trim()));
     assert.strictEqual(pa, Number(b.stdout.trim()), 'both clients reached the same agent');
-    assert.ok(alive(pa));
+    assert.ok(processAlive(pa));
     // Only one agent process serves this folder.
     const agents = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' })
       .split('\n')
@@ -83,7 +75,7 @@ describe('agent process (started on demand)', function () {
     const first = await client.ensureRunning();
     pids.add(first);
     process.kill(first, 'SIGKILL');
-    await until('the agent is gone', () => !alive(first));
+    await until('the agent is gone', () => !processAlive(first));
     // Its socket file stays behind, and nobody answers on it.
     await fs.stat(path.join(dir, 'agent.sock'));
     await assert.rejects(
@@ -93,7 +85,7 @@ describe('agent process (started on demand)', function () {
     const second = await client.ensureRunning();
     pids.add(second);
     assert.notStrictEqual(second, first);
-    assert.ok(alive(second));
+    assert.ok(processAlive(second));
     client.dispose();
   });
 
@@ -117,15 +109,15 @@ describe('agent process (started on demand)', function () {
     pids.add(pid);
     // A client connected keeps it.
     await new Promise((r) => setTimeout(r, 800));
-    assert.ok(alive(pid), 'an agent with a client stays');
+    assert.ok(processAlive(pid), 'an agent with a client stays');
     idle.dispose();
-    await until('the idle agent exited', () => !alive(pid), { timeoutMs: 10_000 });
+    await until('the idle agent exited', () => !processAlive(pid), { timeoutMs: 10_000 });
     const c = new AgentClient({ env: env(), client: { kind: 'test', pid: process.pid } });
     const pid2 = await c.ensureRunning();
     pids.add(pid2);
     const stopped = await new AgentClient({ env: env(), autoStart: false }).stop();
     assert.strictEqual(stopped?.pid, pid2);
-    await until('the stopped agent exited', () => !alive(pid2));
+    await until('the stopped agent exited', () => !processAlive(pid2));
     assert.strictEqual(await new AgentClient({ env: env(), autoStart: false }).status(), undefined);
     c.dispose();
   });

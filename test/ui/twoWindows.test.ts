@@ -5,6 +5,7 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
+import { processAlive } from '../../src/core/processAlive';
 import {
   PROJECT_ROOT,
   answerQuickInput,
@@ -43,16 +44,6 @@ function storedRuns(): StoredRun[] {
   const file = path.join(dir, 'runs.json');
   if (!fs.existsSync(file)) return [];
   return ((JSON.parse(fs.readFileSync(file, 'utf8')) as { runs?: StoredRun[] }).runs ?? []).filter((r) => typeof r.id === 'string');
-}
-
-/** True while the process `pid` (a window's extension host) exists. */
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** The extension host pid in a window id (`host:pid:random`, src/core/pollLease.ts `windowId`). */

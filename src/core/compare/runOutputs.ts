@@ -11,12 +11,13 @@ import type { Backend, OutputStream } from '../backend';
 import { can } from '../backend';
 import { mapLimit } from '../concurrency';
 import { errorMessage } from '../errors';
-import { fromCharacterStart } from '../follow/outputText';
 import type { Run } from '../model';
+import { tailOfFile, tailOfParts, tailOfText } from '../outputTail';
+import type { TailText } from '../outputTail';
 import { runRef } from '../runs';
 
 /** One run's output as read: its text (the tail), or why there is none. */
-export type OutputRead = { text: string; truncated: boolean } | { missing: string };
+export type OutputRead = TailText | { missing: string };
 
 export interface ReadOutputsOptions {
   stream?: OutputStream;
@@ -73,11 +74,7 @@ async function followTails(backend: Backend & Required<Pick<Backend, 'follow'>>,
     if (!a) out.set(r.id, { missing: 'no answer' });
     else if (a.error) out.set(r.id, { missing: errorMessage(a.error) });
     else if (a.missing) out.set(r.id, { missing: 'no output yet' });
-    else {
-      const truncated = a.parts.some((p) => (p.skipped ?? 0) > 0);
-      const text = a.parts.map((p) => ((p.skipped ?? 0) > 0 ? fromCharacterStart(p.data) : p.data).toString('utf8')).join('');
-      out.set(r.id, { text, truncated });
-    }
+    else out.set(r.id, tailOfParts(a.parts));
   });
   return out;
 }
@@ -107,24 +104,5 @@ async function readEach(backend: Backend, runs: Run[], opts: ReadOutputsOptions)
     return new Map(runs.map((r, i) => [r.id, reads[i]!]));
   } finally {
     await fsp.rm(dir, { recursive: true, force: true });
-  }
-}
-
-function tailOfText(text: string, maxBytes: number): OutputRead {
-  const buf = Buffer.from(text, 'utf8');
-  if (buf.length <= maxBytes) return { text, truncated: false };
-  return { text: fromCharacterStart(buf.subarray(buf.length - maxBytes)).toString('utf8'), truncated: true };
-}
-
-async function tailOfFile(file: string, maxBytes: number): Promise<OutputRead> {
-  const fh = await fsp.open(file, 'r');
-  try {
-    const { size } = await fh.stat();
-    const len = Math.min(size, maxBytes);
-    const buf = Buffer.alloc(len);
-    await fh.read(buf, 0, len, size - len);
-    return { text: (len < size ? fromCharacterStart(buf) : buf).toString('utf8'), truncated: len < size };
-  } finally {
-    await fh.close();
   }
 }

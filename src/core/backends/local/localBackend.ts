@@ -27,6 +27,7 @@ import { MuseError, cancelledError, errorMessage } from '../../errors';
 import { stageInputs } from '../../transfer/stage';
 import { zipDirectory } from '../../transfer/zipFolder';
 import { resolveSentScript } from '../../sentScript';
+import { tailOfFile } from '../../outputTail';
 import { readFollowed } from './followFile';
 import { checkLocalRunnerPlatform, commandLine, findContainerRuntime, launchDetached } from './launcher';
 import { localSlots, slotWaitLines } from './slots';
@@ -304,20 +305,11 @@ export class LocalBackend implements Backend {
   async tail(run: RunRef, stream: OutputStream, maxBytes: number, _opts?: OpOptions): Promise<string> {
     const dir = await this.existingRunDir(run);
     const file = path.join(dir, stream === 'stdout' ? STDOUT_FILE : STDERR_FILE);
-    const fh = await fsp.open(file, 'r').catch((e: unknown) => {
-      throw new MuseError('notFound', `No ${stream} for this run yet.`, { cause: e });
-    });
     try {
-      const size = (await fh.stat()).size;
-      const len = Math.max(0, Math.min(maxBytes, size));
-      const buf = Buffer.alloc(len);
-      await fh.read(buf, 0, len, size - len);
-      // Do not start in the middle of a UTF-8 character.
-      let start = 0;
-      while (start < buf.length && start < 4 && (buf[start]! & 0xc0) === 0x80 && len < size) start++;
-      return buf.subarray(start).toString('utf8');
-    } finally {
-      await fh.close();
+      return (await tailOfFile(file, maxBytes)).text;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).syscall === 'open') throw new MuseError('notFound', `No ${stream} for this run yet.`, { cause: e });
+      throw e;
     }
   }
 

@@ -4,6 +4,7 @@
  * process group.
  */
 import * as fsp from 'fs/promises';
+import { processAlive, processGroupAlive } from '../../processAlive';
 
 /**
  * The start time of a process as /proc/<pid>/stat gives it (clock ticks since boot), or
@@ -46,7 +47,7 @@ function hasProc(): Promise<boolean> {
 
 /**
  * True when `pid` is alive and is the process we started (same start time, when known).
- * Without /proc, falls back to `kill(pid, 0)`.
+ * Without /proc, falls back to `processAlive` (signal 0).
  */
 export async function isSameProcessAlive(pid: number, startTime: string | undefined): Promise<boolean> {
   if (await hasProc()) {
@@ -54,12 +55,7 @@ export async function isSameProcessAlive(pid: number, startTime: string | undefi
     if (now === undefined) return false;
     return startTime === undefined || now === startTime;
   }
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return processAlive(pid);
 }
 
 /**
@@ -81,12 +77,7 @@ export async function groupAlive(pgid: number): Promise<boolean> {
     }
     return false;
   }
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return processGroupAlive(pgid);
 }
 
 /** Sends `signal` to the whole process group; false when the group is already gone. */
