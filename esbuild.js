@@ -59,7 +59,7 @@ function builds(dir = outdir, o = common) {
     'extension.js': { ...o, entryPoints: ['src/extension/extension.ts'], outfile: `${dir}/extension.js`, plugins: [coreAsSecondBundle] },
     'core.js': { ...o, entryPoints: ['src/extension/coreEntry.ts'], outfile: `${dir}/core.js` },
     'cli.js': { ...o, entryPoints: ['src/cli/main.ts'], outfile: `${dir}/cli.js`, banner: { js: '#!/usr/bin/env node' } },
-    // The per-user agent, started detached by the CLI and the extension (src/core/agent/agentClient.ts).
+    // The per-user agent, started detached by the CLI and the extension (src/core/agent/agentStart.ts).
     'agent.js': { ...o, entryPoints: ['src/agent/agentMain.ts'], outfile: `${dir}/agent.js` },
   };
 }

@@ -1,6 +1,6 @@
 /**
  * The agent process's entry (bundled as dist/agent.js, started detached by the first client that
- * finds no agent: see agentClient.ts). Reads its settings from the environment:
+ * finds no agent: see agentStart.ts). Reads its settings from the environment:
  * `MUSE_AGENT_DIR` (the socket folder), `MUSE_AGENT_IDLE_MS` (exit after this long with no client
  * and no connection), `MUSE_AGENT_KEEP_MS` (close a connection unused this long).
  */

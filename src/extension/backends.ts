@@ -1,5 +1,6 @@
 import type * as vscode from 'vscode';
-import type { AgentClient, AgentUnavailableError } from '../core/agent/agentClient';
+import type { AgentClient } from '../core/agent/agentClient';
+import type { AgentUnavailableError } from '../core/agent/agentUnavailable';
 import type { Backend } from '../core/backend';
 import { MuseError } from '../core/errors';
 import type { SshPrompts } from '../core/sshPrompts';

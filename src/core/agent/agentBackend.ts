@@ -9,7 +9,7 @@ import { MuseError } from '../errors';
 import type { ResultOutcome, SoftwareInfo, StateReport, SubmitRequest } from '../model';
 import type { SshProfile } from '../profiles';
 import type { SshPrompts } from '../sshPrompts';
-import { AgentUnavailableError } from './agentClient';
+import { AgentUnavailableError } from './agentUnavailable';
 import type { AgentClient } from './agentClient';
 import type { ForwardedMethod } from './agentProtocol';
 

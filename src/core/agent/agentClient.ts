@@ -1,39 +1,34 @@
 /**
- * A window's or CLI call's link to the per-user agent: connects to its socket (starting the agent
- * when nobody answers), shakes hands on the protocol version, sends calls with ids, relays their
- * progress and cancellation, and answers the agent's SSH questions with the caller's own
- * `SshPrompts` (the terminal, the window's input boxes).
+ * A window's or CLI call's link to the per-user agent, and its public entry points: `call` runs a
+ * backend method in the agent, `ensureRunning`, `status`, `stop`, `dispose`. It connects to the
+ * agent's socket and keeps the link (`agentLink.ts`: framing, ids, progress, cancellation, SSH
+ * questions answered with the caller's own `SshPrompts`, the handshake); when nobody answers it
+ * starts the agent (`agentStart.ts`: under a lock, stale socket replaced). An agent that cannot be
+ * used at all is an `AgentUnavailableError` (`agentUnavailable.ts`).
  *
- * Start on demand: a client that finds no agent takes the start lock, looks again (another client
- * may have just started one), removes a socket nobody answers on (a crashed agent's), starts the
- * agent detached, and waits for its socket with a deadline. Two clients starting at once end with
- * one agent. If the agent dies, every call in flight fails with a retryable `network` error (a
- * submit in flight becomes `unknown` by `submitRun`'s rule: it is never sent twice), and the next
- * call starts a new agent.
+ * If the agent dies, every call in flight fails with a retryable `network` error (a submit in
+ * flight becomes `unknown` by `submitRun`'s rule: it is never sent twice), and the next call
+ * starts a new agent.
  */
-import { spawn } from 'child_process';
-import { promises as fs } from 'fs';
-import * as net from 'net';
-import type { OpOptions, Progress } from '../backend';
-import { MuseError, cancelledError, errorMessage } from '../errors';
+import type { OpOptions } from '../backend';
+import { MuseError, cancelledError } from '../errors';
 import type { SshProfile } from '../profiles';
 import type { SshPrompts } from '../sshPrompts';
-import { agentDir, agentScriptPath, agentSocketPath, agentStartLockPath, ensureAgentDir } from './agentPaths';
-import { FORWARDED_METHODS, LineDecoder, PROTOCOL_VERSION, decodeValue, encodeValue, errorFromWire, frame, versionMismatchText } from './agentProtocol';
-import type { AgentMessage, AgentStatus, ClientInfo, ClientMessage, ForwardedMethod, PromptKind } from './agentProtocol';
+import { handshake } from './agentLink';
+import type { AgentLink } from './agentLink';
+import { agentSocketPath } from './agentPaths';
+import { FORWARDED_METHODS, encodeValue } from './agentProtocol';
+import type { AgentStatus, ClientInfo, ForwardedMethod } from './agentProtocol';
+import { startAgentAndConnect } from './agentStart';
+import type { AgentStartOptions } from './agentStart';
+import { AgentUnavailableError, nobodyThere, unreachableError } from './agentUnavailable';
 
-export interface AgentClientOptions {
+/** A client's options; how it starts the agent (`execPath`, `startEnv`, `startTimeoutMs`, `log`) is `AgentStartOptions`. */
+export interface AgentClientOptions extends AgentStartOptions {
   env?: NodeJS.ProcessEnv;
   client?: ClientInfo;
   /** Start the agent when none answers (default true; `muse agent status|stop` do not). */
   autoStart?: boolean;
-  /** The node binary to start the agent with (default `process.execPath`, with ELECTRON_RUN_AS_NODE=1). */
-  execPath?: string;
-  /** More environment for a started agent (`MUSE_AGENT_KEEP_MS` from the settings), read at each start. */
-  startEnv?: Record<string, string> | (() => Record<string, string>);
-  /** How long to wait for a started agent's socket (default 10 s). */
-  startTimeoutMs?: number;
-  log?: (line: string) => void;
   /**
    * Whether a call whose options do not say `background: true` is background work all the same
    * (a window: anything the user did not ask for right now; see src/extension/userGesture.ts).
@@ -45,149 +40,6 @@ export interface AgentClientOptions {
    * gone with it, so a window polls again soon to learn whether the cluster needs a sign-in.
    */
   onLost?: () => void;
-}
-
-/**
- * The agent could not be reached or used at all (not started, refused the handshake, another
- * protocol version): nothing was sent, so the caller may do the work itself (`AgentBackend`'s fallback).
- */
-export class AgentUnavailableError extends MuseError {
-  /** The pid of an agent of another protocol version (`stop` signals it). */
-  agentPid?: number;
-  // MuseError's own instanceof test accepts any MuseError: this one checks its own brand.
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    return typeof value === 'object' && value !== null && (value as { [AGENT_UNAVAILABLE]?: unknown })[AGENT_UNAVAILABLE] === true;
-  }
-}
-const AGENT_UNAVAILABLE = Symbol.for('muse-runner.AgentUnavailableError');
-Object.defineProperty(AgentUnavailableError.prototype, AGENT_UNAVAILABLE, { value: true });
-
-interface Pending {
-  resolve: (v: unknown) => void;
-  reject: (e: Error) => void;
-  onProgress?: (p: Progress) => void;
-  prompts?: SshPrompts;
-}
-
-/** One open, handshaken connection to the agent. */
-class AgentLink {
-  private readonly pending = new Map<number, Pending>();
-  private nextId = 1;
-  closed = false;
-
-  constructor(
-    private readonly socket: net.Socket,
-    readonly agentPid: number,
-    decoder: LineDecoder,
-    private readonly onClose: () => void,
-  ) {
-    socket.on('data', (chunk: Buffer) => {
-      let msgs: unknown[];
-      try {
-        msgs = decoder.push(chunk);
-      } catch {
-        socket.destroy();
-        return;
-      }
-      for (const m of msgs) this.onMessage(m as AgentMessage);
-    });
-    socket.on('error', () => undefined);
-    socket.on('close', () => {
-      this.closed = true;
-      this.onClose();
-      for (const p of this.pending.values()) {
-        p.reject(new MuseError('network', 'The Muse agent stopped during the operation (it is started again by the next one).'));
-      }
-      this.pending.clear();
-    });
-  }
-
-  request(msg: Record<string, unknown>, call: Omit<Pending, 'resolve' | 'reject'> = {}, signal?: AbortSignal): Promise<unknown> {
-    if (this.closed) return Promise.reject(new MuseError('network', 'The Muse agent connection closed.', { notSent: true }));
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      const onAbort = (): void => {
-        this.send({ t: 'abort', id });
-        // The agent stops the work; the caller is not kept waiting for it.
-        this.pending.delete(id);
-        reject(cancelledError());
-      };
-      const done = (): void => signal?.removeEventListener('abort', onAbort);
-      this.pending.set(id, {
-        ...call,
-        resolve: (v) => {
-          done();
-          resolve(v);
-        },
-        reject: (e) => {
-          done();
-          reject(e);
-        },
-      });
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.send({ ...msg, id } as ClientMessage);
-    });
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
-
-  private send(msg: ClientMessage): void {
-    if (!this.socket.destroyed) this.socket.write(frame(msg));
-  }
-
-  private onMessage(msg: AgentMessage): void {
-    switch (msg.t) {
-      case 'result':
-      case 'error': {
-        const p = this.pending.get(msg.id);
-        this.pending.delete(msg.id);
-        if (!p) return;
-        if (msg.t === 'result') p.resolve(decodeValue(msg.value));
-        else p.reject(errorFromWire(msg.error));
-        return;
-      }
-      case 'progress':
-        this.pending.get(msg.id)?.onProgress?.(msg.progress);
-        return;
-      case 'prompt': {
-        const prompts = this.pending.get(msg.call)?.prompts;
-        void answerPrompt(prompts, msg.kind, msg.args.map(decodeValue)).then(
-          (value) => this.send({ t: 'answer', id: msg.id, value: encodeValue(value) }),
-          () => this.send({ t: 'answer', id: msg.id, declined: true }),
-        );
-        return;
-      }
-      default:
-        return;
-    }
-  }
-}
-
-async function answerPrompt(prompts: SshPrompts | undefined, kind: PromptKind, a: unknown[]): Promise<unknown> {
-  if (!prompts) return undefined;
-  switch (kind) {
-    case 'passphrase':
-      return prompts.passphrase(String(a[0]));
-    case 'password':
-      return prompts.password(String(a[0]), String(a[1]));
-    case 'keyboardInteractive':
-      return prompts.keyboardInteractive(String(a[0]), String(a[1]), a[2] as { prompt: string; echo: boolean }[]);
-    case 'unknownHostKey':
-      return prompts.unknownHostKey(String(a[0]), Number(a[1]), String(a[2]), String(a[3]));
-    default:
-      return undefined;
-  }
-}
-
-/**
- * True for the errors of a socket nobody listens on: absent, left by a dead agent, or reset by
- * an agent dying (or stopping) as we connect.
- */
-function nobodyThere(e: unknown): boolean {
-  const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'ECONNRESET';
 }
 
 export class AgentClient {
@@ -297,114 +149,14 @@ export class AgentClient {
     return this.link;
   }
 
+  /** Connects to the running agent, or starts one when nobody answers and `autoStart` allows it. */
   private async open(autoStart: boolean): Promise<AgentLink> {
     const path = this.socketPath;
     try {
-      return await this.handshake(path);
+      return await handshake(path, this.env, this.opts);
     } catch (e) {
-      if (!autoStart || !nobodyThere(e)) throw this.unreachable(e);
+      if (!autoStart || !nobodyThere(e)) throw unreachableError(this.socketPath, e);
     }
-    try {
-      await ensureAgentDir(this.env);
-    } catch (e) {
-      throw new AgentUnavailableError('io', errorMessage(e), { notSent: true, cause: e });
-    }
-    const { lock } = require('proper-lockfile') as typeof import('proper-lockfile');
-    let release: (() => Promise<void>) | undefined;
-    try {
-      release = await lock(agentStartLockPath(this.env), { realpath: false, stale: 15_000, retries: { retries: 100, minTimeout: 20, maxTimeout: 200, randomize: true } });
-    } catch (e) {
-      throw new AgentUnavailableError('io', `Cannot take the Muse agent's start lock: ${errorMessage(e)}.`, { cause: e, notSent: true });
-    }
-    try {
-      // Someone may have started it while we waited for the lock.
-      try {
-        return await this.handshake(path);
-      } catch (e) {
-        if (!nobodyThere(e)) throw this.unreachable(e);
-        // A socket file nobody answers on: a crashed agent's. Ours replaces it.
-        if ((e as NodeJS.ErrnoException).code === 'ECONNREFUSED' && process.platform !== 'win32') await fs.unlink(path).catch(() => undefined);
-      }
-      await this.startAgent();
-      const deadline = Date.now() + (this.opts.startTimeoutMs ?? 10_000);
-      for (;;) {
-        try {
-          return await this.handshake(path);
-        } catch (e) {
-          if (!nobodyThere(e) || Date.now() > deadline) throw this.unreachable(e, 'it did not answer after being started');
-          await new Promise((r) => setTimeout(r, 25));
-        }
-      }
-    } finally {
-      await release().catch(() => undefined);
-    }
-  }
-
-  private async startAgent(): Promise<void> {
-    const script = await agentScriptPath(this.env);
-    if (!script) throw new AgentUnavailableError('io', 'The Muse agent program (agent.js) is not installed beside this one.', { notSent: true });
-    const execPath = this.opts.execPath ?? process.execPath;
-    this.opts.log?.(`starting the Muse agent: ${execPath} ${script}`);
-    // ELECTRON_RUN_AS_NODE: in VS Code the extension host's execPath is the editor itself.
-    const child = spawn(execPath, [script], {
-      detached: true,
-      // Not the caller's folder: a long-lived process must not keep a workspace (or a mount) busy.
-      cwd: agentDir(this.env),
-      stdio: 'ignore',
-      windowsHide: true,
-      env: { ...this.env, ...(typeof this.opts.startEnv === 'function' ? this.opts.startEnv() : this.opts.startEnv), ELECTRON_RUN_AS_NODE: '1' },
-    });
-    child.on('error', (e) => this.opts.log?.(`the Muse agent could not start: ${errorMessage(e)}`));
-    child.unref();
-  }
-
-  private unreachable(e: unknown, why?: string): MuseError {
-    if (e instanceof MuseError) return e;
-    return new AgentUnavailableError('network', `Cannot reach the Muse agent at ${this.socketPath}${why ? ` (${why})` : ''}: ${errorMessage(e)}.`, { notSent: true, cause: e });
-  }
-
-  /** Connects and exchanges hellos; a version mismatch is a `usage` error telling what to do. */
-  private handshake(path: string): Promise<AgentLink> {
-    return new Promise((resolve, reject) => {
-      const socket = net.connect(path);
-      const decoder = new LineDecoder();
-      let settled = false;
-      const fail = (e: unknown): void => {
-        if (settled) return;
-        settled = true;
-        socket.destroy();
-        reject(e);
-      };
-      socket.once('error', fail);
-      socket.once('close', () => fail(Object.assign(new Error('the agent closed the connection during the handshake'), { code: 'ECONNRESET' })));
-      socket.once('connect', () => {
-        const info = this.opts.client ?? { kind: 'cli', pid: process.pid };
-        socket.write(frame({ t: 'hello', version: PROTOCOL_VERSION, client: info, sshAuthSock: this.env.SSH_AUTH_SOCK || undefined }));
-      });
-      const onData = (chunk: Buffer): void => {
-        let msgs: unknown[];
-        try {
-          msgs = decoder.push(chunk);
-        } catch (e) {
-          fail(e);
-          return;
-        }
-        const first = msgs[0] as AgentMessage | undefined;
-        if (!first) return;
-        socket.off('data', onData);
-        socket.removeAllListeners('error');
-        socket.removeAllListeners('close');
-        if (first.t === 'hello' && first.version === PROTOCOL_VERSION) {
-          settled = true;
-          resolve(new AgentLink(socket, first.pid, decoder, () => this.opts.onLost?.()));
-          return;
-        }
-        const agentVersion = first.t === 'hello' || first.t === 'mismatch' ? first.version : NaN;
-        const err = new AgentUnavailableError('usage', versionMismatchText(agentVersion, PROTOCOL_VERSION), { notSent: true });
-        if (first.t === 'mismatch' && Number.isInteger(first.pid) && first.pid! > 0) err.agentPid = first.pid;
-        fail(err);
-      };
-      socket.on('data', onData);
-    });
+    return startAgentAndConnect(path, this.env, this.opts, () => handshake(path, this.env, this.opts));
   }
 }

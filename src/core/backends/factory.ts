@@ -2,7 +2,8 @@
  * Makes the backend for a profile. The only place that knows the three backend classes, so
  * that callers (CLI, extension, poller) deal with the `Backend` interface alone.
  */
-import type { AgentClient, AgentUnavailableError } from '../agent/agentClient';
+import type { AgentClient } from '../agent/agentClient';
+import type { AgentUnavailableError } from '../agent/agentUnavailable';
 import type { Backend } from '../backend';
 import { MuseError } from '../errors';
 import { localRunsDir } from '../paths';
