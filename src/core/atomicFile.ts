@@ -8,6 +8,7 @@ import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { MuseError, errorMessage, isMuseError } from './errors';
+import { processAlive } from './processAlive';
 
 /** A fresh temporary name beside `file` (`<file>.<tag>-<pid>-<random>`), for one write. */
 export function tempPathFor(file: string, tag = 'tmp'): string {
@@ -21,6 +22,28 @@ export interface AtomicWriteOptions {
   durable?: boolean;
   /** Called with the complete temporary file just before the rename (tests simulate crashes). */
   beforeRename?: (tmp: string) => Promise<void> | void;
+}
+
+/**
+ * Removes the temporary files beside `file` left by writers that died between write and rename
+ * (their process is gone): never read, safe to drop. A live writer's file is left alone.
+ */
+export async function removeDeadTempFiles(file: string, tag = 'tmp'): Promise<void> {
+  const dir = path.dirname(file);
+  const prefix = `${path.basename(file)}.${tag}-`;
+  let names: string[];
+  try {
+    names = await fs.promises.readdir(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    if (!n.startsWith(prefix)) continue;
+    const pid = Number(n.slice(prefix.length).split('-')[0]);
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && !processAlive(pid)) {
+      await fs.promises.unlink(path.join(dir, n)).catch(() => undefined);
+    }
+  }
 }
 
 /** Writes `data` to `file` atomically (its folder is made when missing). Throws an `io` MuseError. */

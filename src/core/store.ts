@@ -10,12 +10,10 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { writeFileAtomic } from './atomicFile';
+import { removeDeadTempFiles, writeFileAtomic } from './atomicFile';
 import { MuseError, errorMessage, isMuseError } from './errors';
 import type { Run } from './model';
-import { processAlive } from './processAlive';
-
-const STORE_VERSION = 1;
+import { STORE_VERSION, checkDoc, isRunRecord, type Doc } from './storeDoc';
 
 /** Test seams: called at precise points of a write, to simulate crashes. */
 export interface RunStoreHooks {
@@ -27,19 +25,6 @@ export interface RunStoreOptions {
   /** Lock is taken over when its holder has not refreshed it for this long (ms). */
   staleMs?: number;
   hooks?: RunStoreHooks;
-}
-
-interface Doc {
-  version: number;
-  /** Every record as read, including those we cannot show (kept so they are written back). */
-  runs: unknown[];
-  /** Set when the file could not be read (what is wrong with it). */
-  corrupt?: string;
-}
-
-/** True for a record we can show: an object with a string id. */
-function isRunRecord(r: unknown): r is Run {
-  return typeof r === 'object' && r !== null && !Array.isArray(r) && typeof (r as { id?: unknown }).id === 'string';
 }
 
 function timestampForName(d = new Date()): string {
@@ -378,7 +363,7 @@ export class RunStore {
       throw new MuseError('io', `Could not lock the run store ${this.file} (${errorMessage(e)}). If no other muse process is running, remove ${this.file}.lock.`, { cause: e });
     }
     try {
-      await this.removeDeadTempFiles();
+      await removeDeadTempFiles(this.file);
       const doc = await this.readDoc({ setAsideCorrupt: true });
       if (doc.version > STORE_VERSION) {
         throw new MuseError('io', `The run store ${this.file} was written by a newer version of Muse Runner (format ${doc.version}); update this one to change it.`);
@@ -395,26 +380,6 @@ export class RunStore {
     }
   }
 
-  /** Temp files of writers that died between write and rename: theirs, never read, safe to drop. */
-  private async removeDeadTempFiles(): Promise<void> {
-    const dir = path.dirname(this.file);
-    // The temporary names of writeFileAtomic (atomicFile.ts tempPathFor): <file>.tmp-<pid>-<random>.
-    const prefix = `${path.basename(this.file)}.tmp-`;
-    let names: string[];
-    try {
-      names = await fs.promises.readdir(dir);
-    } catch {
-      return;
-    }
-    for (const n of names) {
-      if (!n.startsWith(prefix)) continue;
-      const pid = Number(n.slice(prefix.length).split('-')[0]);
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && !processAlive(pid)) {
-        await fs.promises.unlink(path.join(dir, n)).catch(() => undefined);
-      }
-    }
-  }
-
   /** Durable (fsync of the file and its folder) and private (0600): the store holds job keys. */
   private async writeAtomic(text: string): Promise<void> {
     try {
@@ -424,20 +389,4 @@ export class RunStore {
       throw new MuseError('io', `Could not write the run store ${this.file}: ${errorMessage(cause)}`, { cause });
     }
   }
-}
-
-/** The parsed doc, or a short text saying what is wrong with it. */
-function checkDoc(text: string): Doc | string {
-  if (text.trim() === '') return 'the file is empty';
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    return `not valid JSON: ${errorMessage(e)}`;
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'not a JSON object';
-  const o = v as Record<string, unknown>;
-  if (typeof o.version !== 'number') return 'no numeric "version"';
-  if (!Array.isArray(o.runs)) return '"runs" is not a list';
-  return { version: o.version, runs: o.runs };
 }
