@@ -50,7 +50,12 @@ interface FollowedDoc {
   out: FollowedFile;
   handle?: FollowHandle;
   lastError?: string;
+  /** Set until the document is first shown: its text is written, never held. */
+  opening?: () => void;
 }
+
+/** The longest wait for a new document's first read before it is opened anyway (a slow web API fetch). */
+const FIRST_READ_WAIT_MS = 3000;
 
 export interface FollowSettings {
   /** Characters kept per document (`muse.followMaxMegabytes`). */
@@ -136,13 +141,24 @@ export class FollowDocuments implements vscode.Disposable {
     if (!d) {
       const head = run.backend === 'ws' ? `[The web API has no live output: this document is refreshed every ${this.settings.webApiSeconds()} s while the run goes on.]\n` : '';
       const out = new FollowedFile(file, head, this.settings.keepBytes(), wholeFileWhere(run, stream), (e) => this.log.warn(`writing the followed output ${file}: ${errorMessage(e)}`));
-      d = { uri, run, stream, out };
-      this.docs.set(uri.toString(), d);
+      let opening!: () => void;
+      const firstRead = new Promise<void>((resolve) => (opening = resolve));
+      const nd: FollowedDoc = { uri, run, stream, out, opening };
+      d = nd;
+      this.docs.set(uri.toString(), nd);
       await out.settled();
-      this.start(d);
+      this.start(nd);
+      // The first read is in the file before VS Code opens it. VS Code reads the file at open and
+      // then starts watching it: a write between the two goes unseen until the next one, and a
+      // run that has already ended has no next one (its document would stay empty).
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([firstRead, new Promise<void>((resolve) => (timer = setTimeout(resolve, FIRST_READ_WAIT_MS)))]);
+      clearTimeout(timer);
+      await out.settled();
     }
     const doc = await vscode.workspace.openTextDocument(uri);
     const editor = await vscode.window.showTextDocument(doc, { preview: false });
+    d.opening = undefined;
     // Read-only in this window (files.readonlyInclude covers the folder too, where it applies).
     await vscode.commands.executeCommand('workbench.action.files.setActiveEditorReadonlyInSession').then(undefined, () => undefined);
     this.atEnd.set(uri.toString(), true);
@@ -177,6 +193,7 @@ export class FollowDocuments implements vscode.Disposable {
 
   private update(d: FollowedDoc, e: FollowEvent): void {
     if (!this.docs.has(d.uri.toString())) return;
+    d.opening?.();
     if (e.error) {
       const msg = errorMessage(e.error);
       if (msg !== d.lastError) this.log.warn(`following ${d.stream} of ${d.run.key ?? d.run.id}: ${msg} (reading again from the same offset)`);
@@ -185,7 +202,7 @@ export class FollowDocuments implements vscode.Disposable {
     }
     d.lastError = undefined;
     // Nobody sees a background tab: its text is kept, and written once it is shown.
-    const hold = !this.visibleKeys().has(d.uri.toString());
+    const hold = !d.opening && !this.visibleKeys().has(d.uri.toString());
     d.out.append(e.text, hold);
     if (e.ended) {
       d.out.end(`[The run ended: ${e.state?.state ?? 'ended'}.]\n`, hold);
