@@ -54,8 +54,12 @@ interface FollowedDoc {
   opening?: () => void;
 }
 
-/** The longest wait for a new document's first read before it is opened anyway (a slow web API fetch). */
+/** The longest wait for an ended run's first read before its document is opened anyway (a slow web API fetch). */
 const FIRST_READ_WAIT_MS = 3000;
+/** When a followed file written while VS Code opened it is touched again. */
+const TOUCH_AFTER_OPEN_MS = 1000;
+
+const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export interface FollowSettings {
   /** Characters kept per document (`muse.followMaxMegabytes`). */
@@ -148,16 +152,18 @@ export class FollowDocuments implements vscode.Disposable {
       this.docs.set(uri.toString(), nd);
       await out.settled();
       this.start(nd);
-      // The first read is in the file before VS Code opens it. VS Code reads the file at open and
-      // then starts watching it: a write between the two goes unseen until the next one, and a
-      // run that has already ended has no next one (its document would stay empty).
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([firstRead, new Promise<void>((resolve) => (timer = setTimeout(resolve, FIRST_READ_WAIT_MS)))]);
-      clearTimeout(timer);
-      await out.settled();
+      // A run that has ended: its output is in the file before VS Code opens it, shown at once.
+      if (isFinal(run.state)) await Promise.race([firstRead, delay(FIRST_READ_WAIT_MS)]);
     }
+    const out = d.out;
+    await out.settled();
+    const before = out.writtenChars;
     const doc = await vscode.workspace.openTextDocument(uri);
     const editor = await vscode.window.showTextDocument(doc, { preview: false });
+    // VS Code reads the file at open and then starts watching it: a write between the two goes
+    // unseen until the next one, and the end of a run has no next one. The file is touched once
+    // more a little later when it was written meanwhile, and VS Code reads it again.
+    if (out.writtenChars !== before) void out.settled().then(() => delay(TOUCH_AFTER_OPEN_MS)).then(() => out.touch());
     d.opening = undefined;
     // Read-only in this window (files.readonlyInclude covers the folder too, where it applies).
     await vscode.commands.executeCommand('workbench.action.files.setActiveEditorReadonlyInSession').then(undefined, () => undefined);

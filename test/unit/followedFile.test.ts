@@ -81,4 +81,18 @@ describe('core: a followed document kept as a file', () => {
     await f.settled();
     assert.match(fs.readFileSync(f.file, 'utf8'), /line 0299\nheld at the end\n\[The run ended: completed\.\]\n$/);
   });
+
+  it('touch makes the file newer, its text unchanged (an editor reads it again)', async () => {
+    const f = new FollowedFile(path.join(dir, 'stdout.log'), '', 1000, 'the run folder', () => undefined);
+    f.append('first\nsecond\n');
+    await f.settled();
+    const old = new Date(Date.now() - 60_000);
+    fs.utimesSync(f.file, old, old);
+    await f.touch();
+    assert.strictEqual(fs.readFileSync(f.file, 'utf8'), 'first\nsecond\n');
+    assert.ok(fs.statSync(f.file).mtimeMs > old.getTime() + 30_000, 'the modification time is now');
+    await f.remove();
+    await f.touch(); // a removed file: nothing to touch, no error
+    assert.ok(!fs.existsSync(f.file));
+  });
 });

@@ -17,6 +17,11 @@ export class FollowedFile {
   private io: Promise<void>;
   /** Characters kept but not written yet (the end of the kept text). */
   private heldChars = 0;
+  /**
+   * Those characters as they came, written as they are: slicing them off the end of the kept
+   * text would copy all of it (up to the limit) at every update.
+   */
+  private held: string[] = [];
   /** The kept part was trimmed while text was held: the next write is the whole file. */
   private heldTrim = false;
   /** The last line is set but not written yet. */
@@ -50,7 +55,12 @@ export class FollowedFile {
    */
   append(text: string, hold = false): void {
     if (!text || this.tail) return;
-    if (this.kept.append(text)) this.heldTrim = true;
+    if (this.kept.append(text)) {
+      this.heldTrim = true;
+      this.held = [];
+    } else if (!this.heldTrim) {
+      this.held.push(text);
+    }
     this.heldChars += text.length;
     if (!hold) this.flush();
   }
@@ -68,8 +78,9 @@ export class FollowedFile {
       this.rewrites++;
       this.write(this.head + this.kept.text + this.tail, false);
     } else {
-      this.write((this.heldChars > 0 ? this.kept.last(this.heldChars) : '') + tail, true);
+      this.write(this.held.join('') + tail, true);
     }
+    this.held = [];
     this.heldChars = 0;
     this.heldTrim = false;
     this.tailHeld = false;
@@ -89,6 +100,12 @@ export class FollowedFile {
   /** True once `end` was called. */
   get ended(): boolean {
     return this.tail !== '';
+  }
+
+  /** Sets the file's modification time to now, after the writes queued so far (an editor reads it again). */
+  touch(): Promise<void> {
+    this.io = this.io.then(() => fs.promises.utimes(this.file, new Date(), new Date())).catch(() => undefined);
+    return this.io;
   }
 
   /** Resolves once every queued write is done. */

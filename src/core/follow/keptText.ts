@@ -57,11 +57,6 @@ export class KeptText {
     return this.body !== '' && !this.body.endsWith('\n');
   }
 
-  /** The last `n` characters of the kept text (at most all of it, without the header). */
-  last(n: number): string {
-    return n >= this.body.length ? this.body : this.body.slice(this.body.length - n);
-  }
-
   /** All the kept text, with its header. */
   get text(): string {
     return this.header + this.body;
