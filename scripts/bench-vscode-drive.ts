@@ -85,7 +85,7 @@ interface Line {
   requireCoreMs?: number;
   requireCoreCpuMs?: number;
   /** Event-loop lag while data moves (round 0 of the build under test only). */
-  io?: { download: { lag: Lag; mbPerS: number; bytes: number }; follow: { lag: Lag; runs: number; seconds: number; bytesPerSecond: number; shownChars: number; visibleChars?: number; focused?: boolean; open?: { lag: Lag; ms: number } } };
+  io?: { download: { lag: Lag; mbPerS: number; bytes: number }; follow: { lag: Lag; runs: number; seconds: number; bytesPerSecond: number; shownChars: number; visibleChars?: number; focused?: boolean; open?: { lag: Lag; ms: number; each?: number[] } } };
 }
 
 interface Lag {
@@ -106,6 +106,7 @@ function reportIo(lines: Line[]): void {
   const f = io.follow;
   console.log(`  extension host event-loop lag while ${f.runs} Follow Output documents grow at ${(f.bytesPerSecond / 1e6).toFixed(0)} MB/s each for ${f.seconds} s (local runs, one visible${f.focused === false ? ' in an unfocused window' : ''}, the others in background tabs; at the end ${((f.visibleChars ?? 0) / 1e6).toFixed(1)} M characters in the visible one, ${((f.shownChars - (f.visibleChars ?? 0)) / 1e6).toFixed(1)} M in the background ones): ${lagText(f.lag)}  (issue 9 target: p99 <= 50 ms)`);
   if (f.open) console.log(`    opening those ${f.runs} documents before (each catching up on its run's output so far, ${(f.open.ms / 1000).toFixed(1)} s in all): ${lagText(f.open.lag)}`);
+  if (f.open?.each?.length) console.log(`    each Follow Output command until its editor is shown, in order (ms): ${f.open.each.map((ms) => ms.toFixed(0)).join(', ')}`);
 }
 
 function median(xs: number[]): number {

@@ -110,7 +110,7 @@ export async function followLag(
   api: MuseExtensionApi,
   dir: string,
   o = { runs: 10, seconds: 20, bytesPerSecond: 1_000_000 },
-): Promise<{ lag: LagFigures; runs: number; seconds: number; bytesPerSecond: number; shownChars: number; visibleChars: number; focused: boolean; open: { lag: LagFigures; ms: number } }> {
+): Promise<{ lag: LagFigures; runs: number; seconds: number; bytesPerSecond: number; shownChars: number; visibleChars: number; focused: boolean; open: { lag: LagFigures; ms: number; each: number[] } }> {
   const vscode = require('vscode') as typeof import('vscode');
   const { runRef, submitRun } = require('../src/core/runs') as typeof import('../src/core/runs');
   const profile = { name: 'local', kind: 'local' } as const;
@@ -138,9 +138,14 @@ export async function followLag(
     ),
   );
   const editors: import('vscode').TextEditor[] = [];
+  const each: number[] = [];
   // Opening: each document catches up on what its run wrote so far (up to the kept size).
   const opening = await lagDuring(async () => {
-    for (const r of runs) editors.push((await vscode.commands.executeCommand('muse.followOutput', r.id)) as import('vscode').TextEditor);
+    for (const r of runs) {
+      const t0 = performance.now();
+      editors.push((await vscode.commands.executeCommand('muse.followOutput', r.id)) as import('vscode').TextEditor);
+      each.push(performance.now() - t0);
+    }
   }, 'follow-open');
   // The runs write on: the lag is sampled for `seconds` while the documents grow.
   const { lag } = await lagDuring(() => new Promise((resolve) => setTimeout(resolve, o.seconds * 1000)), 'follow');
@@ -151,5 +156,5 @@ export async function followLag(
   const focused = vscode.window.state.focused;
   await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   for (const r of runs) await backend.cancel?.(runRef(r)).catch(() => undefined);
-  return { lag, runs: o.runs, seconds: o.seconds, bytesPerSecond: o.bytesPerSecond, shownChars, visibleChars, focused, open: { lag: opening.lag, ms: opening.ms } };
+  return { lag, runs: o.runs, seconds: o.seconds, bytesPerSecond: o.bytesPerSecond, shownChars, visibleChars, focused, open: { lag: opening.lag, ms: opening.ms, each } };
 }
