@@ -3,7 +3,9 @@
  * test cluster (test/cluster/up.sh):
  *   - a line written on the cluster shows in `muse logs -f` (the built CLI, 1 s rate) within
  *     1.5 s: the median and the worst over 20 lines (the job stamps each line with the clock,
- *     the cluster being this machine);
+ *     the cluster being this machine); the same for the Follow Output document's file (the
+ *     extension's follower at the 1 s pace of a visible document, its FollowedFile), through the
+ *     latency proxy at 50 ms round trip;
  *   - following 50 running jobs of one cluster: remote commands, SFTP requests and SSH
  *     channels per cycle, and the cycle's time;
  *   - a job writing 100 MB to stdout over about 30 s, followed by the core follower (1 s cycles)
@@ -18,6 +20,7 @@ import * as path from 'path';
 import { performance } from 'perf_hooks';
 import { SlurmBackend } from '../src/core/backends/slurm/slurmBackend';
 import { SshConnectionPool } from '../src/core/backends/slurm/sshConnectionPool';
+import { FollowedFile } from '../src/core/follow/followedFile';
 import { Follower } from '../src/core/follow/follower';
 import { normalizeRequest } from '../src/core/model';
 import type { Run, SubmitRequest } from '../src/core/model';
@@ -126,6 +129,7 @@ async function main(): Promise<void> {
     f.dispose();
     if (jobIds.length) await conn.exec(['scancel', ...jobIds.splice(0)]).catch(() => undefined);
 
+    await documentLatency(cluster, tmp, remoteRoot, jobIds, 50);
     await wireVolume(cluster, tmp, remoteRoot, jobIds);
   } finally {
     const conn = await backend.connection().catch(() => undefined);
@@ -134,6 +138,55 @@ async function main(): Promise<void> {
     await backend.dispose();
     pool.dispose();
     rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A line on the cluster to the Follow Output document's file, as the extension follows it: the
+ * follower's own timer at a visible, focused document's 1 s pace, the text appended to the file
+ * VS Code shows (FollowedFile); through the latency proxy at `rttMs`.
+ */
+async function documentLatency(cluster: ClusterEnv, tmp: string, remoteRoot: string, jobIds: string[], rttMs: number): Promise<void> {
+  const proxy = await LatencyProxy.start({ targetHost: cluster.host, targetPort: cluster.port, rttMs });
+  const dir = path.join(tmp, 'doc');
+  mkdirSync(dir, { recursive: true });
+  const kh = path.join(dir, 'known_hosts');
+  writeFileSync(kh, `[127.0.0.1]:${proxy.port} ${readFileSync(cluster.knownHostsFile, 'utf8').trim().split('\n')[0]!.split(/\s+/).slice(1).join(' ')}\n`);
+  const pool = new SshConnectionPool();
+  const backend = new SlurmBackend(clusterSshProfile(cluster, dir, { name: 'doc', remoteRoot, port: proxy.port, knownHostsFile: kh, singularityCommand: cluster.singularityCommand, images: cluster.images }), prompts, pool);
+  const f = new Follower({ backendOf: () => backend });
+  try {
+    const script = path.join(dir, 'stamps.py');
+    writeFileSync(script, STAMPS);
+    const r0: SubmitRequest = { software: 'sw_example', cmd: 'python stamps.py', files: [{ path: script, name: 'stamps.py' }] };
+    const r = await backend.submit(r0);
+    if (r.jobId) jobIds.push(r.jobId);
+    const now = new Date().toISOString();
+    const run: Run = { id: 'doc', key: r.key, location: r.location, profile: 'doc', backend: 'ssh', software: r0.software, request: normalizeRequest(r0), state: 'waiting', raw: { jobId: r.jobId }, createdAt: now, updatedAt: now };
+    const out = new FollowedFile(path.join(dir, 'follow', 'stdout.log'), '', 8 * 1024 * 1024, 'the run folder', (e) => console.error(e));
+    const lags: number[] = [];
+    let ended = false;
+    f.add(run, 'stdout', (e) => {
+      out.append(e.text);
+      if (e.ended) ended = true;
+      // Counted once the text is in the file (what VS Code then reads).
+      void out.settled().then(() => {
+        const t = Date.now();
+        for (const m of e.text.matchAll(/^(\d+) (\d+)$/gm)) lags.push(t - Number(m[2]));
+      });
+    });
+    f.start(() => 1000);
+    const t0 = performance.now();
+    while (!ended && performance.now() - t0 < 120_000) await new Promise((res) => setTimeout(res, 200));
+    await out.settled();
+    console.log(
+      `line on the cluster -> Follow Output document's file (1 s pace, ${rttMs} ms RTT)  median ${median(lags).toFixed(0)} ms, worst ${Math.max(...lags).toFixed(0)} ms over ${lags.length} lines (target <= 1500 ms median${ended ? '' : ', NOT ended'})`,
+    );
+  } finally {
+    f.dispose();
+    await backend.dispose();
+    pool.dispose();
+    await proxy.close();
   }
 }
 
