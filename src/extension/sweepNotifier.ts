@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
+import type { Run } from '../core/model';
 import type { SweepGroup } from '../core/sweep/sweepGroups';
 import { ask } from './prompts';
-import type { AnnounceHere } from './runNotifier';
 import { sweepClaimTask, sweepEndText } from './sweepTreeModel';
 
 /** The results table's command (the compare work registers it); without it, Show Results shows the sweep's row. */
@@ -12,7 +12,7 @@ export const SWEEP_RESULTS_COMMAND = 'muse.sweepResults';
  * in the one window that wins the claim on the task that ended last (`sweepClaimTask`), as a
  * run's end is claimed.
  */
-export async function announceSweep(group: SweepGroup, announceHere: AnnounceHere): Promise<void> {
+export async function announceSweep(group: SweepGroup, announceHere: (run: Run) => Promise<boolean>): Promise<void> {
   if (!(await announceHere(sweepClaimTask(group)).catch(() => false))) return;
   const failed = group.counts.failed + group.counts.unknown > 0;
   const show = 'Show Results';

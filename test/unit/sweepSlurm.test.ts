@@ -11,7 +11,7 @@ import * as path from 'path';
 import type { Connection } from 'ssh2';
 import type { RunRef } from '../../src/core/backend';
 import { TASKS_FILE, buildBatchScript } from '../../src/core/backends/slurm/batchScript';
-import { parseMaxArraySize } from '../../src/core/backends/slurm/clusterProbe';
+import { parseMaxArraySize } from '../../src/core/backends/slurm/maxArraySize';
 import type { SlurmBackend } from '../../src/core/backends/slurm/slurmBackend';
 import { FIELD_DELIMITER } from '../../src/core/backends/slurm/slurmParse';
 import { arraySpecOf, checkArraySize, taskTable } from '../../src/core/backends/slurm/slurmSweep';

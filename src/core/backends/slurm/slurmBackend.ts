@@ -18,7 +18,7 @@ import type { SshProfile } from '../../profiles';
 import { resolveSentScript } from '../../sentScript';
 import type { SshPrompts } from '../../sshPrompts';
 import { BATCH_FILE, TASKS_FILE, buildBatchScript, isArrayJob } from './batchScript';
-import { maxArraySize } from './clusterProbe';
+import { maxArraySize } from './maxArraySize';
 import { arraySpecOf, checkArraySize, splitTaskJobId, taskKey, taskTable } from './slurmSweep';
 import { gatherInputs, makeRunFolders, noUnzip, placeStagedInputs, uploadDir, uploadInputs } from './runInputs';
 import { isZipName } from './runFileNames';
