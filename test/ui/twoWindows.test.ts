@@ -34,6 +34,7 @@ interface StoredRun {
   state: string;
   command?: string;
   notifyIn?: string;
+  key?: string;
   notifiedBy?: string;
 }
 
@@ -119,8 +120,10 @@ describe('Two windows, one user', function () {
     // Long enough to close window A and see its extension host end while the run still runs.
     await answerQuickInput(a, 'sleep 25 && python3 add.py 6 7');
     await clickDialogButton(a, 'Run');
-    const run = await waitFor('the new run in the run store, with the window that submitted it', async () =>
-      storedRuns().find((r) => !before.has(r.id) && r.notifyIn),
+    // Submitted (its key stored), not only recorded: closing window A mid-submit would leave a
+    // record that never reached the runner.
+    const run = await waitFor('the new run submitted, in the run store with the window that submitted it', async () =>
+      storedRuns().find((r) => !before.has(r.id) && r.notifyIn && r.key),
     );
     const pidA = windowPid(run.notifyIn!);
     // Window B sees it running (a window announces the ends of runs it saw active).
