@@ -141,19 +141,35 @@ async function main(): Promise<void> {
   }
 }
 
+/** A Slurm backend of its own pool whose SSH goes through the latency proxy at `rttMs` (files in `dir`). */
+async function proxiedBackend(
+  cluster: ClusterEnv,
+  dir: string,
+  rttMs: number,
+  profile: Parameters<typeof clusterSshProfile>[2],
+): Promise<{ proxy: LatencyProxy; backend: SlurmBackend; close: () => Promise<void> }> {
+  const proxy = await LatencyProxy.start({ targetHost: cluster.host, targetPort: cluster.port, rttMs });
+  mkdirSync(dir, { recursive: true });
+  const kh = path.join(dir, 'known_hosts');
+  writeFileSync(kh, `[127.0.0.1]:${proxy.port} ${readFileSync(cluster.knownHostsFile, 'utf8').trim().split('\n')[0]!.split(/\s+/).slice(1).join(' ')}\n`);
+  const pool = new SshConnectionPool();
+  const backend = new SlurmBackend(clusterSshProfile(cluster, dir, { ...profile, port: proxy.port, knownHostsFile: kh }), prompts, pool);
+  const close = async (): Promise<void> => {
+    await backend.dispose();
+    pool.dispose();
+    await proxy.close();
+  };
+  return { proxy, backend, close };
+}
+
 /**
  * A line on the cluster to the Follow Output document's file, as the extension follows it: the
  * follower's own timer at a visible, focused document's 1 s pace, the text appended to the file
  * VS Code shows (FollowedFile); through the latency proxy at `rttMs`.
  */
 async function documentLatency(cluster: ClusterEnv, tmp: string, remoteRoot: string, jobIds: string[], rttMs: number): Promise<void> {
-  const proxy = await LatencyProxy.start({ targetHost: cluster.host, targetPort: cluster.port, rttMs });
   const dir = path.join(tmp, 'doc');
-  mkdirSync(dir, { recursive: true });
-  const kh = path.join(dir, 'known_hosts');
-  writeFileSync(kh, `[127.0.0.1]:${proxy.port} ${readFileSync(cluster.knownHostsFile, 'utf8').trim().split('\n')[0]!.split(/\s+/).slice(1).join(' ')}\n`);
-  const pool = new SshConnectionPool();
-  const backend = new SlurmBackend(clusterSshProfile(cluster, dir, { name: 'doc', remoteRoot, port: proxy.port, knownHostsFile: kh, singularityCommand: cluster.singularityCommand, images: cluster.images }), prompts, pool);
+  const { backend, close } = await proxiedBackend(cluster, dir, rttMs, { name: 'doc', remoteRoot, singularityCommand: cluster.singularityCommand, images: cluster.images });
   const f = new Follower({ backendOf: () => backend });
   try {
     const script = path.join(dir, 'stamps.py');
@@ -184,22 +200,15 @@ async function documentLatency(cluster: ClusterEnv, tmp: string, remoteRoot: str
     );
   } finally {
     f.dispose();
-    await backend.dispose();
-    pool.dispose();
-    await proxy.close();
+    await close();
   }
 }
 
 /** 100 MB written by a job over ~30 s, followed to its end through the proxy: bytes moved each way. */
 async function wireVolume(cluster: ClusterEnv, tmp: string, remoteRoot: string, jobIds: string[]): Promise<void> {
   const total = 100 * 1024 * 1024;
-  const proxy = await LatencyProxy.start({ targetHost: cluster.host, targetPort: cluster.port, rttMs: 0 });
   const dir = path.join(tmp, 'wire');
-  mkdirSync(dir, { recursive: true });
-  const kh = path.join(dir, 'known_hosts');
-  writeFileSync(kh, `[127.0.0.1]:${proxy.port} ${readFileSync(cluster.knownHostsFile, 'utf8').trim().split('\n')[0]!.split(/\s+/).slice(1).join(' ')}\n`);
-  const pool = new SshConnectionPool();
-  const backend = new SlurmBackend(clusterSshProfile(cluster, dir, { name: 'wire', remoteRoot, noContainer: true, port: proxy.port, knownHostsFile: kh }), prompts, pool);
+  const { proxy, backend, close } = await proxiedBackend(cluster, dir, 0, { name: 'wire', remoteRoot, noContainer: true });
   try {
     // 1 MB (of 100-byte lines) every 0.3 s: about 30 s in all.
     const script = path.join(dir, 'hundred.py');
@@ -232,9 +241,7 @@ async function wireVolume(cluster: ClusterEnv, tmp: string, remoteRoot: string, 
     );
     f.dispose();
   } finally {
-    await backend.dispose();
-    pool.dispose();
-    await proxy.close();
+    await close();
   }
 }
 

@@ -150,7 +150,6 @@ export class FollowDocuments implements vscode.Disposable {
       const nd: FollowedDoc = { uri, run, stream, out, opening };
       d = nd;
       this.docs.set(uri.toString(), nd);
-      await out.settled();
       this.start(nd);
       // A run that has ended: its output is in the file before VS Code opens it, shown at once.
       if (isFinal(run.state)) await Promise.race([firstRead, delay(FIRST_READ_WAIT_MS)]);

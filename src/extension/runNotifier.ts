@@ -4,14 +4,8 @@ import type { Run } from '../core/model';
 import { ask } from './prompts';
 import { runLabel } from './runTreeModel';
 import { announceSweep } from './sweepNotifier';
+import type { AnnounceHere } from './sweepNotifier';
 import { sweepsEndedBy } from './sweepTreeModel';
-
-/**
- * Which window announces a run's end, decided once for the user: `true` when this window must
- * (see `announcesHere` in src/core/pollLease.ts) and won the claim on the run (one notification
- * across every window).
- */
-export type AnnounceHere = (run: Run) => Promise<boolean>;
 
 /**
  * A notification when a run this window saw active ends, with "Open Results" / "Open Content" / "Show Summary".

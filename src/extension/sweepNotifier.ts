@@ -4,6 +4,13 @@ import type { SweepGroup } from '../core/sweep/sweepGroups';
 import { ask } from './prompts';
 import { sweepClaimTask, sweepEndText } from './sweepTreeModel';
 
+/**
+ * Which window announces a run's end, decided once for the user: `true` when this window must
+ * (see `announcesHere` in src/core/pollLease.ts) and won the claim on the run (one notification
+ * across every window).
+ */
+export type AnnounceHere = (run: Run) => Promise<boolean>;
+
 /** The results table's command (the compare work registers it); without it, Show Results shows the sweep's row. */
 export const SWEEP_RESULTS_COMMAND = 'muse.sweepResults';
 
@@ -12,7 +19,7 @@ export const SWEEP_RESULTS_COMMAND = 'muse.sweepResults';
  * in the one window that wins the claim on the task that ended last (`sweepClaimTask`), as a
  * run's end is claimed.
  */
-export async function announceSweep(group: SweepGroup, announceHere: (run: Run) => Promise<boolean>): Promise<void> {
+export async function announceSweep(group: SweepGroup, announceHere: AnnounceHere): Promise<void> {
   if (!(await announceHere(sweepClaimTask(group)).catch(() => false))) return;
   const failed = group.counts.failed + group.counts.unknown > 0;
   const show = 'Show Results';

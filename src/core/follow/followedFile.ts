@@ -15,11 +15,9 @@ export class FollowedFile {
   private readonly kept: KeptText;
   private tail = '';
   private io: Promise<void>;
-  /** Characters kept but not written yet (the end of the kept text). */
-  private heldChars = 0;
   /**
-   * Those characters as they came, written as they are: slicing them off the end of the kept
-   * text would copy all of it (up to the limit) at every update.
+   * Text kept but not written yet (the end of the kept text), as it came: written as it is, since
+   * slicing it off the end of the kept text would copy all of it (up to the limit) at every update.
    */
   private held: string[] = [];
   /** The kept part was trimmed while text was held: the next write is the whole file. */
@@ -61,13 +59,12 @@ export class FollowedFile {
     } else if (!this.heldTrim) {
       this.held.push(text);
     }
-    this.heldChars += text.length;
     if (!hold) this.flush();
   }
 
   /** True while held text (or the last line) waits for `flush`. */
   get holding(): boolean {
-    return this.heldChars > 0 || this.heldTrim || this.tailHeld;
+    return this.held.length > 0 || this.heldTrim || this.tailHeld;
   }
 
   /** Writes the held text, if any: one append, or the whole file when the kept part was trimmed. */
@@ -81,7 +78,6 @@ export class FollowedFile {
       this.write(this.held.join('') + tail, true);
     }
     this.held = [];
-    this.heldChars = 0;
     this.heldTrim = false;
     this.tailHeld = false;
   }
