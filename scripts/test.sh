@@ -32,8 +32,8 @@ rm -rf out && npx tsc -p tsconfig.test.json || exit 1
 # Fixture files (JSON, text, scripts) beside their compiled tests, so __dirname-relative paths work.
 cp -r test/fixtures/. out/test/fixtures/ || exit 1
 
-export MUSE_TALLY="$ROOT/out/tally.txt"
-: > "$MUSE_TALLY"
+export MUSE_TALLY="$ROOT/out/tally.txt" MUSE_FAILURES="$ROOT/out/failures.txt"
+: > "$MUSE_TALLY"; : > "$MUSE_FAILURES"
 failed_tiers=()
 skipped_tiers=()
 
@@ -87,6 +87,9 @@ if [ "$pending" -gt 0 ]; then
   echo "tests: $passed passed, $failed failed, $pending skipped"
 else
   echo "tests: $passed passed, $failed failed"
+fi
+if [ -s "$MUSE_FAILURES" ]; then # named again here: a kept tail of the log still says what failed
+  echo "failed tests:"; head -40 "$MUSE_FAILURES" | sed 's/^/  ✘ /'
 fi
 if [ ${#failed_tiers[@]} -gt 0 ] || [ "$failed" -gt 0 ]; then exit 1; fi
 if [ "$passed" -eq 0 ]; then echo "no test ran"; exit 1; fi

@@ -11,8 +11,10 @@
  * provider would have this host build, split and send the WHOLE text again at every update: up
  * to 8 MB per document per second, measured as seconds-long stalls with 10 documents.) The view
  * stays where the user scrolled, and follows the end while the cursor is on the last line, like
- * the Output panel. The files are removed when their tab closes, at deactivation, and at the
- * next activation (tabs left from an earlier session are closed).
+ * the Output panel. VS Code watches such a file only while an editor shows it, and starts
+ * after showing it: a document just opened or shown is checked against its file's end a little
+ * later, and the file touched while they differ. The files are removed when their tab closes,
+ * at deactivation, and at the next activation (tabs left from an earlier session are closed).
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -52,12 +54,16 @@ interface FollowedDoc {
   lastError?: string;
   /** Set until the document is first shown: its text is written, never held. */
   opening?: () => void;
+  /** The next check that VS Code shows what the file holds (see `checkSeen`). */
+  seenTimer?: ReturnType<typeof setTimeout>;
 }
 
 /** The longest wait for an ended run's first read before its document is opened anyway (a slow web API fetch). */
 const FIRST_READ_WAIT_MS = 3000;
-/** When a followed file written while VS Code opened it is touched again. */
-const TOUCH_AFTER_OPEN_MS = 1000;
+/** The first check that a document just opened or shown matches its file; the next ones wait twice as long. */
+const SEEN_CHECK_MS = 1000;
+/** Checks (and touches) after a document is opened or shown, at most. */
+const SEEN_CHECKS = 4;
 
 const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -80,6 +86,8 @@ export class FollowDocuments implements vscode.Disposable {
   private readonly endedListeners = new Set<(run: Run, stream: OutputStream) => void>();
   /** Files left by an earlier session removed (their tabs closed) before the first open. */
   private readonly cleared: Promise<void>;
+  /** The followed documents on screen at the last change of the visible editors. */
+  private visibleBefore = new Set<string>();
 
   /**
    * @param folder where the followed files live (the extension's storage `follow/`): emptied now
@@ -154,15 +162,10 @@ export class FollowDocuments implements vscode.Disposable {
       // A run that has ended: its output is in the file before VS Code opens it, shown at once.
       if (isFinal(run.state)) await Promise.race([firstRead, delay(FIRST_READ_WAIT_MS)]);
     }
-    const out = d.out;
-    await out.settled();
-    const before = out.writtenChars;
+    await d.out.settled();
     const doc = await vscode.workspace.openTextDocument(uri);
     const editor = await vscode.window.showTextDocument(doc, { preview: false });
-    // VS Code reads the file at open and then starts watching it: a write between the two goes
-    // unseen until the next one, and the end of a run has no next one. The file is touched once
-    // more a little later when it was written meanwhile, and VS Code reads it again.
-    if (out.writtenChars !== before) void out.settled().then(() => delay(TOUCH_AFTER_OPEN_MS)).then(() => out.touch());
+    this.checkSeen(d);
     d.opening = undefined;
     // Read-only in this window (files.readonlyInclude covers the folder too, where it applies).
     await vscode.commands.executeCommand('workbench.action.files.setActiveEditorReadonlyInSession').then(undefined, () => undefined);
@@ -192,8 +195,37 @@ export class FollowDocuments implements vscode.Disposable {
   /** Documents just shown get the text held while they were hidden, then their pace is 1 s again. */
   private shown(): void {
     const visible = this.visibleKeys();
-    for (const [key, d] of this.docs) if (visible.has(key)) d.out.flush();
+    for (const [key, d] of this.docs) {
+      if (!visible.has(key)) continue;
+      d.out.flush();
+      if (!this.visibleBefore.has(key)) this.checkSeen(d);
+    }
+    this.visibleBefore = new Set([...visible].filter((k) => this.docs.has(k)));
     this.follower.poke();
+  }
+
+  /**
+   * VS Code watches a file outside the workspace only while an editor shows it, and starts
+   * watching after it has read it (at open, and when its tab is shown again): a write in between
+   * goes unseen until the next one, and a run's end has no next one. So a second after a
+   * followed document is opened or shown (then 2 and 4 s later), its end is compared with the
+   * file's, and the file is touched while they differ: VS Code reads it again.
+   */
+  private checkSeen(d: FollowedDoc, attempt = 0): void {
+    clearTimeout(d.seenTimer);
+    d.seenTimer = setTimeout(() => void this.seen(d, attempt), SEEN_CHECK_MS * 2 ** attempt);
+  }
+
+  private async seen(d: FollowedDoc, attempt: number): Promise<void> {
+    d.seenTimer = undefined;
+    await d.out.settled();
+    const key = d.uri.toString();
+    // Closed, or hidden again: checked when shown.
+    if (this.docs.get(key) !== d || !this.visibleKeys().has(key)) return;
+    const doc = vscode.workspace.textDocuments.find((t) => t.uri.toString() === key);
+    if (!doc || documentEndsWith(doc, d.out.writtenEnd)) return;
+    await d.out.touch();
+    if (attempt + 1 < SEEN_CHECKS) this.checkSeen(d, attempt + 1);
   }
 
   private update(d: FollowedDoc, e: FollowEvent): void {
@@ -247,6 +279,7 @@ export class FollowDocuments implements vscode.Disposable {
     if (!d) return;
     const shown = vscode.window.tabGroups.all.some((g) => g.tabs.some((t) => t.input instanceof vscode.TabInputText && t.input.uri.toString() === key));
     if (shown) return;
+    clearTimeout(d.seenTimer);
     this.stop(d);
     this.docs.delete(key);
     this.atEnd.delete(key);
@@ -285,9 +318,17 @@ export class FollowDocuments implements vscode.Disposable {
   dispose(): void {
     this.follower.dispose();
     for (const s of this.subs) s.dispose();
+    for (const d of this.docs.values()) clearTimeout(d.seenTimer);
     const pending = [...this.docs.values()].map((d) => d.out.settled());
     this.docs.clear();
     this.byHandle.clear();
     void Promise.all(pending).then(() => fs.promises.rm(this.folder, { recursive: true, force: true })).catch(() => undefined);
   }
+}
+
+/** True when the document's last characters are `end` (read without copying the whole text). */
+function documentEndsWith(doc: vscode.TextDocument, end: string): boolean {
+  const last = doc.lineAt(doc.lineCount - 1).range.end;
+  const from = doc.positionAt(Math.max(0, doc.offsetAt(last) - end.length));
+  return doc.getText(new vscode.Range(from, last)) === end;
 }

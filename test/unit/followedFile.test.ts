@@ -41,6 +41,7 @@ describe('core: a followed document kept as a file', () => {
     assert.match(text, /^\[\d+ earlier characters not shown: the whole file is \/r\/KEY\/__WS__stdout.txt\]\n/);
     assert.match(text, /line 0099\nno newline\n\[The run ended: completed\.\]\n$/);
     assert.doesNotMatch(text, /after the end/);
+    assert.ok(text.endsWith(f.writtenEnd) && f.writtenEnd.length === 200, 'writtenEnd is the end of the file (what an editor showing it ends with)');
     await f.remove();
     assert.strictEqual(fs.existsSync(f.file), false);
   });
@@ -58,6 +59,7 @@ describe('core: a followed document kept as a file', () => {
     await f.settled();
     assert.strictEqual(f.writtenChars - before, 'held 1\nheld 2\n'.length, 'the flush appends the held text only');
     assert.strictEqual(fs.readFileSync(f.file, 'utf8'), 'shown 1\nheld 1\nheld 2\n');
+    assert.strictEqual(f.writtenEnd, 'shown 1\nheld 1\nheld 2\n', 'writtenEnd after appends');
     // A shown update after held text writes both, in order, as one append.
     f.append('held 3\n', true);
     f.append('shown 2\n');
@@ -74,6 +76,7 @@ describe('core: a followed document kept as a file', () => {
     const text = fs.readFileSync(f.file, 'utf8');
     assert.match(text, /^\[\d+ earlier characters not shown: the whole file is the run folder\]\n/);
     assert.match(text, /line 0299\n$/);
+    assert.ok(text.endsWith(f.writtenEnd) && f.writtenEnd.length === 200, 'writtenEnd after a whole write');
     assert.ok(text.length <= 1100, `${text.length} characters kept over a 1,000 limit`);
     // The end writes what is held before the last line.
     f.append('held at the end\n', true);

@@ -63,7 +63,10 @@ describe('Follow Output in a real VS Code', function () {
     const ended = await runEnded(api, run.id);
     assert.strictEqual(ended.state, 'ok');
     const shown = await vscode.window.showTextDocument(followed, { viewColumn: editor.viewColumn });
-    const text = await until('the end of the run once the tab is shown', () => (/\[The run ended/.test(shown.document.getText()) ? shown.document.getText() : undefined), 30_000);
+    const text = await until('the end of the run once the tab is shown', () => (/\[The run ended/.test(shown.document.getText()) ? shown.document.getText() : undefined), 30_000).catch(async (e: unknown) => {
+      const onDisk = await fs.promises.readFile(followed.uri.fsPath, 'utf8').catch((r: unknown) => String(r));
+      throw new Error(`${String(e)}; the document has ${JSON.stringify(shown.document.getText().slice(-200))}, its file ${JSON.stringify(onDisk.slice(-200))}`);
+    });
     assert.deepStrictEqual(text.split('\n').filter((l) => l.startsWith('bg ')), Array.from({ length: 10 }, (_, i) => `bg ${i + 1}`));
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });

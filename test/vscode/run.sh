@@ -76,9 +76,15 @@ export MUSE_AGENT_DIR=$RUN/agent
 export MUSE_VSCODE_RESULT=$RUN/inhost-result.txt
 mkdir -p "$MUSE_DATA_DIR" "$MUSE_CONFIG_DIR"
 
-inhost_tally() { # read the in-host runner's counts; no file means it never got to report
-  if [ -s "$MUSE_VSCODE_RESULT" ]; then read -r p f s < "$MUSE_VSCODE_RESULT"; tally "$p" "$f" "$s"
-  else say "the in-host runner reported no counts: counting one failure"; tally 0 1 0; fi
+# failure LINE: a failed test named for scripts/test.sh's closing summary (when it set the file).
+failure() { [ -n "${MUSE_FAILURES:-}" ] && echo "$1" >> "$MUSE_FAILURES"; return 0; }
+
+inhost_tally() { # read the in-host runner's counts (then its failed tests); no file: it never reported
+  if [ -s "$MUSE_VSCODE_RESULT" ]; then
+    read -r p f s < "$MUSE_VSCODE_RESULT"; tally "$p" "$f" "$s"
+    tail -n +2 "$MUSE_VSCODE_RESULT" | while IFS= read -r line; do failure "$line"; done
+  else say "the in-host runner reported no counts: counting one failure"; tally 0 1 0
+    failure "in-host ($1): the runner reported no counts (see $RUN/browser-$1.log)"; fi
 }
 
 # The tests "in an untrusted folder" run in a phase of their own (3c); the others in 3a/3b.
@@ -89,7 +95,7 @@ if [ -n "${VSCODE_EXECUTABLE:-}" ]; then
   say "in-host tests in $VSCODE_EXECUTABLE"
   rm -f "$MUSE_VSCODE_RESULT"
   MUSE_VSCODE_GREP=${MUSE_VSCODE_GREP:-"^(?!.*$UNTRUSTED_GREP)"} MUSE_VSCODE_WORKSPACE=$(fresh_workspace ws-inhost) node out/test/vscode/electron.js
-  inhost_tally
+  inhost_tally electron
   if [ -z "$CODE_SERVER" ]; then # in-host failures count; only the UI part is skipped
     say "vscode tier: $PASSED passed, $FAILED failed; UI tests SKIPPED: no code-server here"
     [ "$FAILED" -eq 0 ] && exit 77 || exit 1
@@ -162,8 +168,8 @@ if [ -z "${VSCODE_EXECUTABLE:-}" ] && [ -z "${MUSE_VSCODE_SKIP_INHOST:-}" ]; the
       --extension "$ROOT" --tests "$ROOT/out/test/vscode/runner/index.js" \
       --profile "$RUN/chromium-$phase" --timeout "${MUSE_VSCODE_TIMEOUT:-240}" --log "$RUN/browser-$phase.log"
     rc=$?
-    inhost_tally
-    [ $rc -ne 0 ] && [ "$FAILED" -eq 0 ] && { say "$phase in-host run exited $rc"; tally 0 1 0; }
+    inhost_tally "$phase"
+    [ $rc -ne 0 ] && [ "$FAILED" -eq 0 ] && { say "$phase in-host run exited $rc"; tally 0 1 0; failure "in-host ($phase): exited $rc"; }
     stop_code_server
   }
   MUSE_VSCODE_GREP=${MUSE_VSCODE_GREP:-"^(?!.*$UNTRUSTED_GREP)"} start_code_server inhost
@@ -199,8 +205,8 @@ if [ -z "${MUSE_VSCODE_SKIP_UI:-}" ] && [ -n "$(find out/test/ui -name '*.test.j
   MUSE_CODE_SERVER_URL=$URL MUSE_UI_DATA_DIR=$RUN/muse-data-ui MUSE_UI_MACHINE_SETTINGS=$RUN/cs-ui/udd/Machine/settings.json MUSE_UI_WORKSPACE=$(fresh_workspace ws-ui) MUSE_TALLY=$out \
     npx mocha --reporter "$ROOT/test/support/tallyReporter.js" --timeout 120000 "${grep_args[@]}" 'out/test/ui/**/*.test.js'
   rc=$?
-  if [ -s "$out" ]; then read -r p f s < "$out"; tally "$p" "$f" "$s"; else tally 0 1 0; fi
-  [ $rc -ne 0 ] && [ "$FAILED" -eq "$before" ] && tally 0 1 0
+  if [ -s "$out" ]; then read -r p f s < "$out"; tally "$p" "$f" "$s"; else tally 0 1 0; failure "UI: mocha reported no counts"; fi
+  [ $rc -ne 0 ] && [ "$FAILED" -eq "$before" ] && { tally 0 1 0; failure "UI: mocha exited $rc"; }
   say "UI tests done ($(elapsed))"
   stop_code_server
 fi
@@ -219,6 +225,7 @@ if [ -z "${MUSE_VSCODE_SKIP_VSIX:-}" ]; then
     echo "  ✔ $(du -k "$vsix" | cut -f1) KiB VSIX installs as muse-runner.muse-runner"; tally 1 0 0
   else
     echo "  ✘ the VSIX did not package or install:"; tail -20 "$RUN/vsce.log"; tally 0 1 0
+    failure "VSIX: did not package or install (see $RUN/vsce.log)"
   fi
 fi
 

@@ -11,6 +11,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { KeptText } from './keptText';
 
+/** How many of the file's last characters `writtenEnd` keeps. */
+const END_CHARS = 200;
+
 export class FollowedFile {
   private readonly kept: KeptText;
   private tail = '';
@@ -27,6 +30,8 @@ export class FollowedFile {
   /** Characters written so far, and whole-file writes (tests, benches). */
   writtenChars = 0;
   rewrites = 0;
+  /** The file's last characters once the queued writes are done (an editor showing it ends so). */
+  writtenEnd = '';
 
   /**
    * @param file the file written (its folder is made)
@@ -43,6 +48,7 @@ export class FollowedFile {
     private readonly onError: (e: unknown) => void,
   ) {
     this.kept = new KeptText(limit, whereWhole);
+    this.writtenEnd = head.slice(-END_CHARS);
     this.io = fs.promises.mkdir(path.dirname(file), { recursive: true }).then(() => fs.promises.writeFile(file, head));
     this.io = this.io.catch(onError);
   }
@@ -117,6 +123,7 @@ export class FollowedFile {
 
   private write(text: string, append: boolean): void {
     this.writtenChars += text.length;
+    this.writtenEnd = (append ? this.writtenEnd + text : text).slice(-END_CHARS);
     this.io = this.io.then(() => (append ? fs.promises.appendFile(this.file, text) : fs.promises.writeFile(this.file, text))).catch(this.onError);
   }
 }

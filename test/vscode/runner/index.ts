@@ -18,7 +18,8 @@ function findTests(dir: string): string[] {
 /**
  * Runs the in-host tests. Resolves when all pass; rejects otherwise (VS Code then exits, or
  * calls `codeAutomationExit`, with a non-zero code). Writes `<passed> <failed> <pending>` to
- * the file named by `$MUSE_VSCODE_RESULT` when set.
+ * the file named by `$MUSE_VSCODE_RESULT` when set, then a line per failed test (its file, full
+ * title and first error line) for the tier's closing summary.
  */
 export function run(): Promise<void> {
   const mocha = new Mocha({
@@ -36,8 +37,9 @@ export function run(): Promise<void> {
   console.log(`${START_MARKER} ${files.length} file(s) from ${testsRoot}`);
 
   return new Promise((resolve, reject) => {
+    const failures: string[] = [];
     const finish = (passed: number, failed: number, pending: number): void => {
-      if (resultFile) fs.writeFileSync(resultFile, `${passed} ${failed} ${pending}\n`);
+      if (resultFile) fs.writeFileSync(resultFile, [`${passed} ${failed} ${pending}`, ...failures, ''].join('\n'));
       if (failed > 0) reject(new Error(`${failed} in-host test(s) failed`));
       else if (passed === 0) reject(new Error(`no in-host test ran (looked in ${testsRoot})`));
       else resolve();
@@ -47,9 +49,15 @@ export function run(): Promise<void> {
         const s = runner.stats;
         finish(s?.passes ?? 0, s?.failures ?? 1, s?.pending ?? 0);
       });
+      runner.on('fail', (test, err: unknown) => {
+        const file = test.file ? path.relative(testsRoot, test.file) : '?';
+        const first = String(err instanceof Error ? err.message : err).split('\n')[0].slice(0, 300);
+        failures.push(`in-host ${file}: ${test.fullTitle()}: ${first}`);
+      });
     } catch (err) {
       // A test file that throws while loading: count it as one failure, say which.
       console.error(err);
+      failures.push(`in-host: a test file did not load: ${String(err).split('\n')[0]}`);
       finish(0, 1, 0);
     }
   });
