@@ -18,6 +18,7 @@ import { groupUsageRows, parseUsageRows } from '../../src/core/usage/sacctUsage'
 import { usageByJob } from '../../src/core/usage/usageFigures';
 import {
   PROJECT_ROOT,
+  acceptQuestion,
   answerQuickInput,
   openWorkbench,
   quickPickLabels,
@@ -152,11 +153,11 @@ describe('Run Summary in the workbench', function () {
     await screenshot(wb, 'run-summary-rerun-advice');
     await answerQuickInput(wb, 'Apply: --mem=9G');
     assert.strictEqual(await waitForQuestion(wb, /Command run in the run folder/), 'python3 fit.py');
-    await wb.page.keyboard.press('Enter');
+    await acceptQuestion(wb);
     assert.strictEqual(await waitForQuestion(wb, /Slurm options/), '--mem=9G --time=1-00:00:00', 'the advice applied in the prefilled options');
-    await wb.page.keyboard.press('Enter');
+    await acceptQuestion(wb);
     assert.strictEqual(await waitForQuestion(wb, /Modules to load/), 'python/3.11');
-    await wb.page.keyboard.press('Enter');
+    await acceptQuestion(wb);
 
     const rows = await waitForTreeItems(wb, 'Runs', (items) => items.some((i) => i.label === ROW && /rerun of a0b1c2d3/.test(i.description)), 60_000);
     assert.ok(rows.some((i) => i.label === ROW && i.description.startsWith('failed')), 'the first run stays');

@@ -109,7 +109,7 @@ export async function openWorkbench(opts: { folder?: string; timeoutMs?: number 
   try {
     const timeout = opts.timeoutMs ?? 60_000;
     await page.goto(workbenchUrl(serverUrl, folder, developmentPayload(serverUrl, PROJECT_ROOT)));
-    await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout });
+    await waitForFolder(page, timeout);
     await page.locator('.statusbar-item', { hasText: 'Activating Extensions' }).waitFor({ state: 'hidden', timeout });
   } catch (err) {
     await screenshot(wb, 'open-workbench-failed').catch(() => undefined);
@@ -117,6 +117,39 @@ export async function openWorkbench(opts: { folder?: string; timeoutMs?: number 
     throw new Error(`the workbench did not open ${folder} at ${serverUrl}: ${(err as Error).message}`);
   }
   return wb;
+}
+
+/** How long the explorer may say "no folder opened" before the page is reloaded (it says so a moment at start-up). */
+const NO_FOLDER_RELOAD_MS = 5_000;
+
+/**
+ * Waits for the explorer to list the opened folder. code-server now and then brings a workspace
+ * up without its folder ("no folder opened" under a title naming the workspace: seen in a CI
+ * run, the workspace file being whole): after 5 s of that the page is reloaded once, as a user
+ * would.
+ */
+async function waitForFolder(page: Page, timeoutMs: number): Promise<void> {
+  const rows = page.locator('.explorer-folders-view .monaco-list-row').first();
+  const noFolder = page.getByText('You have not yet added a folder to the workspace');
+  let reloaded = false;
+  let noFolderSince: number | undefined;
+  await waitFor(
+    'the explorer to list the folder',
+    async () => {
+      if (await rows.isVisible()) return true;
+      if (reloaded || !(await noFolder.isVisible())) {
+        noFolderSince = undefined;
+        return undefined;
+      }
+      noFolderSince ??= Date.now();
+      if (Date.now() - noFolderSince < NO_FOLDER_RELOAD_MS) return undefined;
+      console.log('      (the workbench came up without its folder: reloading the page once)');
+      reloaded = true;
+      await page.reload();
+      return undefined;
+    },
+    timeoutMs,
+  );
 }
 
 /**
@@ -233,6 +266,15 @@ export async function answerQuickInput(wb: Workbench, answer: string): Promise<v
     await widget.locator('input.input').fill(answer);
     await wb.page.keyboard.press('Enter');
   }
+}
+
+/**
+ * Accepts the question on screen as it is (Enter in its box). The box is focused first: a
+ * question that has just replaced another may not have the focus yet, and a key pressed on the
+ * page then goes nowhere.
+ */
+export async function acceptQuestion(wb: Workbench): Promise<void> {
+  await wb.page.locator('.quick-input-widget input.input').press('Enter');
 }
 
 /**
