@@ -4,13 +4,14 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { settleAbandonedSubmits } from '../core/abandonedSubmits';
 import { AgentClient } from '../core/agent/agentClient';
 import type { Backend, OpOptions } from '../core/backend';
 import { createBackend } from '../core/backends/factory';
 import { SshConnectionPool } from '../core/backends/slurm/sshConnectionPool';
 import { loadConfig, readToken, resolveProfile, selectProfile } from '../core/config';
 import type { CliConfig } from '../core/config';
-import { MuseError } from '../core/errors';
+import { MuseError, errorMessage } from '../core/errors';
 import type { Run } from '../core/model';
 import { expandLocalHome, runStorePath } from '../core/paths';
 import type { Profile } from '../core/profiles';
@@ -149,6 +150,11 @@ export class CliContext {
       const s = new RunStore(runStorePath(this.env));
       await s.load();
       for (const w of s.warnings) this.warn(w);
+      const marked = await settleAbandonedSubmits(s).catch((e: unknown) => {
+        this.warn(`could not mark the abandoned submissions: ${errorMessage(e)}`);
+        return [];
+      });
+      if (marked.length) this.warn(`${marked.length} run(s) left "submitting" by a window or muse command that stopped before the cluster answered: now "unknown" (check before submitting again).`);
       return s;
     })();
     return this.storeP;

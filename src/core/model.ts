@@ -169,6 +169,11 @@ export interface Run {
   rerunOf?: string;
   /** The VS Code window that submitted the run (`windowId()`): it announces the end. */
   notifyIn?: string;
+  /**
+   * The process sending the run (`processTag()`, `host:pid`), CLI or window: a `submitting`
+   * record whose sender is gone before the cluster answered was abandoned (abandonedSubmits.ts).
+   */
+  sentBy?: string;
   /** The window that announced the run's end (set once: one notification per run end). */
   notifiedBy?: string;
   /** Set on each task of a sweep (one run record per task, grouped by `sweep.id`). */

@@ -11,11 +11,10 @@
  * lives, else the lease holder (see `notificationWindow`).
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { writeFileAtomic } from './atomicFile';
 import { errorMessage } from './errors';
-import { processAlive } from './processAlive';
+import { processTag, processTagAlive } from './processAlive';
 
 /** What the lease file says. */
 export interface LeaseRecord {
@@ -27,15 +26,12 @@ export interface LeaseRecord {
 
 /** A window id: this host and the extension host's process, plus a random part (a reused pid is another window). */
 export function windowId(): string {
-  return `${os.hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 10)}`;
+  return `${processTag()}:${Math.random().toString(36).slice(2, 10)}`;
 }
 
 /** True unless `id` names a process of this host that is gone (another host's windows cannot be checked). */
 export function windowAlive(id: string): boolean {
-  const [host, pidText] = id.split(':');
-  const pid = Number(pidText);
-  if (host !== os.hostname() || !Number.isInteger(pid) || pid <= 0) return true;
-  return processAlive(pid);
+  return processTagAlive(id);
 }
 
 export interface PollLeaseOptions {

@@ -1,7 +1,9 @@
 /**
  * Whether a process, or a process group, exists on this host: signal 0 (nothing is sent, only
  * the check). EPERM counts as alive: the process is there, it is another user's to signal.
+ * And the tag (`host:pid`) by which a record names the process that wrote it, with its check.
  */
+import * as os from 'os';
 
 function signalZeroFinds(target: number): boolean {
   try {
@@ -26,4 +28,20 @@ export function processAlive(pid: number): boolean {
  */
 export function processGroupAlive(pgid: number): boolean {
   return Number.isInteger(pgid) && pgid > 1 && signalZeroFinds(-pgid);
+}
+
+/** This process as records name it: `host:pid` (a window id adds a random part after it). */
+export function processTag(): string {
+  return `${os.hostname()}:${process.pid}`;
+}
+
+/**
+ * True unless `tag` (`host:pid[:...]`, see `processTag`) names a process of this host that is
+ * gone: another host's processes cannot be checked, and count as alive.
+ */
+export function processTagAlive(tag: string): boolean {
+  const [host, pidText] = tag.split(':');
+  const pid = Number(pidText);
+  if (host !== os.hostname() || !Number.isInteger(pid) || pid <= 0) return true;
+  return processAlive(pid);
 }

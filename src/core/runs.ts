@@ -7,6 +7,7 @@ import type { Backend, OpOptions, RunRef } from './backend';
 import { MuseError, errorMessage, isMuseError } from './errors';
 import { fileHashesField } from './fileHashes';
 import { isFinal, normalizeRequest } from './model';
+import { processTag } from './processAlive';
 import type { RawFacts, Run, StateReport, SubmitRequest } from './model';
 import type { Profile } from './profiles';
 import type { RunStore } from './store';
@@ -73,6 +74,7 @@ export async function submitRun(args: SubmitRunArgs, opts: OpOptions = {}): Prom
     raw: {},
     createdAt: now,
     updatedAt: now,
+    sentBy: processTag(),
   };
   if (args.label !== undefined) run.label = args.label;
   if (args.rerunOf !== undefined) run.rerunOf = args.rerunOf;

@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { settleAbandonedSubmits } from '../core/abandonedSubmits';
 import { errorMessage, isMuseError } from '../core/errors';
 import type { Run } from '../core/model';
 import { runStorePath } from '../core/paths';
@@ -152,7 +153,13 @@ export function activate(context: vscode.ExtensionContext): MuseExtensionExports
   subs.push({ dispose: () => poller.dispose() });
   // One poller for the user: the window holding the poll lease polls, the others follow the store.
   const me = windowId();
-  const leaseKeeper = new PollLeaseKeeper(new PollLease(path.join(path.dirname(store.file), 'poller.lease'), me), poller, log('lease'));
+  // The lease holder also marks submissions whose sending window or command stopped (abandonedSubmits.ts).
+  const settleAbandoned = async (): Promise<void> => {
+    await loaded;
+    const marked = await settleAbandonedSubmits(store);
+    if (marked.length) log('store').warn(`${marked.length} run(s) left submitting by a window or muse command that stopped: marked unknown`);
+  };
+  const leaseKeeper = new PollLeaseKeeper(new PollLease(path.join(path.dirname(store.file), 'poller.lease'), me), poller, log('lease'), settleAbandoned);
   subs.push(leaseKeeper);
   poller.setFocused(vscode.window.state.focused);
   subs.push(vscode.window.onDidChangeWindowState((e) => poller.setFocused(e.focused)));

@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { errorMessage } from '../core/errors';
 import { PollLease } from '../core/pollLease';
 import type { Poller } from '../core/poller';
 import type { Log } from './log';
@@ -16,10 +17,15 @@ export class PollLeaseKeeper implements vscode.Disposable {
   private disposed = false;
   private readonly focusSub: vscode.Disposable;
 
+  /**
+   * @param whileHeld called at each renewal while this window holds the lease: the user's
+   *   housekeeping, done by one window (abandoned submissions marked, for one)
+   */
   constructor(
     readonly lease: PollLease,
     private readonly poller: Poller,
     private readonly log: Log,
+    private readonly whileHeld: () => Promise<void> = async () => undefined,
   ) {
     // Until the lease is known, this window does not poll (another one may).
     poller.setEnabled(false);
@@ -43,6 +49,8 @@ export class PollLeaseKeeper implements vscode.Disposable {
     if (this.disposed) return;
     if (held !== was) this.log.info(held ? 'this window polls for the user (poll lease taken)' : 'another window polls for the user (poll lease lost)');
     this.poller.setEnabled(held);
+    if (held) await this.whileHeld().catch((e: unknown) => this.log.warn(errorMessage(e)));
+    if (this.disposed) return;
     this.timer = setTimeout(() => void this.sync(false), RENEW_MS);
     this.timer.unref?.();
   }

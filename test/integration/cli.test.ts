@@ -483,5 +483,26 @@ describe('muse CLI (built, as a child process)', function () {
       assert.ok(rec, `recorded as unknown: ${JSON.stringify(storedRuns().slice(-1))}`);
       idsBefore.push(rec.id);
     });
+
+    it('a muse killed after the submit was sent leaves no run "submitting" forever: the next command marks it unknown', async () => {
+      server.faults.set({ kind: 'delay', delayMs: 5000, path: /\/software\/muse\/run\// });
+      server.requests.length = 0;
+      const before = new Set(storedRuns().map((x) => x.id));
+      const child = spawnMuse(['submit', 'sw_example', '--cmd', 'python /add.py 3 3'], { env, cwd: workDir });
+      await until('the submit to reach the server', () => server.requests.some((q) => q.method === 'POST'), { timeoutMs: 20_000 });
+      child.kill('SIGKILL'); // no handler runs: the record stays as it was written before sending
+      await child.result;
+      const left = storedRuns().find((x) => !before.has(x.id));
+      assert.strictEqual(left?.state, 'submitting', `the killed command's record: ${JSON.stringify(left)}`);
+      const r = await muse(['runs', '--no-refresh']);
+      expectOk(r, 'runs');
+      assert.match(r.stderr, /1 run\(s\) left "submitting" by a window or muse command that stopped before the cluster answered: now "unknown"/);
+      const settled = storedRuns().find((x) => x.id === left.id);
+      assert.strictEqual(settled?.state, 'unknown');
+      assert.match(settled.lastError ?? '', /stopped before the cluster answered.*check before submitting again/);
+      const again = await muse(['runs', '--no-refresh']);
+      assert.doesNotMatch(again.stderr, /left "submitting"/, 'said once');
+      idsBefore.push(left.id);
+    });
   });
 });

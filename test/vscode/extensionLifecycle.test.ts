@@ -3,16 +3,19 @@
 // the window (a run recorded as waiting by an earlier window, which ended meanwhile, is picked
 // up and resolved by this one; a new store on the same file, as after a reload, reads it).
 import * as assert from 'assert';
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { LocalBackend } from '../../src/core/backends/local/localBackend';
+import { normalizeRequest } from '../../src/core/model';
 import type { Run } from '../../src/core/model';
 import type { LocalProfile } from '../../src/core/profiles';
 import { submitRun } from '../../src/core/runs';
 import { RunStore } from '../../src/core/store';
 import type { MuseExtensionApi } from '../../src/extension/extension';
+import type { RunsNode } from '../../src/extension/runsView';
 import { PromptRecorder, museApi, runScript, resetMuseSettings, setMuseSettings, until } from './support';
 
 const PROFILE = 'vstest-life';
@@ -100,6 +103,31 @@ describe('Muse Runner run lifecycle in a real VS Code', function () {
     const doc = (await vscode.commands.executeCommand('muse.openResults', { type: 'run', id: run.id })) as vscode.TextDocument | undefined;
     assert.ok(doc, api.lastCommandError());
     assert.strictEqual(doc.getText().trim(), '42');
+  });
+
+  it('marks a run that a closed window left submitting unknown, saying to check first, and lets it be removed', async () => {
+    // The window that sent it closed before the runner answered: its extension host (here, a
+    // process that has exited) is named on the record, which has no key.
+    const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
+    const at = new Date().toISOString();
+    const left: Run = {
+      id: `abandoned-${Date.now()}`, profile: PROFILE, backend: 'local', software: 'python', request: normalizeRequest({ software: 'python', cmd: 'python3 add.py 1 2' }),
+      state: 'submitting', raw: {}, createdAt: at, updatedAt: at, label: 'abandoned.py', sentBy: `${os.hostname()}:${gone}`,
+    };
+    const shared = new RunStore(api.store.file);
+    await shared.load();
+    await shared.add(left);
+    // The window that polls for the user settles it at its next lease renewal (10 s), no user action.
+    const seen = await until('this window to mark the abandoned submission', () => {
+      const r = api.store.get(left.id);
+      return r && r.state !== 'submitting' ? r : undefined;
+    }, 30_000);
+    assert.strictEqual(seen.state, 'unknown');
+    assert.match(seen.lastError ?? '', /stopped before the cluster answered.*check before submitting again/);
+    const group = (api.runsView.getChildren() as RunsNode[]).find((n) => n.type === 'profile' && n.name === PROFILE)!;
+    const node = (api.runsView.getChildren(group) as RunsNode[]).find((n) => n.type === 'run' && n.id === left.id)!;
+    assert.match(String(api.runsView.getTreeItem(node).contextValue), /removable/, 'no longer stuck: it can be removed');
+    await api.store.remove([left.id]);
   });
 
   it('reruns a finished run with the same request and files', async () => {

@@ -9,6 +9,7 @@ import type { OpOptions, SubmitResult } from '../backend';
 import { MuseError, errorMessage, isMuseError } from '../errors';
 import { fileHashesField } from '../fileHashes';
 import { normalizeRequest } from '../model';
+import { processTag } from '../processAlive';
 import type { RawFacts, Run, SubmitRequest, SweepTag } from '../model';
 import { isClearRefusal, submitErrorText } from '../runs';
 import type { SubmitRunArgs } from '../runs';
@@ -142,6 +143,7 @@ export async function submitSweep(args: SubmitSweepArgs, opts: OpOptions = {}): 
   const sweepId = args.sweepId ?? randomUUID();
   const now = new Date().toISOString();
   const hashes = await fileHashesField(request.files, opts.signal); // one pass: every task sends the same files
+  const sentBy = processTag();
   const runs: Run[] = tasks.map((t) => {
     const tag: SweepTag = { id: sweepId, index: t.index, count: all.length, params: t.params, template: spec.template || request.cmd };
     if (args.label !== undefined) tag.label = args.label;
@@ -156,6 +158,7 @@ export async function submitSweep(args: SubmitSweepArgs, opts: OpOptions = {}): 
       raw: {},
       createdAt: now,
       updatedAt: now,
+      sentBy,
       sweep: tag,
       ...hashes,
     };
