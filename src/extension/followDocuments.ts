@@ -56,13 +56,15 @@ interface FollowedDoc {
   opening?: () => void;
   /** The next check that VS Code shows what the file holds (see `checkSeen`). */
   seenTimer?: ReturnType<typeof setTimeout>;
+  /** Characters written when that check was set: more since means the file is still growing. */
+  seenChars?: number;
 }
 
 /** The longest wait for an ended run's first read before its document is opened anyway (a slow web API fetch). */
 const FIRST_READ_WAIT_MS = 3000;
 /** The first check that a document just opened or shown matches its file; the next ones wait twice as long. */
 const SEEN_CHECK_MS = 1000;
-/** Checks (and touches) after a document is opened or shown, at most. */
+/** Checks (and touches) after a document is opened or shown, at most (1 + 2 + 4 + 8 s). */
 const SEEN_CHECKS = 4;
 
 const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -208,11 +210,14 @@ export class FollowDocuments implements vscode.Disposable {
    * VS Code watches a file outside the workspace only while an editor shows it, and starts
    * watching after it has read it (at open, and when its tab is shown again): a write in between
    * goes unseen until the next one, and a run's end has no next one. So a second after a
-   * followed document is opened or shown (then 2 and 4 s later), its end is compared with the
-   * file's, and the file is touched while they differ: VS Code reads it again.
+   * followed document is opened or shown (then 2, 4 and 8 s later), once the file has not grown
+   * since the last check, its end is compared with the file's, and the file is touched when they
+   * differ: VS Code reads it again. (A file still growing needs no touch: its next write, seen
+   * once VS Code watches, has VS Code read it whole.)
    */
   private checkSeen(d: FollowedDoc, attempt = 0): void {
     clearTimeout(d.seenTimer);
+    d.seenChars = d.out.writtenChars;
     d.seenTimer = setTimeout(() => void this.seen(d, attempt), SEEN_CHECK_MS * 2 ** attempt);
   }
 
@@ -222,9 +227,10 @@ export class FollowDocuments implements vscode.Disposable {
     const key = d.uri.toString();
     // Closed, or hidden again: checked when shown.
     if (this.docs.get(key) !== d || !this.visibleKeys().has(key)) return;
+    const growing = d.out.writtenChars !== d.seenChars;
     const doc = vscode.workspace.textDocuments.find((t) => t.uri.toString() === key);
-    if (!doc || documentEndsWith(doc, d.out.writtenEnd)) return;
-    await d.out.touch();
+    if (!doc || (!growing && documentEndsWith(doc, d.out.writtenEnd))) return;
+    if (!growing) await d.out.touch();
     if (attempt + 1 < SEEN_CHECKS) this.checkSeen(d, attempt + 1);
   }
 
