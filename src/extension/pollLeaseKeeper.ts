@@ -51,6 +51,8 @@ export class PollLeaseKeeper implements vscode.Disposable {
     this.poller.setEnabled(held);
     if (held) await this.whileHeld().catch((e: unknown) => this.log.warn(errorMessage(e)));
     if (this.disposed) return;
+    // One renewal timer, however many syncs overlapped (a focus change during a renewal).
+    if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => void this.sync(false), RENEW_MS);
     this.timer.unref?.();
   }
