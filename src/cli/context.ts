@@ -4,7 +4,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { settleAbandonedSubmits } from '../core/abandonedSubmits';
+import { abandonedNotice, settleAbandonedSubmits } from '../core/abandonedSubmits';
 import { AgentClient } from '../core/agent/agentClient';
 import type { Backend, OpOptions } from '../core/backend';
 import { createBackend } from '../core/backends/factory';
@@ -154,7 +154,7 @@ export class CliContext {
         this.warn(`could not mark the abandoned submissions: ${errorMessage(e)}`);
         return [];
       });
-      if (marked.length) this.warn(`${marked.length} run(s) left "submitting" by a window or muse command that stopped before the cluster answered: now "unknown" (check before submitting again).`);
+      if (marked.length) this.warn(abandonedNotice(marked.length));
       return s;
     })();
     return this.storeP;

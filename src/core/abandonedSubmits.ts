@@ -13,6 +13,11 @@ import type { RunStore } from './store';
 export const ABANDONED_TEXT =
   'The window or muse command sending this run stopped before the cluster answered. The request may have reached the server: a run may have been created there; check before submitting again.';
 
+/** What the CLI and the extension's log say when `count` runs were marked. */
+export function abandonedNotice(count: number): string {
+  return `${count} run(s) left "submitting" by a window or muse command that stopped before the cluster answered: now "unknown" (check before submitting again).`;
+}
+
 /** A record from before `sentBy` existed that is still submitting after this long was abandoned. */
 const UNOWNED_AFTER_MS = 24 * 3600_000;
 

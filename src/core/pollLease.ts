@@ -29,11 +29,6 @@ export function windowId(): string {
   return `${processTag()}:${Math.random().toString(36).slice(2, 10)}`;
 }
 
-/** True unless `id` names a process of this host that is gone (another host's windows cannot be checked). */
-export function windowAlive(id: string): boolean {
-  return processTagAlive(id);
-}
-
 export interface PollLeaseOptions {
   /** How long a lease lasts without renewal (default 30 s): renew well within it. */
   ttlMs?: number;
@@ -75,7 +70,7 @@ export class PollLease {
       const held = await this.locked(async () => {
         const cur = await this.read();
         const now = this.now();
-        const free = !cur || cur.owner === this.owner || cur.expiresAt <= now || !windowAlive(cur.owner);
+        const free = !cur || cur.owner === this.owner || cur.expiresAt <= now || !processTagAlive(cur.owner);
         if (!free && !opts.steal) return false;
         await writeFileAtomic(this.file, JSON.stringify({ owner: this.owner, expiresAt: now + this.ttlMs } satisfies LeaseRecord) + '\n', { mode: 0o600 });
         return true;
@@ -100,7 +95,7 @@ export class PollLease {
   /** The current holder's id, when a live window holds an unexpired lease. */
   async holder(): Promise<string | undefined> {
     const cur = await this.read().catch(() => undefined);
-    return cur && cur.expiresAt > this.now() && windowAlive(cur.owner) ? cur.owner : undefined;
+    return cur && cur.expiresAt > this.now() && processTagAlive(cur.owner) ? cur.owner : undefined;
   }
 
   private async read(): Promise<LeaseRecord | undefined> {
@@ -144,6 +139,6 @@ export class PollLease {
  * user last looked at.
  */
 export function announcesHere(run: { notifyIn?: string }, me: string, iHoldLease: boolean): boolean {
-  if (run.notifyIn && windowAlive(run.notifyIn)) return run.notifyIn === me;
+  if (run.notifyIn && processTagAlive(run.notifyIn)) return run.notifyIn === me;
   return iHoldLease;
 }

@@ -7,8 +7,8 @@ import type { Backend, OpOptions, RunRef } from './backend';
 import { MuseError, errorMessage, isMuseError } from './errors';
 import { fileHashesField } from './fileHashes';
 import { isFinal, normalizeRequest } from './model';
-import { processTag } from './processAlive';
 import type { RawFacts, Run, StateReport, SubmitRequest } from './model';
+import { processTag } from './processAlive';
 import type { Profile } from './profiles';
 import type { RunStore } from './store';
 

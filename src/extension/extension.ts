@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { settleAbandonedSubmits } from '../core/abandonedSubmits';
+import { abandonedNotice, settleAbandonedSubmits } from '../core/abandonedSubmits';
 import { errorMessage, isMuseError } from '../core/errors';
 import type { Run } from '../core/model';
 import { runStorePath } from '../core/paths';
@@ -157,7 +157,7 @@ export function activate(context: vscode.ExtensionContext): MuseExtensionExports
   const settleAbandoned = async (): Promise<void> => {
     await loaded;
     const marked = await settleAbandonedSubmits(store);
-    if (marked.length) log('store').warn(`${marked.length} run(s) left submitting by a window or muse command that stopped: marked unknown`);
+    if (marked.length) log('store').warn(abandonedNotice(marked.length));
   };
   const leaseKeeper = new PollLeaseKeeper(new PollLease(path.join(path.dirname(store.file), 'poller.lease'), me), poller, log('lease'), settleAbandoned);
   subs.push(leaseKeeper);

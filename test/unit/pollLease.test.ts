@@ -4,7 +4,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { Run } from '../../src/core/model';
-import { PollLease, announcesHere, windowAlive, windowId } from '../../src/core/pollLease';
+import { PollLease, announcesHere, windowId } from '../../src/core/pollLease';
+import { processTagAlive } from '../../src/core/processAlive';
 import { RunStore } from '../../src/core/store';
 
 /** The pid of a process that has ended (a window that crashed). */
@@ -43,7 +44,7 @@ describe('poll lease: one window polls for the user', () => {
 
     const crashed = new PollLease(file, `${os.hostname()}:${deadPid()}:x`);
     fs.writeFileSync(file, JSON.stringify({ owner: crashed.owner, expiresAt: Date.now() + 60_000 }));
-    assert.strictEqual(windowAlive(crashed.owner), false);
+    assert.strictEqual(processTagAlive(crashed.owner), false);
     assert.strictEqual(await a.acquire(), true, 'its holder is gone');
 
     let t = 1_000_000;
